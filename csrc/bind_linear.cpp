@@ -1,0 +1,79 @@
+// pygd._core.loss_grad_f32/_f64 and predict_f32/_f64.
+#include <vector>
+
+#include "bind_common.hpp"
+#include "pygd/linear.hpp"
+
+namespace pygd {
+namespace {
+
+namespace py = pybind11;
+using bind::array_of;
+
+Loss parse_loss(const std::string& name) {
+  if (name == "squared_error") return Loss::squared_error;
+  if (name == "huber") return Loss::huber;
+  if (name == "epsilon_insensitive") return Loss::epsilon_insensitive;
+  if (name == "squared_epsilon_insensitive") return Loss::squared_epsilon_insensitive;
+  if (name == "log_loss") return Loss::log_loss;
+  bind::fail("unknown loss '" + name + "'");
+}
+
+template <class T>
+py::tuple loss_grad(const array_of<T>& X, const array_of<T>& y, const array_of<T>& coef,
+                    double intercept, const std::string& loss,
+                    const std::optional<array_of<T>>& sample_weight, double epsilon) {
+  LossGradProblem<T> problem;
+  problem.X = bind::matrix_view(X, "X");
+  const py::ssize_t n = problem.X.rows, d = problem.X.cols;
+  problem.y = bind::vector_data(y, n, "y");
+  if (sample_weight) problem.sample_weight = bind::vector_data(*sample_weight, n, "sample_weight");
+  const T* coef_data = bind::vector_data(coef, d, "coef");
+  const std::vector<double> coef_double(coef_data, coef_data + d);
+  problem.coef = coef_double.data();
+  problem.intercept = intercept;
+  problem.loss = parse_loss(loss);
+  if (!(epsilon >= 0)) bind::fail("epsilon must be >= 0");
+  problem.epsilon = epsilon;
+
+  array_of<T> grad_coef(d);
+  T* grad_data = grad_coef.mutable_data();
+  LossGradResult result;
+  {
+    py::gil_scoped_release release;
+    result = pygd::loss_grad(problem, grad_data);
+  }
+  return py::make_tuple(result.loss, grad_coef, result.grad_intercept);
+}
+
+template <class T>
+array_of<T> predict(const array_of<T>& X, const array_of<T>& coef, double intercept) {
+  const MatrixView<T> view = bind::matrix_view(X, "X");
+  const T* coef_data = bind::vector_data(coef, view.cols, "coef");
+  array_of<T> out(view.rows);
+  T* out_data = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    pygd::predict(view, coef_data, intercept, out_data);
+  }
+  return out;
+}
+
+template <class T>
+void def_for(py::module_& m, const char* suffix) {
+  m.def((std::string("loss_grad_") + suffix).c_str(), &loss_grad<T>, py::arg("X"), py::arg("y"),
+        py::arg("coef"), py::arg("intercept"), py::arg("loss"), py::arg("sample_weight"),
+        py::arg("epsilon"),
+        "(loss, grad_coef, grad_intercept) of a linear model; inputs validated by pygd.linear.");
+  m.def((std::string("predict_") + suffix).c_str(), &predict<T>, py::arg("X"), py::arg("coef"),
+        py::arg("intercept"), "X @ coef + intercept; inputs validated by pygd.linear.");
+}
+
+}  // namespace
+
+void register_linear(py::module_& m) {
+  def_for<float>(m, "f32");
+  def_for<double>(m, "f64");
+}
+
+}  // namespace pygd

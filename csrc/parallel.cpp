@@ -1,0 +1,43 @@
+#include "pygd/parallel.hpp"
+
+#include <atomic>
+
+#ifdef PYGD_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace pygd {
+namespace {
+// 0 = not set by pygd.set_num_threads: use OpenMP's default (OMP_NUM_THREADS or
+// the CPUs in the process's affinity mask).
+std::atomic<int> g_num_threads{0};
+}  // namespace
+
+bool have_openmp() {
+#ifdef PYGD_HAVE_OPENMP
+  return true;
+#else
+  return false;
+#endif
+}
+
+int num_threads() {
+#ifdef PYGD_HAVE_OPENMP
+  const int omp_limit = omp_get_max_threads();
+  const int own = g_num_threads.load(std::memory_order_relaxed);
+  if (own > 0 && own < omp_limit) return own;
+  return omp_limit > 0 ? omp_limit : 1;
+#else
+  return 1;
+#endif
+}
+
+void set_num_threads(int n) {
+  if (n < 1) n = 1;
+  g_num_threads.store(n, std::memory_order_relaxed);
+#ifdef PYGD_HAVE_OPENMP
+  omp_set_num_threads(n);
+#endif
+}
+
+}  // namespace pygd

@@ -1,0 +1,68 @@
+// Plain types shared by kernels, drivers and bindings.  No pybind11, no OpenMP.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace pygd {
+
+using index_t = std::int64_t;
+
+// A read-only 2-D view with strides counted in elements (not bytes).  Covers
+// C order (col_stride == 1), F order (row_stride == 1) and any strided view.
+template <class T>
+struct MatrixView {
+  const T* data = nullptr;
+  index_t rows = 0;
+  index_t cols = 0;
+  index_t row_stride = 0;
+  index_t col_stride = 1;
+
+  const T* row(index_t i) const { return data + i * row_stride; }
+  bool rows_contiguous() const { return col_stride == 1 || cols <= 1; }
+};
+
+// Rows [begin, end) of block b of a fixed partition of n rows.  The partition
+// depends only on the problem size, never on the number of threads, so any
+// reduction over blocks in block order gives the same bits for any thread count.
+struct BlockPlan {
+  index_t n = 0;
+  index_t count = 1;
+  index_t rows_per_block = 0;
+  index_t begin(index_t b) const { return b * rows_per_block; }
+  index_t end(index_t b) const {
+    const index_t e = (b + 1) * rows_per_block;
+    return e < n ? e : n;
+  }
+};
+
+// Blocks of at least `min_elements` matrix elements (so small inputs stay in
+// one serial block), at most `max_blocks`, and with at most `max_scratch_bytes`
+// of per-block partial sums of `scratch_per_block` doubles each.
+inline BlockPlan plan_row_blocks(index_t n, index_t scratch_per_block, index_t cols,
+                                 index_t min_elements = index_t(1) << 16,
+                                 index_t max_blocks = 512,
+                                 index_t max_scratch_bytes = index_t(32) << 20) {
+  BlockPlan plan;
+  plan.n = n;
+  if (n <= 0) {
+    plan.count = 0;
+    plan.rows_per_block = 0;
+    return plan;
+  }
+  const index_t width = cols > 0 ? cols : 1;
+  index_t min_rows = (min_elements + width - 1) / width;
+  if (min_rows < 64) min_rows = 64;
+  index_t count = (n + min_rows - 1) / min_rows;
+  if (count > max_blocks) count = max_blocks;
+  if (scratch_per_block > 0) {
+    const index_t by_memory =
+        max_scratch_bytes / (scratch_per_block * index_t(sizeof(double)));
+    if (count > by_memory) count = by_memory;
+  }
+  if (count < 1) count = 1;
+  plan.rows_per_block = (n + count - 1) / count;
+  plan.count = (n + plan.rows_per_block - 1) / plan.rows_per_block;
+  return plan;
+}
+
+}  // namespace pygd

@@ -1,0 +1,144 @@
+// Included only by csrc/kernels_*.cpp, which CMake compiles once per
+// instruction set with PYGD_ISA_NS=isa_<level> and the matching -m flags.
+//
+// Rules for kernel files (the copies are linked into one module):
+//  * everything lives in namespace pygd::PYGD_ISA_NS, helpers in an anonymous
+//    namespace inside it, so no inline function or template instantiation
+//    compiled with AVX flags can be picked by the linker for another level;
+//  * no std:: templates or inline library functions (no <vector>, <algorithm>,
+//    std::abs); use the builtins below and extern "C" libm functions;
+//  * no OpenMP: threading lives in the drivers (csrc/<area>.cpp).
+#pragma once
+#include "pygd/common.hpp"
+
+#ifndef PYGD_ISA_NS
+#error "kernel files are compiled once per ISA by CMake with PYGD_ISA_NS defined"
+#endif
+
+namespace pygd {
+namespace PYGD_ISA_NS {
+
+#if defined(PYGD_ISA_LEVEL_avx512)
+constexpr int kVectorBytes = 64;
+#elif defined(PYGD_ISA_LEVEL_avx2)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+
+// Doubles per native vector, and the vector types (GCC/Clang vector extensions:
+// written once, compiled to SSE2, AVX2 or AVX-512 by the level's flags).
+constexpr int kW = kVectorBytes / int(sizeof(double));
+// Independent double accumulators per scalar-loop reduction: two vectors' worth,
+// so the FMA latency is hidden and the summation order is fixed for the level.
+constexpr int kDoubleLanes = 2 * kW;
+
+typedef double vdouble __attribute__((vector_size(kVectorBytes)));
+typedef float vfloat_half __attribute__((vector_size(kVectorBytes / 2)));
+
+namespace {
+
+inline double abs_(double x) { return __builtin_fabs(x); }
+inline double max_(double a, double b) { return a > b ? a : b; }
+inline index_t min_(index_t a, index_t b) { return a < b ? a : b; }
+
+// kW consecutive values (any alignment) widened to double.
+inline vdouble load_vd(const double* p) {
+  vdouble v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline vdouble load_vd(const float* p) {
+  vfloat_half v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, vdouble);
+}
+inline void store_vd(double* p, vdouble v) { __builtin_memcpy(p, &v, sizeof v); }
+inline vdouble splat_vd(double x) { return vdouble{} + x; }
+
+// Sum of a vector's lanes by a fixed tree (lane k with lane k + width).
+inline double hsum(vdouble v) {
+  double lanes[kW];
+  __builtin_memcpy(lanes, &v, sizeof v);
+  for (int width = kW / 2; width > 0; width /= 2) {
+    for (int k = 0; k < width; ++k) lanes[k] += lanes[k + width];
+  }
+  return lanes[0];
+}
+
+// R dot products of rows x[0..R) with w: out[r] = sum_j x[r][j] * w[j].  The
+// rows share each load of w; each row has one vector accumulator.
+template <int R, class T>
+inline void dot_rows(const T* const* __restrict x, const double* __restrict w, index_t d,
+                     double* __restrict out) {
+  vdouble acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = vdouble{};
+  const index_t dv = d - d % kW;
+  for (index_t j = 0; j < dv; j += kW) {
+    const vdouble wv = load_vd(w + j);
+    for (int r = 0; r < R; ++r) acc[r] += load_vd(x[r] + j) * wv;
+  }
+  for (int r = 0; r < R; ++r) {
+    double tail = 0.0;
+    for (index_t j = dv; j < d; ++j) tail += double(x[r][j]) * w[j];
+    out[r] = hsum(acc[r]) + tail;
+  }
+}
+
+// acc[j] += sum_r a[r] * x[r][j], adding rows in order r = 0, 1, ...: one load
+// and one store of acc per R rows.
+template <int R, class T>
+inline void axpy_rows(const double* __restrict a, const T* const* __restrict x,
+                      double* __restrict acc, index_t d) {
+  vdouble av[R];
+  for (int r = 0; r < R; ++r) av[r] = splat_vd(a[r]);
+  const index_t dv = d - d % kW;
+  for (index_t j = 0; j < dv; j += kW) {
+    vdouble v = load_vd(acc + j);
+    for (int r = 0; r < R; ++r) v += av[r] * load_vd(x[r] + j);
+    store_vd(acc + j, v);
+  }
+  for (index_t j = dv; j < d; ++j) {
+    double v = acc[j];
+    for (int r = 0; r < R; ++r) v += a[r] * double(x[r][j]);
+    acc[j] = v;
+  }
+}
+
+// sum_j x[j] * w[j] in double, kDoubleLanes partial sums combined by a fixed tree.
+template <class T>
+inline double dot(const T* __restrict x, const double* __restrict w, index_t d) {
+  double acc[kDoubleLanes] = {};
+  index_t j = 0;
+  for (; j + kDoubleLanes <= d; j += kDoubleLanes) {
+    for (int k = 0; k < kDoubleLanes; ++k) acc[k] += double(x[j + k]) * w[j + k];
+  }
+  double tail = 0.0;
+  for (; j < d; ++j) tail += double(x[j]) * w[j];
+  for (int width = kDoubleLanes / 2; width > 0; width /= 2) {
+    for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
+  }
+  return acc[0] + tail;
+}
+
+// sum_r x[r * stride] * w[r] for a strided x, same fixed lane order.
+template <class T>
+inline double dot_strided(const T* __restrict x, index_t stride, const double* __restrict w,
+                          index_t m) {
+  if (stride == 1) return dot(x, w, m);
+  double acc[kDoubleLanes] = {};
+  index_t r = 0;
+  for (; r + kDoubleLanes <= m; r += kDoubleLanes) {
+    for (int k = 0; k < kDoubleLanes; ++k) acc[k] += double(x[(r + k) * stride]) * w[r + k];
+  }
+  double tail = 0.0;
+  for (; r < m; ++r) tail += double(x[r * stride]) * w[r];
+  for (int width = kDoubleLanes / 2; width > 0; width /= 2) {
+    for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
+  }
+  return acc[0] + tail;
+}
+
+}  // namespace
+}  // namespace PYGD_ISA_NS
+}  // namespace pygd

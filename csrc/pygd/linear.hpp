@@ -1,0 +1,23 @@
+// Linear-model computations over whole arrays: the C++ API the bindings call.
+// Inputs are assumed valid (the Python layer validates); see linear_kernels.hpp.
+#pragma once
+#include "pygd/linear_kernels.hpp"
+
+namespace pygd {
+
+struct LossGradResult {
+  double loss = 0.0;
+  double grad_intercept = 0.0;
+};
+
+// Fused loss and gradient over all rows; grad_coef receives d values.
+// Deterministic: the row partition (plan_row_blocks) does not depend on the
+// thread count and block partials are summed in block order.
+template <class T>
+LossGradResult loss_grad(const LossGradProblem<T>& problem, T* grad_coef);
+
+// out[i] = x_i . coef + intercept, computed in double and rounded to T.
+template <class T>
+void predict(const MatrixView<T>& X, const T* coef, double intercept, T* out);
+
+}  // namespace pygd
