@@ -16,7 +16,9 @@ namespace bind {
 
 namespace py = pybind11;
 
-// A NumPy array of exactly T, any strides, read-only allowed, never copied.
+// A NumPy array of exactly T, any strides, read-only allowed.  Bind every such
+// argument with py::arg(...).noconvert() so that pybind11 never copies it into
+// another dtype.
 template <class T>
 using array_of = py::array_t<T, 0>;
 

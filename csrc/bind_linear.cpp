@@ -61,11 +61,13 @@ array_of<T> predict(const array_of<T>& X, const array_of<T>& coef, double interc
 
 template <class T>
 void def_for(py::module_& m, const char* suffix) {
-  m.def((std::string("loss_grad_") + suffix).c_str(), &loss_grad<T>, py::arg("X"), py::arg("y"),
-        py::arg("coef"), py::arg("intercept"), py::arg("loss"), py::arg("sample_weight"),
+  m.def((std::string("loss_grad_") + suffix).c_str(), &loss_grad<T>, py::arg("X").noconvert(),
+        py::arg("y").noconvert(), py::arg("coef").noconvert(), py::arg("intercept"), py::arg("loss"),
+        py::arg("sample_weight").noconvert(),
         py::arg("epsilon"),
         "(loss, grad_coef, grad_intercept) of a linear model; inputs validated by pygd.linear.");
-  m.def((std::string("predict_") + suffix).c_str(), &predict<T>, py::arg("X"), py::arg("coef"),
+  m.def((std::string("predict_") + suffix).c_str(), &predict<T>, py::arg("X").noconvert(),
+        py::arg("coef").noconvert(),
         py::arg("intercept"), "X @ coef + intercept; inputs validated by pygd.linear.");
 }
 

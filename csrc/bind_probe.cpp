@@ -19,9 +19,9 @@ double read_sum(const bind::array_of<T>& data) {
 }  // namespace
 
 void register_probe(py::module_& m) {
-  m.def("probe_read_sum_f32", &read_sum<float>, py::arg("data"),
+  m.def("probe_read_sum_f32", &read_sum<float>, py::arg("data").noconvert(),
         "Sum of a C-contiguous float32 array, read at full bandwidth.");
-  m.def("probe_read_sum_f64", &read_sum<double>, py::arg("data"),
+  m.def("probe_read_sum_f64", &read_sum<double>, py::arg("data").noconvert(),
         "Sum of a C-contiguous float64 array, read at full bandwidth.");
 }
 

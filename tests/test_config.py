@@ -1,0 +1,105 @@
+"""show_config, SIMD dispatch and thread control."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import pygd
+from pygd import _core
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, **env)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, cwd="/"
+    )
+
+
+def test_show_config_reports_build_and_choice(capsys):
+    config = pygd.show_config(verbose=True)
+    printed = capsys.readouterr().out
+    assert config["version"] == pygd.__version__
+    assert "baseline" in config["simd_compiled"]
+    assert config["simd_active"] in config["simd_supported"]
+    assert set(config["simd_supported"]) <= set(config["simd_compiled"])
+    assert config["num_threads"] >= 1
+    for key in ("compiler", "simd_active", "openmp", "num_threads"):
+        assert key in printed
+
+
+def test_default_level_is_the_best_supported():
+    if os.environ.get("PYGD_SIMD"):
+        pytest.skip("PYGD_SIMD is set")
+    out = run_python("import pygd; print(pygd.show_config()['simd_active'])")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == _core.simd_levels_supported()[-1]
+
+
+@pytest.mark.parametrize("level", _core.simd_levels_supported())
+def test_pygd_simd_overrides(level):
+    out = run_python("import pygd; print(pygd.show_config()['simd_active'])", PYGD_SIMD=level)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == level
+
+
+def test_pygd_simd_unknown_level_is_refused():
+    out = run_python("import pygd", PYGD_SIMD="sse9")
+    assert out.returncode != 0
+    assert "PYGD_SIMD=sse9" in out.stderr and "unknown SIMD level" in out.stderr
+
+
+def test_unsupported_level_is_refused():
+    missing = [lvl for lvl in ("avx2", "avx512") if lvl not in _core.simd_levels_supported()]
+    if not missing:
+        pytest.skip("this CPU supports every level")
+    with pytest.raises(ValueError, match="not"):
+        _core.set_simd_level(missing[-1])
+    out = run_python("import pygd", PYGD_SIMD=missing[-1])
+    assert out.returncode != 0 and "PYGD_SIMD" in out.stderr
+
+
+def test_set_simd_level_rejects_unknown_name():
+    with pytest.raises(ValueError, match="unknown SIMD level"):
+        _core.set_simd_level("mmx")
+
+
+def test_set_num_threads(threads_restored):
+    pygd.set_num_threads(1)
+    assert pygd.get_num_threads() == 1
+    pygd.set_num_threads(3)
+    assert pygd.get_num_threads() == (3 if _core.have_openmp() else 1)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, None])
+def test_set_num_threads_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        pygd.set_num_threads(bad)
+
+
+def test_default_threads_are_the_available_cpus():
+    out = run_python("import pygd; print(pygd.get_num_threads())", OMP_NUM_THREADS="")
+    assert out.returncode == 0, out.stderr
+    expected = len(os.sched_getaffinity(0)) if _core.have_openmp() else 1
+    assert int(out.stdout) == expected
+
+
+def test_threadpoolctl_sees_and_limits_the_pool(threads_restored):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not _core.have_openmp():
+        pytest.skip("built without OpenMP")
+    pygd.set_num_threads(2)
+    apis = {info["internal_api"] for info in threadpoolctl.threadpool_info()}
+    assert "openmp" in apis
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert pygd.get_num_threads() == 1
+    assert pygd.get_num_threads() == 2
+
+
+def test_tests_use_the_installed_package():
+    if not os.environ.get("PYGD_TEST_INSTALLED"):
+        pytest.skip("set PYGD_TEST_INSTALLED=1 to check (CI does)")
+    assert "site-packages" in pygd.__file__, pygd.__file__
