@@ -56,6 +56,13 @@ inline vdouble load_vd(const float* p) {
 inline void store_vd(double* p, vdouble v) { __builtin_memcpy(p, &v, sizeof v); }
 inline vdouble splat_vd(double x) { return vdouble{} + x; }
 
+// Hints the cache lines of [p + ahead, p + ahead + bytes) into L1; a hint never
+// faults, so it may run past the end of an array.
+inline void prefetch_bytes(const void* p, index_t ahead, index_t bytes) {
+  const char* c = static_cast<const char*>(p) + ahead;
+  for (index_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+}
+
 // Sum of a vector's lanes by a fixed tree (lane k with lane k + width).
 inline double hsum(vdouble v) {
   double lanes[kW];
