@@ -27,7 +27,7 @@ Examples
 >>> w = np.zeros(3); b = np.zeros(())
 >>> opt = optim.Adam([w, b], lr=0.1)
 >>> opt.step([np.array([1.0, -2.0, 0.0]), np.array(0.5)])
->>> w.round(6).tolist(), float(b)
+>>> w.round(6).tolist(), round(float(b), 6)
 ([-0.1, 0.1, 0.0], -0.1)
 """
 
