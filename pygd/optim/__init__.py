@@ -588,7 +588,7 @@ class Adagrad(Optimizer):
     >>> import numpy as np
     >>> from pygd import optim
     >>> w = np.array([1.0])
-    >>> optim.Adagrad([w], lr=0.5).step([np.array([4.0])]); w.tolist()
+    >>> optim.Adagrad([w], lr=0.5).step([np.array([4.0])]); w.round(9).tolist()
     [0.5]
     """
 

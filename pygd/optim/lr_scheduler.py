@@ -494,7 +494,7 @@ class OneCycleLR(LRScheduler):
     >>> from pygd import optim
     >>> opt = optim.SGD([np.zeros(1)], lr=0.1, momentum=0.9)
     >>> s = optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
-    >>> s.get_last_lr()
+    >>> [round(lr, 12) for lr in s.get_last_lr()]
     [0.04]
     """
 
