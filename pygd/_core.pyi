@@ -45,3 +45,41 @@ def predict_f64(
 # benchmarks' bandwidth probe
 def probe_read_sum_f32(data: npt.NDArray[np.float32]) -> float: ...
 def probe_read_sum_f64(data: npt.NDArray[np.float64]) -> float: ...
+
+# ---------------------------------------------------------------------------
+# pygd.optim (inputs validated by pygd.optim; every update is in place)
+# ---------------------------------------------------------------------------
+_Arrays = list[npt.NDArray[np.floating[Any]]]
+
+def optim_check_grads(params: _Arrays, grads: Any) -> _Arrays: ...
+def sgd_update(
+    params: _Arrays, grads: _Arrays, momentum_buffers: _Arrays | None, lr: float,
+    momentum: float, dampening: float, weight_decay: float, nesterov: bool, maximize: bool,
+    first_step: bool,
+) -> None: ...
+def adam_update(
+    params: _Arrays, grads: _Arrays, exp_avgs: _Arrays, exp_avg_sqs: _Arrays,
+    max_exp_avg_sqs: _Arrays | None, lr: float, beta1: float, beta2: float, eps: float,
+    weight_decay: float, amsgrad: bool, maximize: bool, decoupled_weight_decay: bool,
+    step_size: float, bias_correction2_sqrt: float,
+) -> None: ...
+def adagrad_update(
+    params: _Arrays, grads: _Arrays, state_sums: _Arrays, clr: float, weight_decay: float,
+    eps: float, maximize: bool,
+) -> None: ...
+def rmsprop_update(
+    params: _Arrays, grads: _Arrays, square_avgs: _Arrays, momentum_buffers: _Arrays | None,
+    grad_avgs: _Arrays | None, lr: float, alpha: float, eps: float, weight_decay: float,
+    momentum: float, centered: bool, maximize: bool,
+) -> None: ...
+def adadelta_update(
+    params: _Arrays, grads: _Arrays, square_avgs: _Arrays, acc_deltas: _Arrays, lr: float,
+    rho: float, eps: float, weight_decay: float, maximize: bool,
+) -> None: ...
+def nadam_update(
+    params: _Arrays, grads: _Arrays, exp_avgs: _Arrays, exp_avg_sqs: _Arrays, lr: float,
+    beta1: float, beta2: float, eps: float, weight_decay: float, decoupled_weight_decay: bool,
+    maximize: bool, bias_correction2: float, grad_coef: float, exp_avg_coef: float,
+) -> None: ...
+def grad_power_sums(arrays: _Arrays, norm_type: float) -> list[float]: ...
+def grads_scale(arrays: _Arrays, factor: float) -> None: ...

@@ -102,3 +102,251 @@ def loss_grad(
     total = s.sum()
     g = s * dl
     return float(s @ l / total), (X64.T @ g / total).astype(dtype), dtype.type(g.sum() / total)
+
+
+# =============================================================================
+# pygd.optim: one step of each optimizer and the gradient norm, in plain NumPy.
+#
+# Each *_step(param, grad, state, **hyper) updates ``param`` and the ``state``
+# dict in place, exactly as torch.optim's single-tensor functions order the
+# operations (an empty dict is initialised as torch initialises its state).
+# Arithmetic is in float64; every state array is rounded to ``param.dtype`` when
+# stored and the stored value is what the rest of the step uses; ``param`` is
+# rounded once at the end of the step.  With g the gradient (negated when
+# ``maximize``) and, for coupled weight decay (wd != 0), g <- g + wd p;
+# lerp(a, b, w) = a + w (b - a) if |w| < 0.5 else b - (b - a)(1 - w).
+# =============================================================================
+
+__all__ += [
+    "adadelta_step",
+    "adagrad_step",
+    "adam_step",
+    "grad_norm",
+    "nadam_step",
+    "rmsprop_step",
+    "sgd_step",
+]
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1.0 - w)
+
+
+def _grad64(param: np.ndarray, grad: np.ndarray, maximize: bool, weight_decay: float,
+            coupled: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    p = param.astype(np.float64)
+    g = np.asarray(grad, dtype=np.float64)
+    if maximize:
+        g = -g
+    if weight_decay != 0 and coupled:
+        g = g + weight_decay * p
+    return p, g
+
+
+def _store(state: dict, key: str, value: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    state[key] = np.asarray(value).astype(dtype)
+    return state[key].astype(np.float64)
+
+
+def sgd_step(param: np.ndarray, grad: np.ndarray, state: dict, *, lr: float = 1e-3,
+             momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+             nesterov: bool = False, maximize: bool = False) -> None:
+    r"""SGD with momentum, torch.optim.SGD's rule.
+
+    .. math::
+
+        b_1 = g_1, \quad b_t = \mu b_{t-1} + (1 - \tau) g_t, \quad
+        g_t \leftarrow g_t + \mu b_t \text{ (nesterov) or } b_t, \quad
+        p_t = p_{t-1} - \gamma g_t
+
+    The momentum buffer is a copy of the first gradient: no dampening on step 1.
+    """
+    dtype = param.dtype
+    p, g = _grad64(param, grad, maximize, weight_decay)
+    if momentum != 0:
+        if state.get("momentum_buffer") is None:
+            b = _store(state, "momentum_buffer", g, dtype)
+        else:
+            b = _store(state, "momentum_buffer",
+                       state["momentum_buffer"].astype(np.float64) * momentum + (1 - dampening) * g, dtype)
+        g = g + momentum * b if nesterov else b
+    param[...] = p + (-lr) * g
+
+
+def adam_step(param: np.ndarray, grad: np.ndarray, state: dict, *, lr: float = 1e-3,
+              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+              weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
+              decoupled_weight_decay: bool = False) -> None:
+    r"""Adam / AdamW, torch.optim.Adam's rule (AdamW: decoupled weight decay).
+
+    .. math::
+
+        p \leftarrow p (1 - \gamma \lambda) \text{ (decoupled)}, \quad
+        m_t = \mathrm{lerp}(m_{t-1}, g_t, 1 - \beta_1), \quad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2,
+
+        \hat v_t = \max(\hat v_{t-1}, v_t) \text{ (amsgrad, uncorrected)}, \quad
+        p_t = p_{t-1} - \frac{\gamma}{1 - \beta_1^t}
+              \frac{m_t}{\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    (eps outside the root; ``v`` replaced by :math:`\hat v` with amsgrad).
+    """
+    dtype = param.dtype
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
+        if amsgrad:
+            state["max_exp_avg_sq"] = np.zeros_like(param)
+    state["step"] += 1
+    t = state["step"]
+    p, g = _grad64(param, grad, maximize, weight_decay, coupled=not decoupled_weight_decay)
+    if weight_decay != 0 and decoupled_weight_decay:
+        p = p * (1 - lr * weight_decay)
+    m = _store(state, "exp_avg", _lerp(state["exp_avg"].astype(np.float64), g, 1 - beta1), dtype)
+    v = _store(state, "exp_avg_sq", state["exp_avg_sq"].astype(np.float64) * beta2 + (1 - beta2) * g * g, dtype)
+    if amsgrad:
+        v = _store(state, "max_exp_avg_sq", np.maximum(state["max_exp_avg_sq"].astype(np.float64), v), dtype)
+    step_size = lr / (1 - beta1**t)
+    denom = np.sqrt(v) / (1 - beta2**t) ** 0.5 + eps
+    param[...] = p + (-step_size) * m / denom
+
+
+def adagrad_step(param: np.ndarray, grad: np.ndarray, state: dict, *, lr: float = 1e-2,
+                 lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                 maximize: bool = False) -> None:
+    r"""Adagrad, torch.optim.Adagrad's rule.
+
+    .. math::
+
+        s_t = s_{t-1} + g_t^2, \quad
+        p_t = p_{t-1} - \frac{\gamma}{1 + (t - 1)\eta} \frac{g_t}{\sqrt{s_t} + \epsilon}
+
+    with :math:`s_0` = ``initial_accumulator_value`` and :math:`\eta` = ``lr_decay``.
+    """
+    dtype = param.dtype
+    if not state:
+        state.update(step=0, sum=np.full_like(param, initial_accumulator_value))
+    state["step"] += 1
+    t = state["step"]
+    p, g = _grad64(param, grad, maximize, weight_decay)
+    clr = lr / (1 + (t - 1) * lr_decay)
+    s = _store(state, "sum", state["sum"].astype(np.float64) + g * g, dtype)
+    param[...] = p + (-clr) * g / (np.sqrt(s) + eps)
+
+
+def rmsprop_step(param: np.ndarray, grad: np.ndarray, state: dict, *, lr: float = 1e-2,
+                 alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                 momentum: float = 0.0, centered: bool = False, maximize: bool = False) -> None:
+    r"""RMSprop, torch.optim.RMSprop's rule.
+
+    .. math::
+
+        a_t = \alpha a_{t-1} + (1 - \alpha) g_t^2, \quad
+        \bar g_t = \mathrm{lerp}(\bar g_{t-1}, g_t, 1 - \alpha) \text{ (centered)},
+
+        d_t = \sqrt{a_t - \bar g_t^2} + \epsilon \text{ (centered) or } \sqrt{a_t} + \epsilon,
+
+        b_t = \mu b_{t-1} + g_t / d_t, \; p_t = p_{t-1} - \gamma b_t \text{ (momentum > 0)},
+        \quad \text{else } p_t = p_{t-1} - \gamma g_t / d_t
+    """
+    dtype = param.dtype
+    if not state:
+        state.update(step=0, square_avg=np.zeros_like(param))
+        if momentum > 0:
+            state["momentum_buffer"] = np.zeros_like(param)
+        if centered:
+            state["grad_avg"] = np.zeros_like(param)
+    state["step"] += 1
+    p, g = _grad64(param, grad, maximize, weight_decay)
+    a = _store(state, "square_avg", state["square_avg"].astype(np.float64) * alpha + (1 - alpha) * g * g, dtype)
+    if centered:
+        ga = _store(state, "grad_avg", _lerp(state["grad_avg"].astype(np.float64), g, 1 - alpha), dtype)
+        avg = np.sqrt(a + (-ga) * ga)
+    else:
+        avg = np.sqrt(a)
+    avg = avg + eps
+    if momentum > 0:
+        b = _store(state, "momentum_buffer", state["momentum_buffer"].astype(np.float64) * momentum + g / avg, dtype)
+        param[...] = p + (-lr) * b
+    else:
+        param[...] = p + (-lr) * g / avg
+
+
+def adadelta_step(param: np.ndarray, grad: np.ndarray, state: dict, *, lr: float = 1.0,
+                  rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
+                  maximize: bool = False) -> None:
+    r"""Adadelta, torch.optim.Adadelta's rule (eps inside both roots).
+
+    .. math::
+
+        a_t = \rho a_{t-1} + (1 - \rho) g_t^2, \quad
+        \Delta_t = \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{a_t + \epsilon}} g_t, \quad
+        u_t = \rho u_{t-1} + (1 - \rho) \Delta_t^2, \quad
+        p_t = p_{t-1} - \gamma \Delta_t
+    """
+    dtype = param.dtype
+    if not state:
+        state.update(step=0, square_avg=np.zeros_like(param), acc_delta=np.zeros_like(param))
+    state["step"] += 1
+    p, g = _grad64(param, grad, maximize, weight_decay)
+    a = _store(state, "square_avg", state["square_avg"].astype(np.float64) * rho + (1 - rho) * g * g, dtype)
+    u = state["acc_delta"].astype(np.float64)
+    delta = np.sqrt(u + eps) / np.sqrt(a + eps) * g
+    _store(state, "acc_delta", u * rho + (1 - rho) * delta * delta, dtype)
+    param[...] = p + (-lr) * delta
+
+
+def nadam_step(param: np.ndarray, grad: np.ndarray, state: dict, *, lr: float = 2e-3,
+               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+               weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+               decoupled_weight_decay: bool = False, maximize: bool = False) -> None:
+    r"""NAdam, torch.optim.NAdam's rule.
+
+    With :math:`\mu_t = \beta_1 (1 - \tfrac12 0.96^{t\psi})` and
+    :math:`P_t = \prod_{i \le t} \mu_i` (kept in float64 as ``mu_product``):
+
+    .. math::
+
+        m_t = \mathrm{lerp}(m_{t-1}, g_t, 1 - \beta_1), \quad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2, \quad
+        d_t = \sqrt{v_t / (1 - \beta_2^t)} + \epsilon,
+
+        p \leftarrow p - \gamma \frac{1 - \mu_t}{1 - P_t} \frac{g_t}{d_t}, \quad
+        p \leftarrow p - \gamma \frac{\mu_{t+1}}{1 - P_t \mu_{t+1}} \frac{m_t}{d_t}
+    """
+    dtype = param.dtype
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(param), exp_avg_sq=np.zeros_like(param))
+    state["step"] += 1
+    t = state["step"]
+    p, g = _grad64(param, grad, maximize, weight_decay, coupled=not decoupled_weight_decay)
+    if weight_decay != 0 and decoupled_weight_decay:
+        p = p * (1 - lr * weight_decay)
+    bias_correction2 = 1 - beta2**t
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * momentum_decay)))
+    state["mu_product"] *= mu
+    mu_product_next = state["mu_product"] * mu_next
+    m = _store(state, "exp_avg", _lerp(state["exp_avg"].astype(np.float64), g, 1 - beta1), dtype)
+    v = _store(state, "exp_avg_sq", state["exp_avg_sq"].astype(np.float64) * beta2 + (1 - beta2) * g * g, dtype)
+    denom = np.sqrt(v / bias_correction2) + eps
+    p = p + (-lr * (1.0 - mu) / (1.0 - state["mu_product"])) * g / denom
+    p = p + ((-lr * mu_next) / (1.0 - mu_product_next)) * m / denom
+    param[...] = p
+
+
+def grad_norm(grads: list[np.ndarray], norm_type: float = 2.0) -> float:
+    r"""torch.nn.utils.clip_grad_norm_'s total norm: the p-norm of the per-array p-norms.
+
+    .. math::
+
+        \|(\|g_1\|_p, \ldots, \|g_k\|_p)\|_p, \qquad \|x\|_\infty = \max_i |x_i|
+
+    in float64 (0.0 for no arrays).
+    """
+    if not grads:
+        return 0.0
+    norms = np.array([np.linalg.norm(np.asarray(g, dtype=np.float64).ravel(), norm_type) for g in grads])
+    return float(np.linalg.norm(norms, norm_type))
