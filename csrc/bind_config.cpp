@@ -70,6 +70,13 @@ void register_config(pybind11::module_& m) {
         },
         py::arg("n"), "Limit the threads kernels use (also OpenMP's limit).");
   m.def("have_openmp", [] { return have_openmp(); });
+  m.def("plan_row_blocks",
+        [](index_t n, index_t scratch_per_block, index_t cols) {
+          const BlockPlan plan = plan_row_blocks(n, scratch_per_block, cols);
+          return py::make_tuple(plan.count, plan.rows_per_block);
+        },
+        py::arg("n"), py::arg("scratch_per_block"), py::arg("cols"),
+        "(blocks, rows per block) of the fixed row partition the drivers use.");
 }
 
 }  // namespace pygd

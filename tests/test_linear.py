@@ -85,6 +85,23 @@ def test_bitwise_identical_for_any_thread_count(loss, dtype, layout, simd_level,
     assert all(r == results[0] for r in results[1:])
 
 
+@pytest.mark.parametrize("n, d", [(1, 1), (100, 3), (2_000_000, 64), (10_000_000, 1), (50_000, 100_000)])
+def test_block_plan_is_fixed_and_bounded(n, d):
+    blocks, rows = _core.plan_row_blocks(n, d, d)
+    assert blocks >= 1 and rows >= 1
+    assert blocks * rows >= n > (blocks - 1) * rows  # covers every row exactly once
+    assert blocks * d * 8 <= 64 << 20  # partial gradients stay under 64 MB
+    if n * d >= 1 << 22:
+        assert blocks >= 16  # enough blocks to spread over the threads
+
+
+def test_wide_problem_d_1e5(num_threads):
+    X, y, coef, _ = make_problem(300, 100_000, np.float32, "C", "squared_error")
+    got = loss_grad(X, y, coef)
+    want = reference.loss_grad(X, y, coef)
+    assert_close_to_scale(got[1], want[1], np.float32)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_simd_levels_agree(dtype):
     X, y, coef, _ = make_problem(5003, 70, dtype, "C", "squared_error")
