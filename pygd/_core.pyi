@@ -45,3 +45,35 @@ def predict_f64(
 # benchmarks' bandwidth probe
 def probe_read_sum_f32(data: npt.NDArray[np.float32]) -> float: ...
 def probe_read_sum_f64(data: npt.NDArray[np.float64]) -> float: ...
+
+# pygd.preprocessing (inputs validated by pygd.preprocessing)
+def column_stats_f32(
+    X: npt.NDArray[np.float32], sample_weight: npt.NDArray[np.float32] | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], bool]: ...
+def column_stats_f64(
+    X: npt.NDArray[np.float64], sample_weight: npt.NDArray[np.float64] | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], bool]: ...
+def standardize_f32(
+    X: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+    center: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+) -> bool: ...
+def standardize_f64(
+    X: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    center: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+) -> bool: ...
+def unstandardize_f32(
+    X: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+    center: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+) -> bool: ...
+def unstandardize_f64(
+    X: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    center: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+) -> bool: ...
