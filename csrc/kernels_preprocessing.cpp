@@ -3,7 +3,7 @@
 //
 // Maths (reference: pygd/reference.py, column_stats, merge_column_stats,
 // standardize, unstandardize).  For column j with shift c_j (the driver passes
-// the column's first non-NaN value), weights s_i and y_ij = x_ij - c_j, over
+// a value from the column: the median of its first non-NaN values), weights s_i and y_ij = x_ij - c_j, over
 // the rows i of a block with x_ij not NaN:
 //
 //   W_j   = sum_i s_i

@@ -2,6 +2,7 @@
 // parallel, block moments merged in block order (see preprocessing_kernels.hpp).
 #include "pygd/preprocessing.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -14,23 +15,36 @@ const PreprocessingTable& active_table() {
   return PYGD_ACTIVE_TABLE(PreprocessingTable, preprocessing_table);
 }
 
-// The first non-NaN value of every column (0 for an all-NaN column).  Usually
-// only row 0 is read.
+// The shift of every column: the median of its non-NaN values among the first
+// kShiftRows rows, else its first non-NaN value (0 for an all-NaN column).  A
+// median is close to the data even when row 0 is an outlier, so x - shift
+// loses no low bits of ordinary values.
+constexpr index_t kShiftRows = 64;
+
 template <class T>
-std::vector<double> first_values(const MatrixView<T>& X) {
+std::vector<double> column_shifts(const MatrixView<T>& X) {
   const index_t n = X.rows, d = X.cols;
   std::vector<double> shift(static_cast<size_t>(d), 0.0);
-  std::vector<char> found(static_cast<size_t>(d), 0);
-  index_t missing = d;
-  for (index_t i = 0; i < n && missing > 0; ++i) {
-    const T* row = X.row(i);
-    for (index_t j = 0; j < d; ++j) {
-      if (found[j]) continue;
-      const double x = double(row[j * X.col_stride]);
+  const index_t head = n < kShiftRows ? n : kShiftRows;
+  std::vector<double> values;
+  values.reserve(static_cast<size_t>(head));
+  for (index_t j = 0; j < d; ++j) {
+    values.clear();
+    for (index_t i = 0; i < head; ++i) {
+      const double x = double(X.row(i)[j * X.col_stride]);
+      if (x == x) values.push_back(x);
+    }
+    if (!values.empty()) {
+      const auto mid = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+      std::nth_element(values.begin(), mid, values.end());
+      shift[j] = *mid;
+      continue;
+    }
+    for (index_t i = head; i < n; ++i) {
+      const double x = double(X.row(i)[j * X.col_stride]);
       if (x == x) {
         shift[j] = x;
-        found[j] = 1;
-        --missing;
+        break;
       }
     }
   }
@@ -57,7 +71,7 @@ bool column_stats(const MatrixView<T>& X, const T* sample_weight, double* weight
                   double* mean, double* var) {
   const index_t d = X.cols;
   const PreprocessingTable& table = active_table();
-  const std::vector<double> shift = first_values(X);
+  const std::vector<double> shift = column_shifts(X);
   ColumnStatsProblem<T> problem;
   problem.X = X;
   problem.sample_weight = sample_weight;

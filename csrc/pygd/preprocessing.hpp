@@ -12,7 +12,7 @@ namespace pygd {
 //   mean[j]       = sum s_i x_ij / weight_sum[j]
 //   var[j]        = sum s_i (x_ij - mean[j])^2 / weight_sum[j]
 // (mean and var are NaN where weight_sum is 0).  Each column is first shifted
-// by its first non-NaN value; fixed row blocks (plan_row_blocks) are reduced
+// by the median of its first 64 non-NaN values (preprocessing.cpp); fixed row blocks (plan_row_blocks) are reduced
 // by Chan's merge in block order, so the bits do not depend on the thread
 // count.  sample_weight may be nullptr (all ones).  Returns true if X holds an
 // infinity (the outputs are then meaningless).
