@@ -11,10 +11,12 @@ namespace py = pybind11;
 using bind::array_of;
 
 template <class T>
-py::tuple column_stats(const array_of<T>& X, const std::optional<array_of<T>>& sample_weight) {
+py::tuple column_stats(const array_of<T>& X, const std::optional<array_of<T>>& sample_weight,
+                       const std::optional<array_of<double>>& shift) {
   const MatrixView<T> view = bind::matrix_view(X, "X");
   const T* weights = nullptr;
   if (sample_weight) weights = bind::vector_data(*sample_weight, view.rows, "sample_weight");
+  const double* shift_data = shift ? bind::vector_data(*shift, view.cols, "shift") : nullptr;
   py::array_t<double> weight_sum(view.cols), mean(view.cols), var(view.cols);
   double* w_data = weight_sum.mutable_data();
   double* mean_data = mean.mutable_data();
@@ -22,7 +24,7 @@ py::tuple column_stats(const array_of<T>& X, const std::optional<array_of<T>>& s
   bool saw_inf;
   {
     py::gil_scoped_release release;
-    saw_inf = pygd::column_stats(view, weights, w_data, mean_data, var_data);
+    saw_inf = pygd::column_stats(view, weights, shift_data, w_data, mean_data, var_data);
   }
   return py::make_tuple(weight_sum, mean, var, saw_inf);
 }
@@ -69,8 +71,9 @@ template <class T>
 void def_for(py::module_& m, const char* suffix) {
   const std::string s(suffix);
   m.def(("column_stats_" + s).c_str(), &column_stats<T>, py::arg("X"), py::arg("sample_weight"),
-        "(weight_sum, mean, var, saw_inf) of every column, NaNs left out; inputs validated by "
-        "pygd.preprocessing.");
+        py::arg("shift") = py::none(),
+        "(weight_sum, mean, var, saw_inf) of every column, NaNs left out (mean relative to "
+        "shift when one is given); inputs validated by pygd.preprocessing.");
   m.def(("standardize_" + s).c_str(), &affine<T, false>, py::arg("X"), py::arg("out").noconvert(),
         py::arg("center"), py::arg("scale"),
         "out = (X - center) / scale (out may be X); returns whether X holds an infinity.");

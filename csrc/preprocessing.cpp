@@ -67,11 +67,12 @@ bool affine(AffineBlockFn<T> kernel, const MatrixView<T>& X, const MutableMatrix
 }  // namespace
 
 template <class T>
-bool column_stats(const MatrixView<T>& X, const T* sample_weight, double* weight_sum,
-                  double* mean, double* var) {
+bool column_stats(const MatrixView<T>& X, const T* sample_weight, const double* given_shift,
+                  double* weight_sum, double* mean, double* var) {
   const index_t d = X.cols;
   const PreprocessingTable& table = active_table();
-  const std::vector<double> shift = column_shifts(X);
+  const std::vector<double> shift =
+      given_shift ? std::vector<double>(given_shift, given_shift + d) : column_shifts(X);
   ColumnStatsProblem<T> problem;
   problem.X = X;
   problem.sample_weight = sample_weight;
@@ -100,7 +101,7 @@ bool column_stats(const MatrixView<T>& X, const T* sample_weight, double* weight
   for (index_t j = 0; j < d; ++j) {
     const double w = total.weight[j];
     weight_sum[j] = w;
-    mean[j] = w > 0 ? shift[j] + total.mean[j] : nan;
+    mean[j] = w > 0 ? (given_shift ? 0.0 : shift[j]) + total.mean[j] : nan;
     var[j] = w > 0 ? total.m2[j] / w : nan;
   }
   bool any_inf = false;
@@ -120,10 +121,10 @@ bool unstandardize(const MatrixView<T>& X, const MutableMatrixView<T>& out,
   return affine(active_table().unstandardize<T>(), X, out, center, scale);
 }
 
-template bool column_stats<float>(const MatrixView<float>&, const float*, double*, double*,
-                                  double*);
-template bool column_stats<double>(const MatrixView<double>&, const double*, double*, double*,
-                                   double*);
+template bool column_stats<float>(const MatrixView<float>&, const float*, const double*,
+                                   double*, double*, double*);
+template bool column_stats<double>(const MatrixView<double>&, const double*, const double*,
+                                   double*, double*, double*);
 template bool standardize<float>(const MatrixView<float>&, const MutableMatrixView<float>&,
                                  const double*, const double*);
 template bool standardize<double>(const MatrixView<double>&, const MutableMatrixView<double>&,

@@ -48,10 +48,14 @@ def probe_read_sum_f64(data: npt.NDArray[np.float64]) -> float: ...
 
 # pygd.preprocessing (inputs validated by pygd.preprocessing)
 def column_stats_f32(
-    X: npt.NDArray[np.float32], sample_weight: npt.NDArray[np.float32] | None
+    X: npt.NDArray[np.float32],
+    sample_weight: npt.NDArray[np.float32] | None,
+    shift: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], bool]: ...
 def column_stats_f64(
-    X: npt.NDArray[np.float64], sample_weight: npt.NDArray[np.float64] | None
+    X: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None,
+    shift: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], bool]: ...
 def standardize_f32(
     X: npt.NDArray[np.float32],

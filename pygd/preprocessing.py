@@ -154,7 +154,7 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.with_std = with_std
 
     def _reset(self) -> None:
-        for name in ("scale_", "n_samples_seen_", "mean_", "var_"):
+        for name in ("scale_", "n_samples_seen_", "mean_", "var_", "_shift", "_mean_rel"):
             if hasattr(self, name):
                 delattr(self, name)
 
@@ -223,10 +223,14 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if sample_weight is not None:
             weights = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))
         kernel = getattr(_core, "column_stats_" + core_suffix(X.dtype))
-        weight_b, mean_b, var_b, saw_inf = kernel(X, weights)
+        # Every chunk after the first is shifted by the first chunk's mean
+        # (self._shift, fixed) and the running mean is kept relative to it
+        # (self._mean_rel), so neither the kernel nor Chan's merge rounds at the
+        # data's magnitude (a mean of 1e9 + N(0, 1) data is only good to 1e-7).
+        shift = getattr(self, "_shift", None) if not first_call else None
+        weight_b, mean_b, var_b, saw_inf = kernel(X, weights, shift)
         if saw_inf:
             _raise_infinity(X)
-
         if not self.with_mean and not self.with_std:
             self.mean_ = None
             self.var_ = None
@@ -236,13 +240,21 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         else:
             if not self.with_std:
                 var_b = None
-            if first_call:
-                seen, mean, var = weight_b, mean_b, var_b
+            if shift is None:
+                seen, var = weight_b, var_b
+                self._shift = np.where(weight_b > 0, mean_b, 0.0)
+                self._mean_rel = np.where(weight_b > 0, 0.0, np.nan)
             else:
-                seen, mean, var = _merge_stats(
-                    self.n_samples_seen_, self.mean_, self.var_, weight_b, mean_b, var_b
+                seen_a = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), shift.shape)
+                seen, self._mean_rel, var = _merge_stats(
+                    self.n_samples_seen_, self._mean_rel, self.var_, weight_b, mean_b, var_b
                 )
-            self.mean_ = mean
+                # A column seen for the first time (its shift was 0) takes this
+                # chunk's mean as its shift.
+                fresh = (seen_a == 0) & (weight_b > 0)
+                self._shift = np.where(fresh, shift + self._mean_rel, shift)
+                self._mean_rel = np.where(fresh, 0.0, self._mean_rel)
+            self.mean_ = self._shift + self._mean_rel
             self.var_ = var
         seen = np.asarray(seen)
         if seen.ndim and seen.max() == seen.min():

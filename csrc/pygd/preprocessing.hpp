@@ -14,11 +14,13 @@ namespace pygd {
 // (mean and var are NaN where weight_sum is 0).  Each column is first shifted
 // by the median of its first 64 non-NaN values (preprocessing.cpp); fixed row blocks (plan_row_blocks) are reduced
 // by Chan's merge in block order, so the bits do not depend on the thread
-// count.  sample_weight may be nullptr (all ones).  Returns true if X holds an
-// infinity (the outputs are then meaningless).
+// count.  sample_weight may be nullptr (all ones).  With a non-null `shift`
+// (d values, e.g. the running mean of earlier chunks) that shift is used and
+// `mean` receives the mean of x - shift, unrounded by the shift's magnitude.
+// Returns true if X holds an infinity (the outputs are then meaningless).
 template <class T>
-bool column_stats(const MatrixView<T>& X, const T* sample_weight, double* weight_sum,
-                  double* mean, double* var);
+bool column_stats(const MatrixView<T>& X, const T* sample_weight, const double* shift,
+                  double* weight_sum, double* mean, double* var);
 
 // out = (X - center) / scale column-wise (standardize) or out = X * scale +
 // center (unstandardize); out may be X itself.  Returns true if X holds an
