@@ -14,7 +14,7 @@ Examples
 
 from . import _core
 from ._config import get_num_threads, set_num_threads, show_config
-from . import linear, optim, reference
+from . import linear, optim, preprocessing, reference
 
 __version__: str = _core.__version__
 
@@ -23,6 +23,7 @@ __all__ = [
     "get_num_threads",
     "linear",
     "optim",
+    "preprocessing",
     "reference",
     "set_num_threads",
     "show_config",

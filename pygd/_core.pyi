@@ -84,3 +84,38 @@ def nadam_update(
 ) -> None: ...
 def grad_power_sums(arrays: _Arrays, norm_type: float) -> list[float]: ...
 def grads_scale(arrays: _Arrays, factor: float) -> None: ...
+# pygd.preprocessing (inputs validated by pygd.preprocessing)
+def column_stats_f32(
+    X: npt.NDArray[np.float32],
+    sample_weight: npt.NDArray[np.float32] | None,
+    shift: npt.NDArray[np.float64] | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], bool]: ...
+def column_stats_f64(
+    X: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None,
+    shift: npt.NDArray[np.float64] | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], bool]: ...
+def standardize_f32(
+    X: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+    center: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+) -> bool: ...
+def standardize_f64(
+    X: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    center: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+) -> bool: ...
+def unstandardize_f32(
+    X: npt.NDArray[np.float32],
+    out: npt.NDArray[np.float32],
+    center: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+) -> bool: ...
+def unstandardize_f64(
+    X: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    center: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+) -> bool: ...

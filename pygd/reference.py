@@ -350,3 +350,105 @@ def grad_norm(grads: list[np.ndarray], norm_type: float = 2.0) -> float:
         return 0.0
     norms = np.array([np.linalg.norm(np.asarray(g, dtype=np.float64).ravel(), norm_type) for g in grads])
     return float(np.linalg.norm(norms, norm_type))
+# ---------------------------------------------------------------------------
+# preprocessing (pygd.preprocessing.StandardScaler): column statistics and
+# standardisation.  Kernels: csrc/kernels_preprocessing.cpp.
+# ---------------------------------------------------------------------------
+
+__all__ += ["column_stats", "merge_column_stats", "standard_scale", "standardize", "unstandardize"]
+
+
+def column_stats(
+    X: np.ndarray, sample_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Weighted per-column count, mean and biased variance, NaNs left out.
+
+    With weights :math:`s_i` (all 1 when ``sample_weight`` is None, else
+    rounded to ``X.dtype``) and :math:`O_j = \{i : x_{ij} \text{ not NaN}\}`:
+
+    .. math::
+
+        W_j = \sum_{i \in O_j} s_i, \qquad
+        \mu_j = \frac{1}{W_j} \sum_{i \in O_j} s_i x_{ij}, \qquad
+        \sigma^2_j = \frac{1}{W_j} \sum_{i \in O_j} s_i (x_{ij} - \mu_j)^2
+
+    computed by two passes in float64; :math:`\mu_j` and :math:`\sigma^2_j`
+    are NaN where :math:`W_j = 0`.  Returns ``(W, mu, sigma2)``, float64.
+    """
+    X64 = X.astype(np.float64)
+    s = (
+        np.ones(X.shape[0])
+        if sample_weight is None
+        else np.asarray(sample_weight, dtype=X.dtype).astype(np.float64)
+    )
+    present = ~np.isnan(X64)
+    Xz = np.where(present, X64, 0.0)
+    S = s[:, None] * present
+    weight = S.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (S * Xz).sum(axis=0) / weight
+        dev = np.where(present, X64 - mean, 0.0)
+        var = (S * dev * dev).sum(axis=0) / weight
+    return weight, mean, var
+
+
+def merge_column_stats(
+    weight_a: np.ndarray,
+    mean_a: np.ndarray,
+    var_a: np.ndarray | None,
+    weight_b: np.ndarray,
+    mean_b: np.ndarray,
+    var_b: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""Statistics of the union of two row sets from each one's (Chan et al. 1983).
+
+    With :math:`W = W_a + W_b` and :math:`\delta = \mu_b - \mu_a`:
+
+    .. math::
+
+        \mu = \mu_a + \delta \frac{W_b}{W}, \qquad
+        W \sigma^2 = W_a \sigma^2_a + W_b \sigma^2_b + \delta^2 \frac{W_a W_b}{W}
+
+    A side with zero weight contributes nothing.  ``var_a``/``var_b`` may be
+    None (then the merged variance is None).
+    """
+    weight_a = np.broadcast_to(np.asarray(weight_a, dtype=np.float64), np.shape(mean_a))
+    weight_b = np.asarray(weight_b, dtype=np.float64)
+    weight = weight_a + weight_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac_b = weight_b / weight
+        delta = mean_b - mean_a
+        mean = np.where(weight_a > 0, mean_a + delta * frac_b, mean_b)
+        mean = np.where(weight_b > 0, mean, mean_a)
+        if var_a is None or var_b is None:
+            return weight, mean, None
+        m2 = weight_a * var_a + weight_b * var_b + delta * delta * weight_a * frac_b
+        var = np.where(weight_a > 0, m2 / weight, var_b)
+        var = np.where(weight_b > 0, var, var_a)
+    return weight, mean, var
+
+
+def standard_scale(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.ndarray:
+    r"""Scale :math:`\sqrt{\sigma^2_j}`, or 1 for a (near) constant column.
+
+    As scikit-learn: column :math:`j` is constant when
+    :math:`\sigma^2_j \le n \epsilon \sigma^2_j + (n \mu_j \epsilon)^2`
+    (the error bound of the two-pass variance; :math:`\epsilon` is float64's
+    machine epsilon, :math:`n` the samples seen).
+    """
+    eps = np.finfo(np.float64).eps
+    n = np.asarray(n_samples, dtype=np.float64)
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    scale = np.sqrt(var)
+    scale[constant] = 1.0
+    return scale
+
+
+def standardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
+    r"""``(X - center) / scale`` column-wise, in float64, rounded to ``X.dtype``."""
+    return ((X.astype(np.float64) - np.asarray(center, dtype=np.float64)) / scale).astype(X.dtype)
+
+
+def unstandardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
+    r"""``X * scale + center`` column-wise, in float64, rounded to ``X.dtype``."""
+    return (X.astype(np.float64) * np.asarray(scale, dtype=np.float64) + center).astype(X.dtype)

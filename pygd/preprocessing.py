@@ -1,0 +1,359 @@
+"""Feature standardisation with fused, deterministic C++ kernels.
+
+:class:`StandardScaler` is a drop-in for :class:`sklearn.preprocessing.StandardScaler`
+(dense input): the statistics take one pass over ``X``, the transform one
+fused read and write, both in parallel and with the SIMD level chosen at
+import.  :mod:`pygd.reference` (``column_stats``, ``merge_column_stats``,
+``standard_scale``, ``standardize``, ``unstandardize``) is their specification.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
+
+from . import _core
+from ._validation import core_suffix
+
+__all__ = ["StandardScaler"]
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def _kernel_ready(X: np.ndarray) -> np.ndarray:
+    # Aligned, native byte order, whole-item strides: what the kernels take
+    # without a copy (check_array already gave a native float array).
+    if not X.flags.aligned or any(s % X.itemsize for s in X.strides):
+        X = np.array(X, order="C")
+    return X
+
+
+def _raise_infinity(X: np.ndarray, name: str = "X") -> None:
+    raise ValueError(f"Input {name} contains infinity or a value too large for {X.dtype!r}.")
+
+
+def _merge_stats(
+    weight_a: Any,
+    mean_a: np.ndarray,
+    var_a: np.ndarray | None,
+    weight_b: np.ndarray,
+    mean_b: np.ndarray,
+    var_b: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    # Chan's merge of the statistics seen so far with a new chunk's; the same
+    # formula as pygd.reference.merge_column_stats (tests compare them).
+    weight_a = np.broadcast_to(np.asarray(weight_a, dtype=np.float64), mean_a.shape)
+    weight = weight_a + weight_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac_b = weight_b / weight
+        delta = mean_b - mean_a
+        mean = np.where(weight_b > 0, np.where(weight_a > 0, mean_a + delta * frac_b, mean_b), mean_a)
+        if var_a is None or var_b is None:
+            return weight, mean, None
+        m2 = weight_a * var_a + weight_b * var_b + delta * delta * weight_a * frac_b
+        var = np.where(weight_b > 0, np.where(weight_a > 0, m2 / weight, var_b), var_a)
+    return weight, mean, var
+
+
+def _scale_from_var(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.ndarray:
+    # scikit-learn's rule (_is_constant_feature + _handle_zeros_in_scale): a
+    # variance within the two-pass error bound of 0 gives scale 1.
+    eps = np.finfo(np.float64).eps
+    n = np.asarray(n_samples, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        constant = var <= n * eps * var + (n * mean * eps) ** 2
+        scale = np.sqrt(var)
+    scale[constant] = 1.0
+    return scale
+
+
+class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    r"""Standardise features by removing the mean and scaling to unit variance.
+
+    ``z = (x - u) / s`` column by column, with ``u`` the (weighted) mean and
+    ``s`` the (weighted, biased) standard deviation of the training samples;
+    NaNs are left out of the statistics and stay NaN in the output.  A drop-in
+    for :class:`sklearn.preprocessing.StandardScaler` on dense arrays, computed
+    by pygd's C++ kernels: one pass over ``X`` for the statistics and one fused
+    read/write for the transform, both multi-threaded, and bitwise identical
+    for any number of threads.
+
+    Parameters
+    ----------
+    copy : bool, default True
+        If False, :meth:`transform` and :meth:`inverse_transform` overwrite a
+        writeable float32/float64 array in place (no allocation) and return
+        it; other inputs are converted (a copy) first.
+    with_mean : bool, default True
+        Centre the data before scaling.
+    with_std : bool, default True
+        Scale the data to unit variance.
+
+    Attributes
+    ----------
+    scale_ : ndarray of shape (n_features,) or None
+        Per-feature scale, ``sqrt(var_)`` except 1 for (near) constant
+        features; None when ``with_std=False``.
+    mean_ : ndarray of shape (n_features,) or None
+        Per-feature mean (computed even when ``with_mean=False``); None when
+        both ``with_mean`` and ``with_std`` are False.
+    var_ : ndarray of shape (n_features,) or None
+        Per-feature variance; None when ``with_std=False``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
+    n_samples_seen_ : float or ndarray of shape (n_features,)
+        Samples (sum of weights) seen per feature, NaNs excluded; a scalar
+        when every feature saw the same.  float64 as in scikit-learn, int64
+        when ``with_mean=with_std=False`` and no weights were given.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : the reference implementation.
+    pygd.reference.column_stats : the statistics in plain NumPy.
+
+    Notes
+    -----
+    Statistics are accumulated in float64 for both dtypes, around each
+    column's first non-NaN value, by cache-sized two-pass tiles combined with
+    Chan's merge in a fixed order; :meth:`partial_fit` merges chunks the same
+    way.  The transform is computed in float64 and rounded to the input dtype
+    (scikit-learn computes float32 input in float32, so float32 outputs may
+    differ from it in the last bits).  Sparse input is not supported.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pygd.preprocessing import StandardScaler
+    >>> X = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
+    >>> scaler = StandardScaler().fit(X)
+    >>> scaler.mean_.tolist(), scaler.scale_.tolist()
+    ([0.5, 0.5], [0.5, 0.5])
+    >>> scaler.transform([[2.0, 2.0]]).tolist()
+    [[3.0, 3.0]]
+    """
+
+    _parameter_constraints: dict = {
+        "copy": ["boolean"],
+        "with_mean": ["boolean"],
+        "with_std": ["boolean"],
+    }
+
+    def __init__(self, *, copy: bool = True, with_mean: bool = True, with_std: bool = True) -> None:
+        self.copy = copy
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def _reset(self) -> None:
+        for name in ("scale_", "n_samples_seen_", "mean_", "var_", "_shift", "_mean_rel"):
+            if hasattr(self, name):
+                delattr(self, name)
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> StandardScaler:
+        """Compute the mean and standard deviation of every feature.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Training data; NaNs are ignored.  Any memory layout, read-only
+            allowed; float32 stays float32 (statistics in float64).
+        y : None
+            Ignored.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each sample.
+
+        Returns
+        -------
+        StandardScaler
+            The fitted scaler.
+
+        Examples
+        --------
+        >>> from pygd.preprocessing import StandardScaler
+        >>> StandardScaler().fit([[1.0], [3.0]]).var_.tolist()
+        [1.0]
+        """
+        self._reset()
+        return self.partial_fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> StandardScaler:
+        """Update the statistics with one more chunk of samples.
+
+        Chunks are merged by Chan's pairwise formula, so fitting chunk by
+        chunk agrees with one :meth:`fit` on all rows to rounding.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            A chunk of data; NaNs are ignored.
+        y : None
+            Ignored.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each sample.
+
+        Returns
+        -------
+        StandardScaler
+            The updated scaler.
+
+        Examples
+        --------
+        >>> from pygd.preprocessing import StandardScaler
+        >>> s = StandardScaler().partial_fit([[1.0], [2.0]]).partial_fit([[3.0], [4.0]])
+        >>> s.mean_.tolist(), s.var_.tolist(), float(s.n_samples_seen_)
+        ([2.5], [1.25], 4.0)
+        """
+        first_call = not hasattr(self, "n_samples_seen_")
+        # Finiteness is checked by the kernel (no extra pass over X).
+        X = validate_data(
+            self, X, dtype=_FLOAT_DTYPES, ensure_all_finite=False, reset=first_call
+        )
+        X = _kernel_ready(X)
+        weights = None
+        if sample_weight is not None:
+            weights = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))
+        kernel = getattr(_core, "column_stats_" + core_suffix(X.dtype))
+        # Every chunk after the first is shifted by the first chunk's mean
+        # (self._shift, fixed) and the running mean is kept relative to it
+        # (self._mean_rel), so neither the kernel nor Chan's merge rounds at the
+        # data's magnitude (a mean of 1e9 + N(0, 1) data is only good to 1e-7).
+        shift = getattr(self, "_shift", None) if not first_call else None
+        weight_b, mean_b, var_b, saw_inf = kernel(X, weights, shift)
+        if saw_inf:
+            _raise_infinity(X)
+        if not self.with_mean and not self.with_std:
+            self.mean_ = None
+            self.var_ = None
+            seen = weight_b if weights is not None else weight_b.astype(np.int64)
+            if not first_call:
+                seen = self.n_samples_seen_ + seen
+        else:
+            if not self.with_std:
+                var_b = None
+            if shift is None:
+                seen, var = weight_b, var_b
+                self._shift = np.where(weight_b > 0, mean_b, 0.0)
+                self._mean_rel = np.where(weight_b > 0, 0.0, np.nan)
+            else:
+                seen_a = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), shift.shape)
+                seen, self._mean_rel, var = _merge_stats(
+                    self.n_samples_seen_, self._mean_rel, self.var_, weight_b, mean_b, var_b
+                )
+                # A column seen for the first time (its shift was 0) takes this
+                # chunk's mean as its shift.
+                fresh = (seen_a == 0) & (weight_b > 0)
+                self._shift = np.where(fresh, shift + self._mean_rel, shift)
+                self._mean_rel = np.where(fresh, 0.0, self._mean_rel)
+            self.mean_ = self._shift + self._mean_rel
+            self.var_ = var
+        seen = np.asarray(seen)
+        if seen.ndim and seen.max() == seen.min():
+            seen = seen[0]
+        self.n_samples_seen_ = seen
+        self.scale_ = (
+            _scale_from_var(self.var_, self.mean_, self.n_samples_seen_) if self.with_std else None
+        )
+        return self
+
+    def _affine(self, X: np.ndarray, copy: bool, inverse: bool) -> np.ndarray:
+        d = X.shape[1]
+        center = self.mean_ if self.with_mean else np.zeros(d)
+        scale = self.scale_ if self.with_std else np.ones(d)
+        if copy:
+            order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
+            out = np.empty(X.shape, dtype=X.dtype, order=order)
+        else:
+            out = X
+        name = ("unstandardize_" if inverse else "standardize_") + core_suffix(X.dtype)
+        if getattr(_core, name)(X, out, center, scale):
+            _raise_infinity(X)
+        return out
+
+    def transform(self, X: Any, copy: bool | None = None) -> np.ndarray:
+        """Standardise ``X``: ``(X - mean_) / scale_``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Data to scale; NaNs stay NaN.
+        copy : bool, optional
+            Overrides the ``copy`` parameter for this call.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            Same dtype as ``X`` (float32 or float64); ``X`` itself when it was
+            transformed in place.
+
+        Examples
+        --------
+        >>> from pygd.preprocessing import StandardScaler
+        >>> StandardScaler().fit([[1.0], [3.0]]).transform([[2.0], [5.0]]).tolist()
+        [[0.0], [3.0]]
+        """
+        check_is_fitted(self)
+        copy = self.copy if copy is None else copy
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=_FLOAT_DTYPES,
+            ensure_all_finite=False,
+            copy=False,
+            force_writeable=not copy,
+        )
+        return self._affine(_kernel_ready(X), copy, inverse=False)
+
+    def inverse_transform(self, X: Any, copy: bool | None = None) -> np.ndarray:
+        """Undo :meth:`transform`: ``X * scale_ + mean_``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Standardised data.
+        copy : bool, optional
+            Overrides the ``copy`` parameter for this call.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            Same dtype as ``X``.
+
+        Examples
+        --------
+        >>> from pygd.preprocessing import StandardScaler
+        >>> StandardScaler().fit([[1.0], [3.0]]).inverse_transform([[0.0], [3.0]]).tolist()
+        [[2.0], [5.0]]
+        """
+        check_is_fitted(self)
+        copy = self.copy if copy is None else copy
+        X = check_array(
+            X,
+            dtype=_FLOAT_DTYPES,
+            ensure_all_finite=False,
+            copy=False,
+            force_writeable=not copy,
+        )
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but StandardScaler is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return self._affine(_kernel_ready(X), copy, inverse=True)
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
