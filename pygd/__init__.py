@@ -15,6 +15,7 @@ Examples
 from . import _core
 from ._config import get_num_threads, set_num_threads, show_config
 from . import linear, optim, reference
+from . import linear_model
 
 __version__: str = _core.__version__
 
@@ -22,6 +23,7 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "linear",
+    "linear_model",
     "optim",
     "reference",
     "set_num_threads",
