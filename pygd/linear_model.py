@@ -114,17 +114,19 @@ def _standardization_stats(
                 part = rows[start : start + chunk]
                 yield X[part], sample_weight[part]
 
+    # Element-wise products and NumPy's own sums, never BLAS (whose threads
+    # change the summation order): the same bits for any thread count.
     total = 0.0
     sums = np.zeros(d)
     for Xc, s in chunks():
         s = s.astype(np.float64)
-        sums += s @ Xc.astype(np.float64, copy=False)
+        sums += (Xc * s[:, None]).sum(axis=0)
         total += s.sum()
     mean = sums / total if center else np.zeros(d)
     squares = np.zeros(d)
     for Xc, s in chunks():
         centered = Xc.astype(np.float64) - mean
-        squares += s.astype(np.float64) @ (centered * centered)
+        squares += (centered * centered * s.astype(np.float64)[:, None]).sum(axis=0)
     var = squares / total
     eps = np.finfo(np.float64).eps
     noise = count * eps * var + (count * mean * eps) ** 2
@@ -490,6 +492,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if previous is not None and np.shape(previous[0])[-1] == X.shape[1]:
             coef_init, intercept_init = previous
         rng = check_random_state(self.random_state)
+        self._rng = rng  # partial_fit after fit continues the permutations
         self._start(X, Y, one_d, sw, rng, coef_init, intercept_init)
         with _threads(self.n_jobs):
             self._run(X, Y, sw_arg, sw, self.max_iter, rng)
@@ -589,7 +592,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                     b = b + params[: k * d].astype(np.float64).reshape(k, d) / self.scale_ @ self.mean_
                 params[k * d :] = b
             elif coef_init is None:
-                params[k * d :] = train_sw.astype(np.float64) @ train_Y.astype(np.float64) / train_sw.astype(np.float64).sum()
+                # Weighted mean of y, without BLAS (thread-independent bits).
+                s = train_sw.astype(np.float64)
+                params[k * d :] = (train_Y * s[:, None]).sum(axis=0) / s.sum()
         self._params = params
         self._params_k = k
         self._one_d = one_d
@@ -611,7 +616,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     def _objective_penalty(self, params: np.ndarray, l2: float, l1: float, kd: int) -> float:
         w = params[:kd].astype(np.float64)
-        return 0.5 * l2 * float(w @ w) + l1 * float(np.abs(w).sum())
+        return 0.5 * l2 * float(np.sum(w * w)) + l1 * float(np.abs(w).sum())
 
     def _run(self, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None, sw: np.ndarray,
              epochs: int, rng: np.random.RandomState, partial: bool = False) -> None:
@@ -649,8 +654,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if val is not None:
             Yv = Y[val].astype(np.float64)
             sv = sw[val].astype(np.float64)
-            y_mean = sv @ Yv / sv.sum()
-            ss_tot = sv @ ((Yv - y_mean) ** 2)
+            y_mean = (Yv * sv[:, None]).sum(axis=0) / sv.sum()
+            ss_tot = (((Yv - y_mean) ** 2) * sv[:, None]).sum(axis=0)
         start = time.perf_counter()
         best_params = None
         for _ in range(epochs):
@@ -692,7 +697,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 coef, intercept = self._raw_weights(d, k)
                 predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
                 Pv = predict(X, val, coef, intercept).astype(np.float64)
-                ss_res = sv @ ((Yv - Pv) ** 2)
+                ss_res = (((Yv - Pv) ** 2) * sv[:, None]).sum(axis=0)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res == 0, 1.0, 0.0))
                 score = float(np.mean(r2))
