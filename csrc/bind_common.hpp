@@ -61,5 +61,6 @@ void register_linear(pybind11::module_& m);
 void register_probe(pybind11::module_& m);
 void register_optim(pybind11::module_& m);
 void register_preprocessing(pybind11::module_& m);
+void register_train(pybind11::module_& m);
 
 }  // namespace pygd

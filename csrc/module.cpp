@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
   pygd::register_probe(m);
   pygd::register_optim(m);
   pygd::register_preprocessing(m);
+  pygd::register_train(m);
 }

@@ -14,7 +14,7 @@ Examples
 
 from . import _core
 from ._config import get_num_threads, set_num_threads, show_config
-from . import linear, optim, preprocessing, reference
+from . import linear, linear_model, optim, preprocessing, reference
 
 __version__: str = _core.__version__
 
@@ -22,6 +22,7 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "linear",
+    "linear_model",
     "optim",
     "preprocessing",
     "reference",

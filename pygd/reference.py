@@ -452,3 +452,156 @@ def standardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
 def unstandardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
     r"""``X * scale + center`` column-wise, in float64, rounded to ``X.dtype``."""
     return (X.astype(np.float64) * np.asarray(scale, dtype=np.float64) + center).astype(X.dtype)
+
+
+# =============================================================================
+# pygd.linear_model: the training engine's loop (csrc/train.cpp), in NumPy.
+#
+# ``train_reference`` runs the same epochs as _core.train_epoch_* given the same
+# row orders: per batch, the model in raw units (standardisation folded in),
+# the batch's loss and gradient sums, the normalisation, L2, the optimizer step
+# (the *_step functions above), the L1 proximal step and averaging.
+# =============================================================================
+
+__all__ += ["batch_loss_grad", "scheduled_lr", "train_reference"]
+
+_STEP_FUNCTIONS: dict[str, Callable[..., None]] = {
+    "sgd": sgd_step,
+    "adam": adam_step,
+    "adagrad": adagrad_step,
+    "rmsprop": rmsprop_step,
+    "adadelta": adadelta_step,
+    "nadam": nadam_step,
+}
+
+
+def batch_loss_grad(
+    X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, rows: np.ndarray,
+    coef: np.ndarray, intercept: np.ndarray, *, loss: str = "squared_error", epsilon: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    r"""Unnormalised sums of one batch for a k-output linear model.
+
+    With :math:`p_{it} = x_i \cdot v_t + c_t` for the batch's ``rows``:
+    ``G[t] = sum_i s_i l'(p_it, y_it) x_i``, ``Gb[t] = sum_i s_i l'(p_it, y_it)``,
+    ``L = sum_i s_i sum_t l(p_it, y_it)``, ``S = sum_i s_i`` (all float64).
+    ``coef`` is (k, d) and ``intercept`` (k,), both float64.
+    """
+    Xb = X[rows].astype(np.float64)
+    Yb = Y[rows].astype(np.float64)
+    s = np.ones(len(rows)) if sample_weight is None else sample_weight[rows].astype(np.float64)
+    P = Xb @ coef.T + intercept
+    l, dl = LOSS_FUNCTIONS[loss](P, Yb, float(epsilon))
+    g = s[:, None] * dl
+    return g.T @ Xb, g.sum(axis=0), float(s @ l.sum(axis=1)), float(s.sum())
+
+
+def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: float,
+                 steps_per_epoch: int) -> float:
+    """The learning rate at optimizer step ``step`` (from 1); see csrc/pygd/train.hpp."""
+    import math
+
+    lr = optimizer["lr"]
+    kind = schedule["kind"]
+    e = (step - 1) / steps_per_epoch
+    if kind == "constant":
+        return lr
+    if kind == "invscaling":
+        return lr / step ** schedule.get("power_t", 0.25)
+    if kind == "step":
+        return lr * schedule.get("gamma", 0.1) ** math.floor(e / schedule.get("step_size", 10.0))
+    if kind == "exponential":
+        return lr * schedule.get("gamma", 0.1) ** e
+    t_max = schedule.get("t_max", 1000.0)
+    eta_min = schedule.get("eta_min", 0.0)
+    if kind == "cosine":
+        return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * min(e, t_max) / t_max)) / 2
+    if kind == "warmup_cosine":
+        warmup = schedule.get("warmup_epochs", 1.0)
+        if step <= warmup * steps_per_epoch:
+            return lr * step / (warmup * steps_per_epoch)
+        span = t_max - warmup
+        progress = min(max(e - warmup, 0.0), span)
+        return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * progress / span)) / 2
+    raise ValueError(f"unknown schedule {kind!r}")
+
+
+def train_reference(
+    X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, orders: list[np.ndarray],
+    batch_size: int, params: np.ndarray, *, optimizer: dict[str, Any],
+    schedule: dict[str, Any] | None = None, loss: str = "squared_error", epsilon: float = 0.1,
+    fit_intercept: bool = True, l2: float = 0.0, l1: float = 0.0,
+    mean: np.ndarray | None = None, scale: np.ndarray | None = None,
+    weight_per_row: float = 1.0, steps_per_epoch: int | None = None, average_start: int = -1,
+) -> tuple[np.ndarray, np.ndarray | None, list[float]]:
+    r"""The engine's epochs over ``orders`` (one array of row numbers per epoch).
+
+    ``params`` (k*d + k, dtype of X: coef row-major then intercepts) is updated
+    in place.  Per batch B of m rows, with ``w``/``b`` the parameters:
+
+    .. math::
+
+        v = w / \text{scale}, \quad c = b - v \cdot \text{mean}, \quad
+        (G, G_b, L, S) = \text{batch\_loss\_grad}(v, c), \quad
+        D = S \text{ (whole epoch) or } m \cdot \text{weight\_per\_row},
+
+        \nabla_w = ((G - \text{mean}\, G_b) / \text{scale}) / D + \text{l2}\, w, \quad
+        \nabla_b = G_b / D,
+
+    then the optimizer step at the scheduled rate :math:`\gamma_t`, the soft
+    threshold :math:`w \leftarrow \mathrm{sign}(w)\max(|w| - \gamma_t\,\text{l1}, 0)`,
+    and, after ``average_start`` steps, the running average of the parameters.
+    Returns (params, average or None, per-epoch sums of s_i l_i).
+    """
+    dtype = X.dtype
+    schedule = schedule or {"kind": "constant"}
+    k = Y.shape[1]
+    d = X.shape[1]
+    kd = k * d
+    size = kd + (k if fit_intercept else 0)
+    hyper = {key: value for key, value in optimizer.items() if key not in ("kind", "lr")}
+    if optimizer["kind"] == "adam" and "decoupled_weight_decay" not in hyper:
+        hyper["decoupled_weight_decay"] = False
+    step_fn = _STEP_FUNCTIONS[optimizer["kind"]]
+    if optimizer["kind"] in ("adagrad",):
+        hyper.setdefault("initial_accumulator_value", 0.0)
+    state: dict[str, Any] = {}
+    average = params.copy() if average_start >= 0 else None
+    n_averaged = 0
+    step = 0
+    losses = []
+    for order in orders:
+        n_order = len(order)
+        spe = steps_per_epoch or -(-n_order // batch_size)
+        epoch_loss = 0.0
+        for pos in range(0, n_order, batch_size):
+            rows = order[pos : pos + batch_size]
+            m = len(rows)
+            w = params[:kd].astype(np.float64).reshape(k, d)
+            b = params[kd:].astype(np.float64) if fit_intercept else np.zeros(k)
+            if mean is not None:
+                v = w / scale
+                c = b - v @ mean
+            else:
+                v, c = w, b
+            G, Gb, L, S = batch_loss_grad(X, Y, sample_weight, rows, v, c, loss=loss, epsilon=epsilon)
+            epoch_loss += L
+            D = S if m == n_order else m * weight_per_row
+            raw = (G - mean[None, :] * Gb[:, None]) / scale if mean is not None else G
+            g = raw / D
+            if l2 != 0:
+                g = g + l2 * w
+            grad = np.concatenate([g.ravel(), Gb / D]).astype(dtype)[:size]
+            step += 1
+            lr = scheduled_lr(optimizer, schedule, step, spe)
+            view = params[:size]
+            step_fn(view, grad, state, lr=lr, **hyper)
+            if l1 != 0:
+                threshold = lr * l1
+                w_new = params[:kd].astype(np.float64)
+                params[:kd] = np.sign(w_new) * np.maximum(np.abs(w_new) - threshold, 0.0)
+            if average is not None and step > average_start:
+                n_averaged += 1
+                a = average[:size].astype(np.float64)
+                average[:size] = a + (params[:size].astype(np.float64) - a) / n_averaged
+        losses.append(epoch_loss)
+    return params, average, losses

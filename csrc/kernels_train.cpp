@@ -1,0 +1,224 @@
+// Mini-batch loss-and-gradient and prediction kernels of the training engine,
+// compiled once per instruction set (see pygd/isa.hpp).
+//
+// Maths (reference: pygd/reference.py, batch_loss_grad and train_reference).
+// For the batch's rows i (gathered through `rows`, or positions begin..end),
+// weights s_i, k outputs p_it = x_i . v_t + c_t and targets y_it:
+//
+//   sums[0]             = sum_i s_i sum_t l(p_it, y_it)
+//   sums[1]             = sum_i s_i
+//   grad_coef[t, j]     = sum_i s_i l'(p_it, y_it) x_ij
+//   grad_intercept[t]   = sum_i s_i l'(p_it, y_it)
+//
+// with the foundation's regression losses l (csrc/kernels_linear.cpp gives the
+// formulas; the functors below are the same expressions).  The engine divides
+// by the batch's weight and applies the standardisation and the penalty.
+//
+// Rows are taken kRowGroup at a time: for each output the group's dot products
+// share the loads of v_t and the gradient contributions share one load and
+// store of grad_coef[t] per column; for k > 1 the group's rows are re-read from
+// L1.  Gathered rows are prefetched kPrefetchGroups groups ahead (the hardware
+// prefetcher cannot guess a permutation); rows stored back to back are
+// prefetched as one stream, as in kernels_linear.cpp.
+#include <math.h>
+
+#include "pygd/isa.hpp"
+#include "pygd/train_kernels.hpp"
+
+namespace pygd {
+namespace PYGD_ISA_NS {
+namespace {
+
+// The same expressions as kernels_linear.cpp (that file's functors live in its
+// own anonymous namespace, so they are repeated here).
+struct SquaredError {
+  static inline void eval(double p, double y, double, double& l, double& dl) {
+    const double r = p - y;
+    l = 0.5 * r * r;
+    dl = r;
+  }
+};
+
+struct Huber {
+  static inline void eval(double p, double y, double eps, double& l, double& dl) {
+    const double r = p - y;
+    const double ar = abs_(r);
+    if (ar <= eps) {
+      l = 0.5 * r * r;
+      dl = r;
+    } else {  // also NaN
+      l = eps * ar - 0.5 * eps * eps;
+      dl = r > 0 ? eps : (r < 0 ? -eps : r);
+    }
+  }
+};
+
+struct EpsilonInsensitive {
+  static inline void eval(double p, double y, double eps, double& l, double& dl) {
+    const double r = p - y;
+    const double excess = abs_(r) - eps;
+    if (excess > 0) {
+      l = excess;
+      dl = r > 0 ? 1.0 : -1.0;
+    } else if (excess <= 0) {
+      l = 0.0;
+      dl = 0.0;
+    } else {  // NaN
+      l = excess;
+      dl = excess;
+    }
+  }
+};
+
+struct SquaredEpsilonInsensitive {
+  static inline void eval(double p, double y, double eps, double& l, double& dl) {
+    const double r = p - y;
+    const double excess = abs_(r) - eps;
+    if (excess > 0) {
+      l = excess * excess;
+      dl = r > 0 ? 2.0 * excess : -2.0 * excess;
+    } else if (excess <= 0) {
+      l = 0.0;
+      dl = 0.0;
+    } else {  // NaN
+      l = excess;
+      dl = excess;
+    }
+  }
+};
+
+struct LogLoss {
+  static inline void eval(double p, double y, double, double& l, double& dl) {
+    const double e = ::exp(-abs_(p));
+    const double positive_part = p > 0 ? p : (p <= 0 ? 0.0 : p);
+    l = positive_part + ::log1p(e) - y * p;
+    const double sigmoid = p >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    dl = sigmoid - y;
+  }
+};
+
+constexpr int kRowGroup = 4;
+constexpr index_t kPrefetchBytes = 1024;
+constexpr index_t kPrefetchGroups = 2;
+
+template <class T>
+inline index_t row_of(const BatchProblem<T>& pb, index_t pos) {
+  return pb.rows ? pb.rows[pos] : pos;
+}
+
+// Asks for the rows of the group `kPrefetchGroups` groups after position i.
+template <class T>
+inline void prefetch_ahead(const BatchProblem<T>& pb, index_t i, index_t end, index_t row_bytes) {
+  if (pb.rows) {
+    const index_t ahead = i + kPrefetchGroups * kRowGroup;
+    for (index_t r = ahead; r < ahead + kRowGroup && r < end; ++r)
+      prefetch_bytes(pb.X.row(pb.rows[r]), 0, row_bytes);
+  } else if (pb.X.row_stride == pb.X.cols) {
+    prefetch_bytes(pb.X.row(i), kPrefetchBytes, kRowGroup * row_bytes);
+  }
+}
+
+// Elementwise losses: each output t on its own.
+template <int R, class T, class L>
+inline void grad_group(const BatchProblem<T>& pb, index_t i, double* __restrict grad,
+                       double* __restrict grad_intercept, double& loss, double& weight) {
+  const index_t d = pb.X.cols, k = pb.k;
+  const T* x[R];
+  index_t row[R];
+  double s[R];
+  for (int r = 0; r < R; ++r) {
+    row[r] = row_of(pb, i + r);
+    x[r] = pb.X.row(row[r]);
+    s[r] = pb.sample_weight ? double(pb.sample_weight[row[r]]) : 1.0;
+    weight += s[r];
+  }
+  for (index_t t = 0; t < k; ++t) {
+    double p[R], g[R];
+    dot_rows<R>(x, pb.coef + t * d, d, p);
+    const double c = pb.intercept[t];
+    for (int r = 0; r < R; ++r) {
+      double l, dl;
+      L::eval(p[r] + c, double(pb.Y[row[r] * k + t]), pb.epsilon, l, dl);
+      loss += s[r] * l;
+      grad_intercept[t] += s[r] * dl;
+      g[r] = s[r] * dl;
+    }
+    axpy_rows<R>(g, x, grad + t * d, d);
+  }
+}
+
+template <class T, class L>
+void grad_block_for(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
+                    double* grad_intercept, double* sums) {
+  const index_t d = pb.X.cols, k = pb.k;
+  for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
+  for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
+  double loss = 0.0, weight = 0.0;
+  const index_t row_bytes = d * index_t(sizeof(T));
+  if (pb.rows) {  // the first groups' rows, before the loop's look-ahead takes over
+    for (index_t r = begin; r < end && r < begin + kPrefetchGroups * kRowGroup; ++r)
+      prefetch_bytes(pb.X.row(pb.rows[r]), 0, row_bytes);
+  }
+  index_t i = begin;
+  for (; i + kRowGroup <= end; i += kRowGroup) {
+    prefetch_ahead(pb, i, end, row_bytes);
+    grad_group<kRowGroup, T, L>(pb, i, grad, grad_intercept, loss, weight);
+  }
+  for (; i < end; ++i) grad_group<1, T, L>(pb, i, grad, grad_intercept, loss, weight);
+  sums[0] = loss;
+  sums[1] = weight;
+}
+
+template <class T>
+void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
+                double* grad_intercept, double* sums) {
+  switch (pb.loss) {
+    case RowLoss::squared_error:
+      return grad_block_for<T, SquaredError>(pb, begin, end, grad, grad_intercept, sums);
+    case RowLoss::huber:
+      return grad_block_for<T, Huber>(pb, begin, end, grad, grad_intercept, sums);
+    case RowLoss::epsilon_insensitive:
+      return grad_block_for<T, EpsilonInsensitive>(pb, begin, end, grad, grad_intercept, sums);
+    case RowLoss::squared_epsilon_insensitive:
+      return grad_block_for<T, SquaredEpsilonInsensitive>(pb, begin, end, grad, grad_intercept,
+                                                          sums);
+    case RowLoss::log_loss:
+      return grad_block_for<T, LogLoss>(pb, begin, end, grad, grad_intercept, sums);
+  }
+}
+
+template <class T>
+void predict_block(const BatchProblem<T>& pb, index_t begin, index_t end, T* out) {
+  const index_t d = pb.X.cols, k = pb.k;
+  const index_t row_bytes = d * index_t(sizeof(T));
+  index_t i = begin;
+  for (; i + kRowGroup <= end; i += kRowGroup) {
+    prefetch_ahead(pb, i, end, row_bytes);
+    const T* x[kRowGroup];
+    for (int r = 0; r < kRowGroup; ++r) x[r] = pb.X.row(row_of(pb, i + r));
+    for (index_t t = 0; t < k; ++t) {
+      double p[kRowGroup];
+      dot_rows<kRowGroup>(x, pb.coef + t * d, d, p);
+      for (int r = 0; r < kRowGroup; ++r) out[(i + r) * k + t] = T(p[r] + pb.intercept[t]);
+    }
+  }
+  for (; i < end; ++i) {
+    const T* x[1] = {pb.X.row(row_of(pb, i))};
+    for (index_t t = 0; t < k; ++t) {
+      double p[1];
+      dot_rows<1>(x, pb.coef + t * d, d, p);
+      out[i * k + t] = T(p[0] + pb.intercept[t]);
+    }
+  }
+}
+
+}  // namespace
+
+const TrainTable& train_table() {
+  static const TrainTable table{&grad_block<float>, &grad_block<double>, &predict_block<float>,
+                                &predict_block<double>};
+  return table;
+}
+
+}  // namespace PYGD_ISA_NS
+}  // namespace pygd

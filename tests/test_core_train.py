@@ -1,0 +1,211 @@
+"""The training engine (_core.train_epoch_*, bind_train.cpp) against pygd.reference.train_reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pygd
+from pygd import _core
+from pygd import reference as ref
+
+OPTIMIZERS = {
+    "sgd": dict(kind="sgd", lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False),
+    "momentum": dict(kind="sgd", lr=0.01, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False),
+    "nesterov": dict(kind="sgd", lr=0.01, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=True),
+    "adagrad": dict(kind="adagrad", lr=0.1, lr_decay=0.01, weight_decay=0.0, eps=1e-10),
+    "rmsprop": dict(kind="rmsprop", lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.5,
+                    centered=True),
+    "adam": dict(kind="adam", lr=0.05, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 decoupled_weight_decay=False),
+    "adamw": dict(kind="adam", lr=0.05, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=True,
+                  decoupled_weight_decay=True),
+    "nadam": dict(kind="nadam", lr=0.05, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                  momentum_decay=4e-3, decoupled_weight_decay=False),
+    "adadelta": dict(kind="adadelta", lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0),
+}
+PENALTIES = {"none": (0.0, 0.0), "l2": (0.01, 0.0), "l1": (0.0, 0.05), "elasticnet": (0.005, 0.02)}
+
+
+def _problem(n=157, d=9, k=1, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, d)) * rng.uniform(0.5, 5, d) + rng.normal(size=d) * 3).astype(dtype)
+    w = rng.normal(size=(d, k))
+    Y = np.ascontiguousarray((X @ w + rng.normal(size=(n, k)) + 2.0).astype(dtype))
+    sw = rng.uniform(0.2, 2.0, n).astype(dtype)
+    return X, Y, sw, rng
+
+
+def _run_engine(X, Y, sw, orders, batch, opt, *, l2=0.0, l1=0.0, mean=None, scale=None,
+                schedule=None, loss="squared_error", fit_intercept=True, average_start=-1):
+    k, d = Y.shape[1], X.shape[1]
+    size = k * d + k
+    params = np.zeros(size, dtype=X.dtype)
+    states = [np.zeros(size, dtype=X.dtype) for _ in range(3)]
+    average = params.copy() if average_start >= 0 else None
+    scalars = np.array([0.0, 1.0, 0.0, 0.0])
+    n_order = len(orders[0]) if orders[0] is not None else X.shape[0]
+    config = dict(loss=loss, epsilon=0.5, steps_per_epoch=-(-n_order // batch), fit_intercept=fit_intercept,
+                  l2=l2, l1=l1, weight_per_row=1.0 if sw is None else float(sw.astype(np.float64).mean()),
+                  average_start=average_start, optimizer=opt, schedule=schedule or dict(kind="constant"))
+    engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
+    losses = []
+    for order in orders:
+        loss_sum, weight_sum, steps, finite = engine(X, Y, sw, order, batch, params, states, average,
+                                                     scalars, mean, scale, config)
+        assert finite
+        assert steps == -(-n_order // batch)
+        losses.append(loss_sum)
+    return params, average, losses, scalars
+
+
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("batch", [1, 32, "full"])
+@pytest.mark.parametrize("penalty", sorted(PENALTIES))
+def test_engine_matches_reference_f64(optimizer, batch, penalty):
+    X, Y, sw, rng = _problem()
+    n = X.shape[0]
+    b = n if batch == "full" else batch
+    orders = [rng.permutation(n) for _ in range(3)]
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    l2, l1 = PENALTIES[penalty]
+    opt = OPTIMIZERS[optimizer]
+    params, _, losses, _ = _run_engine(X, Y, sw, orders, b, opt, l2=l2, l1=l1, mean=mean, scale=scale)
+    expected = np.zeros_like(params)
+    _, _, ref_losses = ref.train_reference(X, Y, sw, orders, b, expected, optimizer=opt, l2=l2, l1=l1,
+                                           mean=mean, scale=scale, weight_per_row=float(sw.mean()))
+    assert np.abs(params - expected).max() <= 1e-12 * np.abs(expected).max()
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+    assert not np.array_equal(params, np.zeros_like(params))  # it trained
+    if l1 > 0 and optimizer in ("sgd", "adam"):
+        pass  # exact zeros are checked in test_l1_gives_exact_zeros
+
+
+@pytest.mark.parametrize("loss", ["huber", "epsilon_insensitive", "squared_epsilon_insensitive"])
+@pytest.mark.parametrize("schedule", [dict(kind="invscaling", power_t=0.5), dict(kind="step", step_size=1.0, gamma=0.5),
+                                      dict(kind="exponential", gamma=0.8), dict(kind="cosine", t_max=3.0, eta_min=0.001),
+                                      dict(kind="warmup_cosine", t_max=3.0, eta_min=0.0, warmup_epochs=1.0)])
+def test_losses_and_schedules_match_reference(loss, schedule):
+    X, Y, sw, rng = _problem(k=3)
+    orders = [rng.permutation(X.shape[0]) for _ in range(3)]
+    opt = OPTIMIZERS["adam"]
+    params, average, losses, _ = _run_engine(X, Y, None, orders, 16, opt, loss=loss, schedule=schedule,
+                                             mean=X.mean(0), scale=X.std(0), average_start=5)
+    expected = np.zeros_like(params)
+    _, exp_avg, ref_losses = ref.train_reference(X, Y, None, orders, 16, expected, optimizer=opt, loss=loss,
+                                                 epsilon=0.5, schedule=schedule, mean=X.mean(0),
+                                                 scale=X.std(0), average_start=5)
+    assert np.abs(params - expected).max() <= 1e-12 * np.abs(expected).max()
+    assert np.abs(average - exp_avg).max() <= 1e-12 * np.abs(exp_avg).max()
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["invscaling", "step", "exponential", "cosine", "warmup_cosine"])
+def test_scheduled_lr_matches_reference(kind):
+    opt = dict(kind="adam", lr=0.3)
+    sched = dict(kind=kind, t_max=7.0, warmup_epochs=2.0, step_size=2.0, gamma=0.5)
+    values = [_core.scheduled_lr(opt, sched, float(t), 5) for t in range(1, 60)]
+    expected = [ref.scheduled_lr(opt, sched, float(t), 5) for t in range(1, 60)]
+    np.testing.assert_allclose(values, expected, rtol=1e-15)
+    assert len(set(values)) > 3  # it schedules something
+
+
+def test_float32_trains_in_float32_close_to_reference(simd_level):
+    X, Y, sw, rng = _problem(dtype=np.float32)
+    orders = [rng.permutation(X.shape[0]) for _ in range(2)]
+    opt = OPTIMIZERS["adam"]
+    mean = X.astype(np.float64).mean(0)
+    scale = X.astype(np.float64).std(0)
+    params, _, _, _ = _run_engine(X, Y, sw, orders, 8, opt, mean=mean, scale=scale, l2=0.01)
+    assert params.dtype == np.float32
+    expected = np.zeros_like(params)
+    ref.train_reference(X, Y, sw, orders, 8, expected, optimizer=opt, mean=mean, scale=scale, l2=0.01,
+                        weight_per_row=float(sw.astype(np.float64).mean()))
+    assert np.abs(params.astype(np.float64) - expected).max() <= 1e-4 * np.abs(expected).max()
+
+
+def test_every_simd_level_matches_reference(simd_level):
+    X, Y, sw, rng = _problem(n=301, d=37, k=2)
+    orders = [rng.permutation(X.shape[0]) for _ in range(2)]
+    opt = OPTIMIZERS["nesterov"]
+    params, _, _, _ = _run_engine(X, Y, sw, orders, 13, opt, mean=X.mean(0), scale=X.std(0))
+    expected = np.zeros_like(params)
+    ref.train_reference(X, Y, sw, orders, 13, expected, optimizer=opt, mean=X.mean(0), scale=X.std(0),
+                        weight_per_row=float(sw.mean()))
+    assert np.abs(params - expected).max() <= 1e-12 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("batch", [7, 4096, "full"])
+def test_bits_do_not_depend_on_threads(batch, threads_restored):
+    # Large enough for several row blocks per batch (plan_row_blocks), so the
+    # parallel reduction really runs.
+    X, Y, sw, rng = _problem(n=20000, d=40, k=2)
+    n = X.shape[0]
+    b = n if batch == "full" else batch
+    orders = [rng.permutation(n) if batch != "full" else None]
+    results = []
+    for threads in (1, 2):
+        pygd.set_num_threads(threads)
+        params, _, losses, _ = _run_engine(X, Y, sw, orders, b, OPTIMIZERS["adam"], mean=X.mean(0),
+                                           scale=X.std(0), l1=0.001)
+        results.append((params.copy(), losses))
+    assert np.array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+
+
+def test_l1_gives_exact_zeros():
+    X, Y, sw, rng = _problem(d=20)
+    Y = np.ascontiguousarray(X[:, :1] * 2.0 + 1.0)  # only the first feature matters
+    orders = [rng.permutation(X.shape[0]) for _ in range(20)]
+    params, _, _, _ = _run_engine(X, Y, None, orders, 16, OPTIMIZERS["sgd"], l1=0.5,
+                                  mean=X.mean(0), scale=X.std(0))
+    assert (params[1:20] == 0).sum() >= 15
+    assert params[0] != 0
+
+
+def test_non_finite_loss_stops_the_epoch():
+    X, Y, sw, rng = _problem()
+    X = X.copy()
+    X[50, 3] = np.inf
+    order = np.arange(X.shape[0])
+    params = np.zeros(X.shape[1] + 1)
+    states = [np.zeros_like(params) for _ in range(3)]
+    scalars = np.array([0.0, 1.0, 0.0, 0.0])
+    config = dict(loss="squared_error", optimizer=OPTIMIZERS["adam"], schedule=dict(kind="constant"))
+    _, _, steps, finite = _core.train_epoch_f64(X, Y, None, order, 10, params, states, None, scalars,
+                                                None, None, config)
+    assert not finite
+    assert steps == 5  # rows 0..49 were fine; the batch with row 50 made no update
+    assert scalars[0] == 5
+
+
+def test_binding_checks():
+    X, Y, sw, rng = _problem()
+    params = np.zeros(X.shape[1] + 1)
+    states = [np.zeros_like(params)]
+    scalars = np.array([0.0, 1.0, 0.0, 0.0])
+    config = dict(loss="squared_error", optimizer=OPTIMIZERS["adam"], schedule=dict(kind="constant"))
+    args = (None, None, 4, params, states, None, scalars, None, None, config)
+    with pytest.raises(ValueError, match="contiguous rows"):
+        _core.train_epoch_f64(np.asfortranarray(X), Y, *args)
+    with pytest.raises(TypeError):
+        _core.train_epoch_f64(X.astype(np.float32), Y, *args)
+    with pytest.raises(ValueError, match="outside"):
+        _core.train_epoch_f64(X, Y, None, np.array([0, X.shape[0]]), 4, params, states, None, scalars,
+                              None, None, config)
+    with pytest.raises(ValueError, match="params must be 1-D"):
+        _core.train_epoch_f64(X, Y, None, None, 4, params[:-1], states, None, scalars, None, None, config)
+    bad = dict(config, loss="nope")
+    with pytest.raises(ValueError, match="unknown loss"):
+        _core.train_epoch_f64(X, Y, None, None, 4, params, states, None, scalars, None, None, bad)
+    assert scalars[0] == 0  # nothing ran
+
+
+def test_batch_predict_gathers_rows():
+    X, Y, sw, rng = _problem(k=3)
+    coef = rng.normal(size=(3, X.shape[1]))
+    intercept = rng.normal(size=3)
+    rows = rng.permutation(X.shape[0])[:50]
+    out = _core.batch_predict_f64(X, rows, coef, intercept)
+    np.testing.assert_allclose(out, X[rows] @ coef.T + intercept, rtol=1e-12)
+    assert _core.batch_predict_f32(X.astype(np.float32), None, coef, intercept).dtype == np.float32
