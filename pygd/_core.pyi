@@ -119,3 +119,48 @@ def unstandardize_f64(
     center: npt.NDArray[np.float64],
     scale: npt.NDArray[np.float64],
 ) -> bool: ...
+
+# ---- pygd.linear_model's training engine (inputs validated by pygd.linear_model) ----
+def train_epoch_f32(
+    X: npt.NDArray[np.float32],
+    Y: npt.NDArray[np.float32],
+    sample_weight: npt.NDArray[np.float32] | None,
+    rows: npt.NDArray[np.int64] | None,
+    batch_size: int,
+    params: npt.NDArray[np.float32],
+    states: list[npt.NDArray[np.float32] | None],
+    average: npt.NDArray[np.float32] | None,
+    scalars: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    config: dict[str, Any],
+) -> tuple[float, float, int, bool]: ...
+def train_epoch_f64(
+    X: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None,
+    rows: npt.NDArray[np.int64] | None,
+    batch_size: int,
+    params: npt.NDArray[np.float64],
+    states: list[npt.NDArray[np.float64] | None],
+    average: npt.NDArray[np.float64] | None,
+    scalars: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    config: dict[str, Any],
+) -> tuple[float, float, int, bool]: ...
+def batch_predict_f32(
+    X: npt.NDArray[np.float32],
+    rows: npt.NDArray[np.int64] | None,
+    coef: npt.NDArray[np.float64],
+    intercept: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float32]: ...
+def batch_predict_f64(
+    X: npt.NDArray[np.float64],
+    rows: npt.NDArray[np.int64] | None,
+    coef: npt.NDArray[np.float64],
+    intercept: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def scheduled_lr(
+    optimizer: dict[str, Any], schedule: dict[str, Any], step: float, steps_per_epoch: int
+) -> float: ...
