@@ -92,7 +92,7 @@ def learning_rate_sweep(fun: Callable[..., Any] | None = None, x0: ArrayLike | N
     x0 : array_like, optional
         Start (default ``(1, 1)``).
     lrs : sequence of float, optional
-        Learning rates (default ``0.01, 0.05, 0.18, 0.205`` with the default
+        Learning rates (default ``0.01, 0.18, 0.195, 0.21`` with the default
         problem, otherwise ``1e-3, 1e-2, 1e-1, 1``).
     jac, method, max_iter, args, **minimize_kwargs
         Passed to :func:`pygd.minimize` (default ``method="sgd"``, 60 steps).
@@ -112,17 +112,19 @@ def learning_rate_sweep(fun: Callable[..., Any] | None = None, x0: ArrayLike | N
     >>> from pygd import plot
     >>> fig = plot.learning_rate_sweep()
     >>> [line.get_label() for line in fig.axes[0].get_lines()][-1]
-    'lr=0.205 (diverged)'
+    'lr=0.21 (diverged)'
     """
     from . import testing
     from ._minimize import minimize
 
+    notes: dict[float, str] = {}
     if fun is None:
         fun, jac = testing.quadratic, testing.quadratic_grad if jac is None else jac
         if not args:
             args = (10.0,)
         if lrs is None:
-            lrs = [0.01, 0.05, 0.18, 0.205]
+            lrs = [0.01, 0.18, 0.195, 0.21]
+            notes = {0.01: "too small", 0.18: "right", 0.195: "too large: zig-zags"}
         if title is None:
             title = f"gradient descent on a quadratic, condition number {args[0]:g}"
     if x0 is None:
@@ -137,15 +139,16 @@ def learning_rate_sweep(fun: Callable[..., Any] | None = None, x0: ArrayLike | N
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(lrs)))
     floor = np.finfo(np.float64).tiny
     for lr, color in zip(lrs, colors):
-        res = minimize(fun, x0, args, jac=jac, method=method, lr=lr, max_iter=max_iter,
-                       gtol=0.0, record_path=True, **minimize_kwargs)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is drawn, not warned about
+            res = minimize(fun, x0, args, jac=jac, method=method, lr=lr, max_iter=max_iter,
+                           gtol=0.0, record_path=True, **minimize_kwargs)
         loss = np.asarray(res.path_fun, dtype=np.float64) - fmin
         ceiling = 1e6 * max(abs(float(loss[0])), 1.0)
         bad = ~np.isfinite(loss) | (loss > ceiling)
         diverged = res.status == 3 or bool(bad.any()) or loss[-1] > loss[0]
         shown = loss[: int(np.argmax(bad))] if bad.any() else loss
         iters = np.arange(shown.size)
-        label = f"lr={lr:g}" + (" (diverged)" if diverged else "")
+        label = f"lr={lr:g}" + (" (diverged)" if diverged else f" ({notes[lr]})" if lr in notes else "")
         ax.plot(iters, np.maximum(shown, floor), color=color, label=label, linewidth=1.8)
         if diverged and shown.size:
             ax.scatter([iters[-1]], [max(shown[-1], floor)], marker="x", s=60, color=color, zorder=3)
