@@ -14,18 +14,33 @@ Examples
 
 from . import _core
 from ._config import get_num_threads, set_num_threads, show_config
-from . import linear, linear_model, optim, preprocessing, reference
+from . import linear, linear_model, optim, preprocessing, reference, testing
+from ._minimize import check_grad, minimize
 
 __version__: str = _core.__version__
 
+
+def __getattr__(name: str) -> object:
+    # pygd.plot imports matplotlib only when a picture is drawn; importing it
+    # on first access keeps ``import pygd`` light and matplotlib optional.
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
+    "check_grad",
     "get_num_threads",
     "linear",
     "linear_model",
+    "minimize",
     "optim",
     "preprocessing",
     "reference",
     "set_num_threads",
     "show_config",
+    "testing",
 ]
