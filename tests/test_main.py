@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import re
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -40,70 +40,44 @@ def test_himmelblau_table_reaches_documented_minima():
     assert "not converged" not in table
 
 
-def test_demo_without_plots(capsys, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "pygd.linear_model", None)  # GDRegressor not available
+def test_demo_without_plots(capsys, tmp_path):
     assert demo_main.main(["--no-plots", "--out", str(tmp_path / "d")]) == 0
     out = capsys.readouterr()
     assert "pygd configuration" in out.out
-    assert "GDRegressor on the diabetes data: skipped" in out.out
+    assert "GDRegressor on the diabetes data (test R²" in out.out
+    assert re.search(r"\| diabetes, unscaled column \| momentum +\| \d+", out.out)
     assert "| adam" in out.out
     assert "minimising Himmelblau with adam" in out.err  # progress on stderr
     assert not (tmp_path / "d").exists()
 
 
-def test_demo_writes_pictures(capsys, monkeypatch, tmp_path):
+def test_demo_writes_pictures(capsys, tmp_path):
     pytest.importorskip("matplotlib")
-    monkeypatch.setitem(sys.modules, "pygd.linear_model", None)
     out_dir = tmp_path / "pictures"
     assert demo_main.main(["--out", str(out_dir)]) == 0
     names = sorted(p.name for p in out_dir.iterdir())
-    assert names == ["learning_rate_sweep.png", "paths_himmelblau.png", "paths_rosenbrock.png",
-                     "paths_saddle.png", "surface_himmelblau.png"]
+    curves = [f"loss_curve_{name}.png" for name in demo_main.REGRESSION_OPTIMIZERS]
+    assert names == sorted(["learning_rate_sweep.png", "paths_himmelblau.png", "paths_rosenbrock.png",
+                            "paths_saddle.png", "surface_himmelblau.png", *curves])
     for p in out_dir.iterdir():
         assert p.read_bytes()[:4] == b"\x89PNG"
     assert str(out_dir) in capsys.readouterr().out
 
 
 def test_demo_without_matplotlib(capsys, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "pygd.linear_model", None)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert demo_main.demo(out=str(tmp_path / "x"), progress=_quiet) == 0
     assert 'pip install "pygd[plot]"' in capsys.readouterr().out
     assert not (tmp_path / "x").exists()
 
 
-class _StubRegressor:
-    """Stands in for GDRegressor (issue 4) until it is merged: the hook's calls, nothing more."""
-
-    def __init__(self, optimizer="adam", random_state=None):
-        self.optimizer = optimizer
-
-    def fit(self, X, y):
-        from sklearn.linear_model import Ridge
-        self._model = Ridge(alpha=1e-3).fit(X, y)
-        self.n_iter_ = 7
-        self.loss_curve_ = [3.0, 2.0, 1.5]
-        self.validation_scores_ = None
-        return self
-
-    def score(self, X, y):
-        return self._model.score(X, y)
-
-
-def test_regression_hook_with_a_stub_linear_model(capsys, monkeypatch, tmp_path):
-    pytest.importorskip("sklearn")
-    pytest.importorskip("matplotlib")
-    stub = types.ModuleType("pygd.linear_model")
-    stub.GDRegressor = _StubRegressor
-    monkeypatch.setitem(sys.modules, "pygd.linear_model", stub)
+def test_regression_table_with_the_real_regressor():
     table, fitted = demo_main._regression_table(_quiet)
     lines = table.splitlines()
     assert len(lines) == 2 + 2 * len(demo_main.REGRESSION_OPTIMIZERS)
-    assert "unscaled" in table and "| 7 " in table
     assert set(fitted) == set(demo_main.REGRESSION_OPTIMIZERS)
-    assert demo_main.main(["--out", str(tmp_path)]) == 0
-    assert "GDRegressor on the diabetes data (test R²" in capsys.readouterr().out
-    assert (tmp_path / "loss_curve_adam.png").exists()
+    for name, est in fitted.items():
+        assert len(est.loss_curve_) == est.n_iter_ >= 1, name
 
 
 def test_bench_subcommand_is_wired(monkeypatch, capsys):
