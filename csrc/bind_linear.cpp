@@ -46,6 +46,40 @@ py::tuple loss_grad(const array_of<T>& X, const array_of<T>& y, const array_of<T
   return py::make_tuple(result.loss, grad_coef, result.grad_intercept);
 }
 
+// Y (n, k) C-contiguous class probabilities, coef (k, d) C-contiguous.
+template <class T>
+py::tuple multinomial_loss_grad(const array_of<T>& X, const array_of<T>& Y,
+                                const array_of<T>& coef, const array_of<double>& intercept,
+                                const std::optional<array_of<T>>& sample_weight) {
+  MultinomialProblem<T> problem;
+  problem.X = bind::matrix_view(X, "X");
+  const py::ssize_t n = problem.X.rows, d = problem.X.cols;
+  if (coef.ndim() != 2 || coef.shape(1) != d) bind::fail("coef must be 2-D with X's number of columns");
+  if (!(coef.flags() & py::array::c_style)) bind::fail("coef must be C-contiguous");
+  const py::ssize_t k = coef.shape(0);
+  if (k < 1) bind::fail("coef must have at least one row");
+  if (Y.ndim() != 2 || Y.shape(0) != n || Y.shape(1) != k)
+    bind::fail("Y must be 2-D with X's rows and coef's rows");
+  if (!(Y.flags() & py::array::c_style)) bind::fail("Y must be C-contiguous");
+  problem.Y = Y.data();
+  problem.k = k;
+  if (sample_weight) problem.sample_weight = bind::vector_data(*sample_weight, n, "sample_weight");
+  const std::vector<double> coef_double(coef.data(), coef.data() + k * d);
+  problem.coef = coef_double.data();
+  problem.intercept = bind::vector_data(intercept, k, "intercept");
+
+  array_of<T> grad_coef({k, d});
+  array_of<T> grad_intercept(k);
+  T* grad_data = grad_coef.mutable_data();
+  T* grad_intercept_data = grad_intercept.mutable_data();
+  double loss;
+  {
+    py::gil_scoped_release release;
+    loss = pygd::multinomial_loss_grad(problem, grad_data, grad_intercept_data);
+  }
+  return py::make_tuple(loss, grad_coef, grad_intercept);
+}
+
 template <class T>
 array_of<T> predict(const array_of<T>& X, const array_of<T>& coef, double intercept) {
   const MatrixView<T> view = bind::matrix_view(X, "X");
@@ -66,6 +100,11 @@ void def_for(py::module_& m, const char* suffix) {
         py::arg("sample_weight").noconvert(),
         py::arg("epsilon"),
         "(loss, grad_coef, grad_intercept) of a linear model; inputs validated by pygd.linear.");
+  m.def((std::string("multinomial_loss_grad_") + suffix).c_str(), &multinomial_loss_grad<T>,
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("coef").noconvert(),
+        py::arg("intercept").noconvert(), py::arg("sample_weight").noconvert(),
+        "(loss, grad_coef (k, d), grad_intercept (k,)) of the softmax cross-entropy; inputs "
+        "validated by pygd.linear.");
   m.def((std::string("predict_") + suffix).c_str(), &predict<T>, py::arg("X").noconvert(),
         py::arg("coef").noconvert(),
         py::arg("intercept"), "X @ coef + intercept; inputs validated by pygd.linear.");

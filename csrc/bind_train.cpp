@@ -20,6 +20,11 @@ RowLoss parse_loss(const std::string& name) {
   if (name == "epsilon_insensitive") return RowLoss::epsilon_insensitive;
   if (name == "squared_epsilon_insensitive") return RowLoss::squared_epsilon_insensitive;
   if (name == "log_loss") return RowLoss::log_loss;
+  if (name == "hinge") return RowLoss::hinge;
+  if (name == "squared_hinge") return RowLoss::squared_hinge;
+  if (name == "modified_huber") return RowLoss::modified_huber;
+  if (name == "perceptron") return RowLoss::perceptron;
+  if (name == "multinomial") return RowLoss::multinomial;
   fail("unknown loss '" + name + "'");
 }
 

@@ -8,16 +8,17 @@
 //   grad_coef[j]   = sum_i s_i l'(p_i, y_i) x_ij / S
 //   grad_intercept = sum_i s_i l'(p_i, y_i) / S
 //
-// and, with r = p - y,
-//   squared_error                l = r^2 / 2                        l' = r
-//   huber                        l = r^2/2 if |r| <= e              l' = r
-//                                    e|r| - e^2/2 otherwise            = e sign(r)
-//   epsilon_insensitive          l = max(0, |r| - e)                l' = sign(r) [|r| > e]
-//   squared_epsilon_insensitive  l = max(0, |r| - e)^2              l' = 2 (|r| - e) sign(r) [|r| > e]
-//   log_loss (y in [0, 1])       l = log(1 + exp(p)) - y p          l' = sigmoid(p) - y
+// with the losses l of pygd/losses.hpp (squared_error, huber,
+// epsilon_insensitive, squared_epsilon_insensitive, log_loss).
 //
-// log(1 + exp(p)) is evaluated as max(p, 0) + log1p(exp(-|p|)) and the sigmoid
-// from exp(-|p|) <= 1, so neither overflows for any finite p.
+// Multinomial (k outputs p_it = x_i . w_t + b_t, class probabilities y_it):
+//   loss = sum_i s_i CE(p_i, y_i) / S,   grad_coef[t, j] = sum_i s_i dl_it x_ij / S,
+//   grad_intercept[t] = sum_i s_i dl_it / S,   dl_it = (sum_t y_it) softmax_it - y_it,
+// with the softmax cross-entropy CE of pygd/losses.hpp (log-sum-exp: finite for
+// any finite logits).  One pass over the rows: a row's k logits are computed
+// while it is in L1 (kRowGroup rows share each load of w_t), or, for other
+// layouts, a chunk of rows is read column by column (twice per output) while it
+// sits in cache.
 //
 // Each row is read from memory once: its prediction and its gradient
 // contribution are computed while it is in L1 (rows-contiguous layout), or, for
@@ -30,82 +31,13 @@
 #include <math.h>
 
 #include "pygd/isa.hpp"
+#include "pygd/losses.hpp"
 #include "pygd/linear_kernels.hpp"
 
 namespace pygd {
 namespace PYGD_ISA_NS {
 namespace {
 
-struct SquaredError {
-  static inline void eval(double p, double y, double, double& l, double& dl) {
-    const double r = p - y;
-    l = 0.5 * r * r;
-    dl = r;
-  }
-};
-
-struct Huber {
-  static inline void eval(double p, double y, double eps, double& l, double& dl) {
-    const double r = p - y;
-    const double ar = abs_(r);
-    if (ar <= eps) {
-      l = 0.5 * r * r;
-      dl = r;
-    } else {  // also NaN
-      l = eps * ar - 0.5 * eps * eps;
-      dl = r > 0 ? eps : (r < 0 ? -eps : r);
-    }
-  }
-};
-
-struct EpsilonInsensitive {
-  static inline void eval(double p, double y, double eps, double& l, double& dl) {
-    const double r = p - y;
-    const double excess = abs_(r) - eps;
-    if (excess > 0) {
-      l = excess;
-      dl = r > 0 ? 1.0 : -1.0;
-    } else if (excess <= 0) {
-      l = 0.0;
-      dl = 0.0;
-    } else {  // NaN
-      l = excess;
-      dl = excess;
-    }
-  }
-};
-
-struct SquaredEpsilonInsensitive {
-  static inline void eval(double p, double y, double eps, double& l, double& dl) {
-    const double r = p - y;
-    const double excess = abs_(r) - eps;
-    if (excess > 0) {
-      l = excess * excess;
-      dl = r > 0 ? 2.0 * excess : -2.0 * excess;
-    } else if (excess <= 0) {
-      l = 0.0;
-      dl = 0.0;
-    } else {  // NaN
-      l = excess;
-      dl = excess;
-    }
-  }
-};
-
-struct LogLoss {
-  static inline void eval(double p, double y, double, double& l, double& dl) {
-    const double e = ::exp(-abs_(p));  // in (0, 1]
-    const double positive_part = p > 0 ? p : (p <= 0 ? 0.0 : p);
-    l = positive_part + ::log1p(e) - y * p;
-    const double sigmoid = p >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-    dl = sigmoid - y;
-  }
-};
-
-// Rows stored with unit column stride, kRowGroup rows at a time: their dot
-// products share the loads of coef, their gradient contributions one load and
-// store of grad per column.  Rows are read from memory once (the second read
-// hits L1).
 constexpr int kRowGroup = 4;
 // Rows stored back to back are one stream; asking for the lines this far ahead
 // (prefetcht0) kept one core near the bandwidth probe's rate on the
@@ -215,6 +147,97 @@ void loss_grad_block(const LossGradProblem<T>& pb, index_t begin, index_t end, d
   }
 }
 
+// Rows stored with unit column stride: all k logits of R rows, their softmax
+// derivatives, then one axpy per output.  `logits` holds R * k doubles.
+template <int R, class T>
+inline void multinomial_row_group(const MultinomialProblem<T>& pb, index_t i,
+                                  double* __restrict grad, double* __restrict grad_intercept,
+                                  double& loss, double& weight, double* __restrict logits) {
+  const index_t d = pb.X.cols, k = pb.k;
+  const T* x[R];
+  double s[R];
+  for (int r = 0; r < R; ++r) {
+    x[r] = pb.X.row(i + r);
+    s[r] = pb.sample_weight ? double(pb.sample_weight[i + r]) : 1.0;
+    weight += s[r];
+  }
+  for (index_t t = 0; t < k; ++t) {
+    double p[R];
+    dot_rows<R>(x, pb.coef + t * d, d, p);
+    for (int r = 0; r < R; ++r) logits[r * k + t] = p[r] + pb.intercept[t];
+  }
+  for (int r = 0; r < R; ++r)  // the logits become the derivatives
+    loss += s[r] * softmax_cross_entropy(logits + r * k, pb.Y + (i + r) * k, k);
+  for (index_t t = 0; t < k; ++t) {
+    double g[R];
+    for (int r = 0; r < R; ++r) {
+      g[r] = s[r] * logits[r * k + t];
+      grad_intercept[t] += g[r];
+    }
+    axpy_rows<R>(g, x, grad + t * d, d);
+  }
+}
+
+template <class T>
+void multinomial_block(const MultinomialProblem<T>& pb, index_t begin, index_t end,
+                       double* __restrict grad, double* __restrict grad_intercept, double* sums,
+                       double* __restrict work) {
+  const index_t d = pb.X.cols, k = pb.k;
+  for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
+  for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
+  double loss = 0.0, weight = 0.0;
+  if (pb.X.rows_contiguous()) {
+    const bool back_to_back = pb.X.row_stride == pb.X.cols;
+    const index_t group_bytes = kRowGroup * d * index_t(sizeof(T));
+    index_t i = begin;
+    for (; i + kRowGroup <= end; i += kRowGroup) {
+      if (back_to_back) prefetch_bytes(pb.X.row(i), kPrefetchBytes, group_bytes);
+      multinomial_row_group<kRowGroup, T>(pb, i, grad, grad_intercept, loss, weight, work);
+    }
+    for (; i < end; ++i)
+      multinomial_row_group<1, T>(pb, i, grad, grad_intercept, loss, weight, work);
+  } else {
+    // Chunks of m <= kMultinomialWork rows: work[r * k + t] holds row r's logits,
+    // then its derivatives; g one output's weighted derivatives.
+    const index_t rs = pb.X.row_stride, cs = pb.X.col_stride;
+    double g[kChunk];
+    const index_t chunk = kMultinomialWork < kChunk ? kMultinomialWork : kChunk;
+    for (index_t c0 = begin; c0 < end; c0 += chunk) {
+      const index_t m = min_(chunk, end - c0);
+      const T* base = pb.X.data + c0 * rs;
+      for (index_t t = 0; t < k; ++t) {
+        double pred[kChunk];
+        for (index_t r = 0; r < m; ++r) pred[r] = pb.intercept[t];
+        const double* w = pb.coef + t * d;
+        for (index_t j = 0; j < d; ++j) {
+          const T* __restrict col = base + j * cs;
+          const double wj = w[j];
+          for (index_t r = 0; r < m; ++r) pred[r] += double(col[r * rs]) * wj;
+        }
+        for (index_t r = 0; r < m; ++r) work[r * k + t] = pred[r];
+      }
+      for (index_t r = 0; r < m; ++r) {
+        const double s = pb.sample_weight ? double(pb.sample_weight[c0 + r]) : 1.0;
+        loss += s * softmax_cross_entropy(work + r * k, pb.Y + (c0 + r) * k, k);
+        weight += s;
+      }
+      for (index_t t = 0; t < k; ++t) {
+        double sum_g = 0.0;
+        for (index_t r = 0; r < m; ++r) {
+          const double s = pb.sample_weight ? double(pb.sample_weight[c0 + r]) : 1.0;
+          g[r] = s * work[r * k + t];
+          sum_g += g[r];
+        }
+        grad_intercept[t] += sum_g;
+        double* gt = grad + t * d;
+        for (index_t j = 0; j < d; ++j) gt[j] += dot_strided(base + j * cs, rs, g, m);
+      }
+    }
+  }
+  sums[0] = loss;
+  sums[1] = weight;
+}
+
 template <class T>
 void predict_block(const MatrixView<T>& X, const double* coef, double intercept, index_t begin,
                    index_t end, T* out) {
@@ -256,8 +279,9 @@ void predict_block(const MatrixView<T>& X, const double* coef, double intercept,
 }  // namespace
 
 const LinearTable& linear_table() {
-  static const LinearTable table{&loss_grad_block<float>, &loss_grad_block<double>,
-                                 &predict_block<float>, &predict_block<double>};
+  static const LinearTable table{&loss_grad_block<float>,   &loss_grad_block<double>,
+                                 &predict_block<float>,     &predict_block<double>,
+                                 &multinomial_block<float>, &multinomial_block<double>};
   return table;
 }
 

@@ -10,9 +10,13 @@
 //   grad_coef[t, j]     = sum_i s_i l'(p_it, y_it) x_ij
 //   grad_intercept[t]   = sum_i s_i l'(p_it, y_it)
 //
-// with the foundation's regression losses l (csrc/kernels_linear.cpp gives the
-// formulas; the functors below are the same expressions).  The engine divides
-// by the batch's weight and applies the standardisation and the penalty.
+// with the element-wise losses l of pygd/losses.hpp.  For the multinomial loss
+// the row's k derivatives come from its k logits together:
+//
+//   sums[0] = sum_i s_i CE(p_i, y_i),  grad_coef[t, j] = sum_i s_i (S_i softmax_it - y_it) x_ij
+//
+// (S_i = sum_t y_it).  The engine divides by the batch's weight and applies the
+// standardisation and the penalty.
 //
 // Rows are taken kRowGroup at a time: for each output the group's dot products
 // share the loads of v_t and the gradient contributions share one load and
@@ -21,81 +25,15 @@
 // prefetcher cannot guess a permutation); rows stored back to back are
 // prefetched as one stream, as in kernels_linear.cpp.
 #include <math.h>
+#include <stdlib.h>
 
 #include "pygd/isa.hpp"
+#include "pygd/losses.hpp"
 #include "pygd/train_kernels.hpp"
 
 namespace pygd {
 namespace PYGD_ISA_NS {
 namespace {
-
-// The same expressions as kernels_linear.cpp (that file's functors live in its
-// own anonymous namespace, so they are repeated here).
-struct SquaredError {
-  static inline void eval(double p, double y, double, double& l, double& dl) {
-    const double r = p - y;
-    l = 0.5 * r * r;
-    dl = r;
-  }
-};
-
-struct Huber {
-  static inline void eval(double p, double y, double eps, double& l, double& dl) {
-    const double r = p - y;
-    const double ar = abs_(r);
-    if (ar <= eps) {
-      l = 0.5 * r * r;
-      dl = r;
-    } else {  // also NaN
-      l = eps * ar - 0.5 * eps * eps;
-      dl = r > 0 ? eps : (r < 0 ? -eps : r);
-    }
-  }
-};
-
-struct EpsilonInsensitive {
-  static inline void eval(double p, double y, double eps, double& l, double& dl) {
-    const double r = p - y;
-    const double excess = abs_(r) - eps;
-    if (excess > 0) {
-      l = excess;
-      dl = r > 0 ? 1.0 : -1.0;
-    } else if (excess <= 0) {
-      l = 0.0;
-      dl = 0.0;
-    } else {  // NaN
-      l = excess;
-      dl = excess;
-    }
-  }
-};
-
-struct SquaredEpsilonInsensitive {
-  static inline void eval(double p, double y, double eps, double& l, double& dl) {
-    const double r = p - y;
-    const double excess = abs_(r) - eps;
-    if (excess > 0) {
-      l = excess * excess;
-      dl = r > 0 ? 2.0 * excess : -2.0 * excess;
-    } else if (excess <= 0) {
-      l = 0.0;
-      dl = 0.0;
-    } else {  // NaN
-      l = excess;
-      dl = excess;
-    }
-  }
-};
-
-struct LogLoss {
-  static inline void eval(double p, double y, double, double& l, double& dl) {
-    const double e = ::exp(-abs_(p));
-    const double positive_part = p > 0 ? p : (p <= 0 ? 0.0 : p);
-    l = positive_part + ::log1p(e) - y * p;
-    const double sigmoid = p >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-    dl = sigmoid - y;
-  }
-};
 
 constexpr int kRowGroup = 4;
 constexpr index_t kPrefetchBytes = 1024;
@@ -147,6 +85,70 @@ inline void grad_group(const BatchProblem<T>& pb, index_t i, double* __restrict 
   }
 }
 
+// Multinomial: all k logits of the group's rows first, then the softmax
+// derivatives, then one axpy per output.  `logits` holds R * k doubles.
+template <int R, class T>
+inline void grad_group_softmax(const BatchProblem<T>& pb, index_t i, double* __restrict grad,
+                               double* __restrict grad_intercept, double& loss, double& weight,
+                               double* __restrict logits) {
+  const index_t d = pb.X.cols, k = pb.k;
+  const T* x[R];
+  index_t row[R];
+  double s[R];
+  for (int r = 0; r < R; ++r) {
+    row[r] = row_of(pb, i + r);
+    x[r] = pb.X.row(row[r]);
+    s[r] = pb.sample_weight ? double(pb.sample_weight[row[r]]) : 1.0;
+    weight += s[r];
+  }
+  for (index_t t = 0; t < k; ++t) {
+    double p[R];
+    dot_rows<R>(x, pb.coef + t * d, d, p);
+    for (int r = 0; r < R; ++r) logits[r * k + t] = p[r] + pb.intercept[t];
+  }
+  for (int r = 0; r < R; ++r) {
+    // The logits become the derivatives dl_rt.
+    loss += s[r] * softmax_cross_entropy(logits + r * k, pb.Y + row[r] * k, k);
+  }
+  for (index_t t = 0; t < k; ++t) {
+    double g[R];
+    for (int r = 0; r < R; ++r) {
+      g[r] = s[r] * logits[r * k + t];
+      grad_intercept[t] += g[r];
+    }
+    axpy_rows<R>(g, x, grad + t * d, d);
+  }
+}
+
+constexpr index_t kStackLogits = 256;
+
+template <class T>
+void grad_block_softmax(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
+                        double* grad_intercept, double* sums) {
+  const index_t d = pb.X.cols, k = pb.k;
+  for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
+  for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
+  double stack_logits[kStackLogits * kRowGroup];
+  double* logits = k <= kStackLogits
+                       ? stack_logits
+                       : static_cast<double*>(::malloc(sizeof(double) * size_t(k * kRowGroup)));
+  double loss = 0.0, weight = 0.0;
+  const index_t row_bytes = d * index_t(sizeof(T));
+  if (pb.rows) {
+    for (index_t r = begin; r < end && r < begin + kPrefetchGroups * kRowGroup; ++r)
+      prefetch_bytes(pb.X.row(pb.rows[r]), 0, row_bytes);
+  }
+  index_t i = begin;
+  for (; i + kRowGroup <= end; i += kRowGroup) {
+    prefetch_ahead(pb, i, end, row_bytes);
+    grad_group_softmax<kRowGroup, T>(pb, i, grad, grad_intercept, loss, weight, logits);
+  }
+  for (; i < end; ++i) grad_group_softmax<1, T>(pb, i, grad, grad_intercept, loss, weight, logits);
+  if (logits != stack_logits) ::free(logits);
+  sums[0] = loss;
+  sums[1] = weight;
+}
+
 template <class T, class L>
 void grad_block_for(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
                     double* grad_intercept, double* sums) {
@@ -184,6 +186,16 @@ void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* g
                                                           sums);
     case RowLoss::log_loss:
       return grad_block_for<T, LogLoss>(pb, begin, end, grad, grad_intercept, sums);
+    case RowLoss::hinge:
+      return grad_block_for<T, Hinge>(pb, begin, end, grad, grad_intercept, sums);
+    case RowLoss::squared_hinge:
+      return grad_block_for<T, SquaredHinge>(pb, begin, end, grad, grad_intercept, sums);
+    case RowLoss::modified_huber:
+      return grad_block_for<T, ModifiedHuber>(pb, begin, end, grad, grad_intercept, sums);
+    case RowLoss::perceptron:
+      return grad_block_for<T, Perceptron>(pb, begin, end, grad, grad_intercept, sums);
+    case RowLoss::multinomial:
+      return grad_block_softmax<T>(pb, begin, end, grad, grad_intercept, sums);
   }
 }
 

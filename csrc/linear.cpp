@@ -58,6 +58,34 @@ LossGradResult loss_grad(const LossGradProblem<T>& problem, T* grad_coef) {
 }
 
 template <class T>
+double multinomial_loss_grad(const MultinomialProblem<T>& problem, T* grad_coef,
+                             T* grad_intercept) {
+  const index_t n = problem.X.rows, d = problem.X.cols, k = problem.k, kd = k * d;
+  const index_t stride = kd + k + 2;  // a block's gradient, intercept gradient, loss, weight
+  const BlockPlan plan = plan_row_blocks(n, stride, d * k);
+  const MultinomialBlockFn<T> kernel = active_table().multinomial<T>();
+
+  std::vector<double> partial(static_cast<size_t>(plan.count * stride));
+  const index_t work_size = kMultinomialWork * k;
+  std::vector<double> work(static_cast<size_t>(plan.count * work_size));
+  parallel_for(plan.count, [&](index_t b) {
+    double* out = partial.data() + b * stride;
+    kernel(problem, plan.begin(b), plan.end(b), out, out + kd, out + kd + k,
+           work.data() + b * work_size);
+  });
+  // Fixed order: block 0, 1, 2, ... whatever the threads did.
+  double* acc = partial.data();
+  for (index_t b = 1; b < plan.count; ++b) {
+    const double* part = partial.data() + b * stride;
+    for (index_t j = 0; j < stride; ++j) acc[j] += part[j];
+  }
+  const double weight = acc[kd + k + 1];
+  for (index_t j = 0; j < kd; ++j) grad_coef[j] = static_cast<T>(acc[j] / weight);
+  for (index_t t = 0; t < k; ++t) grad_intercept[t] = static_cast<T>(acc[kd + t] / weight);
+  return acc[kd + k] / weight;
+}
+
+template <class T>
 void predict(const MatrixView<T>& X, const T* coef, double intercept, T* out) {
   const std::vector<double> w = to_double(coef, X.cols);
   const BlockPlan plan = plan_row_blocks(X.rows, 0, X.cols);
@@ -69,6 +97,8 @@ void predict(const MatrixView<T>& X, const T* coef, double intercept, T* out) {
 
 template LossGradResult loss_grad<float>(const LossGradProblem<float>&, float*);
 template LossGradResult loss_grad<double>(const LossGradProblem<double>&, double*);
+template double multinomial_loss_grad<float>(const MultinomialProblem<float>&, float*, float*);
+template double multinomial_loss_grad<double>(const MultinomialProblem<double>&, double*, double*);
 template void predict<float>(const MatrixView<float>&, const float*, double, float*);
 template void predict<double>(const MatrixView<double>&, const double*, double, double*);
 

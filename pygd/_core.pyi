@@ -36,6 +36,20 @@ def loss_grad_f64(
     sample_weight: npt.NDArray[np.float64] | None,
     epsilon: float,
 ) -> tuple[float, npt.NDArray[np.float64], float]: ...
+def multinomial_loss_grad_f32(
+    X: npt.NDArray[np.float32],
+    Y: npt.NDArray[np.float32],
+    coef: npt.NDArray[np.float32],
+    intercept: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float32] | None,
+) -> tuple[float, npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+def multinomial_loss_grad_f64(
+    X: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    coef: npt.NDArray[np.float64],
+    intercept: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None,
+) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def predict_f32(
     X: npt.NDArray[np.float32], coef: npt.NDArray[np.float32], intercept: float
 ) -> npt.NDArray[np.float32]: ...

@@ -24,6 +24,7 @@ LOSSES = (
     "epsilon_insensitive",
     "squared_epsilon_insensitive",
     "log_loss",
+    "multinomial",
 )
 
 
@@ -36,7 +37,7 @@ def loss_grad(
     loss: str = "squared_error",
     sample_weight: Any = None,
     epsilon: float = 0.1,
-) -> tuple[float, np.ndarray, np.floating]:
+) -> tuple[float, np.ndarray, Any]:
     r"""Mean loss of a linear model and its gradient, in one pass over ``X``.
 
     With :math:`p_i = x_i \cdot w + b` and weights :math:`s_i` (all 1 when
@@ -57,17 +58,25 @@ def loss_grad(
     - ``"squared_epsilon_insensitive"``: :math:`\max(0, |r| - \varepsilon)^2`
     - ``"log_loss"`` (``y`` in [0, 1]): :math:`\log(1 + e^p) - y p`, evaluated
       without overflow for any finite :math:`p`.
+    - ``"multinomial"``: a k-class model, ``coef`` of shape (k, d), ``intercept``
+      of shape (k,) (or a scalar for all), logits :math:`p_{it} = x_i \cdot w_t + b_t`
+      and :math:`\ell_i = \sum_t y_{it}(\operatorname{lse}(p_i) - p_{it})`, the
+      softmax cross-entropy (log-sum-exp: finite for any finite logits), with
+      :math:`\partial \ell_i / \partial p_{it} = (\sum_s y_{is})\,\mathrm{softmax}(p_i)_t - y_{it}`.
+      ``y`` holds integer class numbers in [0, k) of shape (n_samples,), or
+      class probabilities of shape (n_samples, k).  All k gradients come from
+      one pass over ``X``.
 
     Parameters
     ----------
     X : array_like of shape (n_samples, n_features)
         float32 or float64, any memory layout, read-only allowed.  Not copied
         when it is an aligned float array in native byte order.
-    y : array_like of shape (n_samples,)
-        Targets (cast to ``X.dtype``).
-    coef : array_like of shape (n_features,)
-        Weights (cast to ``X.dtype``).
-    intercept : float, default 0.0
+    y : array_like of shape (n_samples,) or (n_samples, k)
+        Targets (cast to ``X.dtype``); see ``"multinomial"`` above.
+    coef : array_like of shape (n_features,) or (k, n_features)
+        Weights (cast to ``X.dtype``); (k, n_features) for ``"multinomial"``.
+    intercept : float or array_like of shape (k,), default 0.0
     loss : str, default "squared_error"
         One of :data:`LOSSES`.
     sample_weight : array_like of shape (n_samples,), optional
@@ -78,8 +87,8 @@ def loss_grad(
     Returns
     -------
     loss : float
-    grad_coef : ndarray of shape (n_features,) and dtype ``X.dtype``
-    grad_intercept : numpy scalar of dtype ``X.dtype``
+    grad_coef : ndarray of shape (n_features,) or (k, n_features), dtype ``X.dtype``
+    grad_intercept : numpy scalar or ndarray of shape (k,), dtype ``X.dtype``
 
     Raises
     ------
@@ -101,9 +110,14 @@ def loss_grad(
     >>> loss, grad_coef, grad_intercept = loss_grad(X, y, np.zeros(2))
     >>> loss, grad_coef.tolist(), float(grad_intercept)
     (1.25, [-3.5, -5.0], -1.5)
+    >>> loss, grad_coef, grad_intercept = loss_grad(X, [0, 2], np.zeros((3, 2)), loss="multinomial")
+    >>> round(loss, 6), grad_intercept.round(4).tolist()
+    (1.098612, [-0.1667, 0.3333, -0.1667])
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
+    if loss == "multinomial":
+        return _multinomial_loss_grad(X, y, coef, intercept, sample_weight)
     X = float_matrix(X)
     n, d = X.shape
     dtype = X.dtype
@@ -126,6 +140,53 @@ def loss_grad(
             stacklevel=2,
         )
     return value, grad_coef, dtype.type(grad_intercept)
+
+
+def _multinomial_loss_grad(
+    X: Any, y: Any, coef: Any, intercept: Any, sample_weight: Any
+) -> tuple[float, np.ndarray, np.ndarray]:
+    X = float_matrix(X)
+    n, d = X.shape
+    dtype = X.dtype
+    W = np.asarray(coef)
+    if W.dtype.kind not in "biuf":
+        raise ValueError(f"coef must contain real numbers, got dtype {W.dtype}")
+    if W.ndim != 2 or W.shape[1] != d or W.shape[0] < 1:
+        raise ValueError(f"coef must have shape (k, {d}) for loss='multinomial', got {W.shape}")
+    k = W.shape[0]
+    W = float_vector(W.reshape(-1), "coef", k * d, dtype).reshape(k, d)
+    b = np.asarray(intercept)
+    if b.ndim == 0:
+        b = np.full(k, finite_scalar(b, "intercept"))
+    b = float_vector(b, "intercept", k, dtype).astype(np.float64)
+    Y = np.asarray(y)
+    if Y.ndim == 1:
+        if Y.dtype.kind not in "biu" and not (Y.dtype.kind == "f" and np.all(Y == np.round(Y))):
+            raise ValueError("y of shape (n_samples,) must hold integer class numbers for "
+                             "loss='multinomial'")
+        if Y.shape[0] != n:
+            raise ValueError(f"y has {Y.shape[0]} entries, expected {n}")
+        if (Y < 0).any() or (Y >= k).any():
+            raise ValueError(f"y's class numbers must lie in [0, {k}) for coef with {k} rows")
+        onehot = np.zeros((n, k), dtype=dtype)
+        onehot[np.arange(n), Y.astype(np.int64)] = 1
+        Y = onehot
+    elif Y.ndim == 2:
+        if Y.shape != (n, k):
+            raise ValueError(f"y must have shape ({n}, {k}) (class probabilities), got {Y.shape}")
+        Y = float_vector(Y.reshape(-1), "y", n * k, dtype).reshape(n, k)
+        if (Y < 0).any():
+            raise ValueError("y's class probabilities must be non-negative")
+    else:
+        raise ValueError(f"y must be 1-D class numbers or 2-D class probabilities, got {Y.ndim}-D")
+    weights = sample_weights(sample_weight, n, dtype)
+    kernel = getattr(_core, "multinomial_loss_grad_" + core_suffix(dtype))
+    value, grad_coef, grad_intercept = kernel(X, Y, W, b, weights)
+    if not (np.isfinite(value) and np.isfinite(grad_intercept).all() and np.isfinite(grad_coef).all()):
+        _raise_if_nonfinite(X)
+        warnings.warn(f"loss_grad overflowed (loss={value}); the model's logits are too large "
+                      f"for {dtype.name}", RuntimeWarning, stacklevel=3)
+    return value, grad_coef, grad_intercept
 
 
 def predict(X: Any, coef: Any, intercept: float = 0.0) -> np.ndarray:

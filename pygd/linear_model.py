@@ -691,9 +691,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         spe = -(-n_train // batch)
         l2, l1 = self._penalties()
         train_weight = sw if train is None else sw[train]
+        engine_loss, epsilon = self._engine_loss()
         config = {
-            "loss": self.loss,
-            "epsilon": float(self.epsilon),
+            "loss": engine_loss,
+            "epsilon": epsilon,
             "steps_per_epoch": spe,
             "fit_intercept": bool(self.fit_intercept),
             "l2": l2,
@@ -715,8 +716,6 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if val is not None:
             Yv = Y[val].astype(np.float64)
             sv = sw[val].astype(np.float64)
-            y_mean = (Yv * sv[:, None]).sum(axis=0) / sv.sum()
-            ss_tot = (((Yv - y_mean) ** 2) * sv[:, None]).sum(axis=0)
         start = time.perf_counter()
         best_params = None
         for _ in range(epochs):
@@ -742,7 +741,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 states = self._states
                 rate = self.learning_rate_ * self._lr_factor
                 warnings.warn(
-                    f"GDRegressor diverged in epoch {epoch}: the loss became "
+                    f"{type(self).__name__} diverged in epoch {epoch}: the loss became "
                     f"{'non-finite' if not (finite and math.isfinite(loss)) else f'{loss:.3g}'} with "
                     f"learning_rate={self.learning_rate_:g} (current rate {rate:g}, optimizer "
                     f"{self._opt_config['kind']!r}, batch_size={self.batch_size!r}). The weights "
@@ -758,10 +757,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 coef, intercept = self._raw_weights(d, k)
                 predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
                 Pv = predict(X, val, coef, intercept).astype(np.float64)
-                ss_res = (((Yv - Pv) ** 2) * sv[:, None]).sum(axis=0)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res == 0, 1.0, 0.0))
-                score = float(np.mean(r2))
+                score = self._validation_score(Pv, Yv, sv)
                 self.validation_scores_.append(score)
                 if self.best_validation_score_ is None or score > self.best_validation_score_:
                     best_params = (self._params.copy(),
@@ -796,7 +792,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         else:
             if not partial and self.tol is not None and epochs > 0 and self.n_iter_ >= self.max_iter:
                 warnings.warn(
-                    f"GDRegressor reached max_iter={self.max_iter} epochs before the objective "
+                    f"{type(self).__name__} reached max_iter={self.max_iter} epochs before the objective "
                     f"stopped improving (tol={self.tol}); consider increasing max_iter or "
                     f"learning_rate.", ConvergenceWarning, stacklevel=3)
         if self.verbose == 1:
@@ -808,6 +804,19 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         dtype = X.dtype
         self.coef_ = (coef[0] if self._one_d else coef).astype(dtype)
         self.intercept_ = intercept.astype(dtype)
+
+    def _engine_loss(self) -> tuple[str, float]:
+        """The engine's row loss and epsilon."""
+        return self.loss, float(self.epsilon)
+
+    def _validation_score(self, P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:
+        """Weighted R² of predictions P on the validation rows (mean over targets)."""
+        y_mean = (Y * s[:, None]).sum(axis=0) / s.sum()
+        ss_tot = (((Y - y_mean) ** 2) * s[:, None]).sum(axis=0)
+        ss_res = (((Y - P) ** 2) * s[:, None]).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res == 0, 1.0, 0.0))
+        return float(np.mean(r2))
 
     def _raw_weights(self, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(coef (k, d), intercept (k,)) in X's units, float64, C order."""
@@ -834,3 +843,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 bar = f"epoch {epoch}"
             sys.stderr.write(f"\r{bar} loss {loss:.6g}")
             sys.stderr.flush()
+
+from ._classifier import GDClassifier  # noqa: E402  (builds on GDRegressor above)
+
+__all__ += ["GDClassifier"]

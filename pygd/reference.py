@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["LOSS_FUNCTIONS", "loss_grad", "predict"]
+__all__ = ["LOSS_FUNCTIONS", "ROW_LOSS_FUNCTIONS", "loss_grad", "multinomial_loss_grad", "predict",
+           "softmax_cross_entropy"]
 
 
 def _squared_error(p: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +50,31 @@ def _log_loss(p: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.
     return loss, sigmoid - y
 
 
+def _hinge_at(threshold: float) -> Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]:
+    # Labels y = +-1, z = p y: max(0, threshold - z), derivative -y where z <= threshold.
+    def hinge(p: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+        z = p * y
+        active = ~(z > threshold)
+        return np.where(active, threshold - z, 0.0), np.where(active, -y, 0.0)
+
+    return hinge
+
+
+def _squared_hinge(p: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    margin = 1.0 - p * y
+    active = ~(margin <= 0)
+    return np.where(active, margin * margin, 0.0), np.where(active, -2.0 * y * margin, 0.0)
+
+
+def _modified_huber(p: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    # (1 - z)^2 for -1 <= z < 1, -4 z below -1, 0 from 1 on (scikit-learn's ModifiedHuber).
+    z = p * y
+    margin = 1.0 - z
+    loss = np.where(z >= 1.0, 0.0, np.where(z < -1.0, -4.0 * z, margin * margin))
+    dl = np.where(z >= 1.0, 0.0, np.where(z < -1.0, -4.0 * y, -2.0 * y * margin))
+    return loss, dl
+
+
 #: loss name -> f(p, y, epsilon) returning (loss per sample, derivative in p).
 LOSS_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]] = {
     "squared_error": _squared_error,
@@ -56,6 +82,34 @@ LOSS_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray, float], tuple[np.nda
     "epsilon_insensitive": _epsilon_insensitive,
     "squared_epsilon_insensitive": _squared_epsilon_insensitive,
     "log_loss": _log_loss,
+    "hinge": _hinge_at(1.0),
+    "perceptron": _hinge_at(0.0),
+    "squared_hinge": _squared_hinge,
+    "modified_huber": _modified_huber,
+}
+
+
+def softmax_cross_entropy(P: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Row-wise softmax cross-entropy of logits ``P`` (m, k) and class probabilities ``Y``.
+
+    With :math:`M_i = \max_t P_{it}`, summed in the kernel's order:
+    ``l_i = sum_t Y_it (M_i - P_it) + (sum_t Y_it) log sum_t exp(P_it - M_i)`` and
+    ``dl_it = (sum_t Y_it) softmax_it - Y_it``; every exponent is <= 0, so logits
+    of any finite size give finite values.  Returns (l (m,), dl (m, k)).
+    """
+    M = P.max(axis=1, keepdims=True)
+    sum_y = Y.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        loss = (Y * (M - P)).sum(axis=1)
+    E = np.exp(P - M)
+    sum_exp = E.sum(axis=1)
+    loss = loss + sum_y * np.log(sum_exp)
+    return loss, E * (sum_y / sum_exp)[:, None] - Y
+
+
+#: row-wise loss name -> f(P (m, k), Y (m, k)) returning (loss per row, derivatives (m, k)).
+ROW_LOSS_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+    "multinomial": softmax_cross_entropy,
 }
 
 
@@ -102,6 +156,28 @@ def loss_grad(
     total = s.sum()
     g = s * dl
     return float(s @ l / total), (X64.T @ g / total).astype(dtype), dtype.type(g.sum() / total)
+
+
+def multinomial_loss_grad(
+    X: np.ndarray, Y: Any, coef: Any, intercept: Any, *, sample_weight: Any = None
+) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""Softmax cross-entropy of a (k, d) linear model (see :func:`pygd.linear.loss_grad`).
+
+    With :math:`P = X W^T + b` and weights :math:`s`, :math:`S = \sum_i s_i`:
+    ``loss = s @ l / S``, ``grad_coef = dl.T @ (s X) / S`` (k, d),
+    ``grad_intercept = s @ dl / S`` (k,), with ``l, dl = softmax_cross_entropy(P, Y)``.
+    ``Y``, ``coef`` and ``sample_weight`` are first rounded to ``X.dtype``.
+    """
+    dtype = X.dtype
+    X64 = X.astype(np.float64)
+    Y64 = np.asarray(Y, dtype=dtype).astype(np.float64)
+    W = np.asarray(coef, dtype=dtype).astype(np.float64)
+    b = np.asarray(intercept, dtype=np.float64)
+    s = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=dtype).astype(np.float64)
+    l, dl = softmax_cross_entropy(X64 @ W.T + b, Y64)
+    total = s.sum()
+    g = s[:, None] * dl
+    return float(s @ l / total), (g.T @ X64 / total).astype(dtype), (g.sum(axis=0) / total).astype(dtype)
 
 
 # =============================================================================
@@ -483,16 +559,22 @@ def batch_loss_grad(
 
     With :math:`p_{it} = x_i \cdot v_t + c_t` for the batch's ``rows``:
     ``G[t] = sum_i s_i l'(p_it, y_it) x_i``, ``Gb[t] = sum_i s_i l'(p_it, y_it)``,
-    ``L = sum_i s_i sum_t l(p_it, y_it)``, ``S = sum_i s_i`` (all float64).
+    ``L = sum_i s_i sum_t l(p_it, y_it)``, ``S = sum_i s_i`` (all float64); for a
+    row-wise loss (``ROW_LOSS_FUNCTIONS``, e.g. "multinomial") the row's k
+    derivatives and its loss come from its k predictions together.
     ``coef`` is (k, d) and ``intercept`` (k,), both float64.
     """
     Xb = X[rows].astype(np.float64)
     Yb = Y[rows].astype(np.float64)
     s = np.ones(len(rows)) if sample_weight is None else sample_weight[rows].astype(np.float64)
     P = Xb @ coef.T + intercept
-    l, dl = LOSS_FUNCTIONS[loss](P, Yb, float(epsilon))
+    if loss in ROW_LOSS_FUNCTIONS:
+        l_row, dl = ROW_LOSS_FUNCTIONS[loss](P, Yb)
+    else:
+        l, dl = LOSS_FUNCTIONS[loss](P, Yb, float(epsilon))
+        l_row = l.sum(axis=1)
     g = s[:, None] * dl
-    return g.T @ Xb, g.sum(axis=0), float(s @ l.sum(axis=1)), float(s.sum())
+    return g.T @ Xb, g.sum(axis=0), float(s @ l_row), float(s.sum())
 
 
 def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: float,

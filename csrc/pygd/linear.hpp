@@ -16,6 +16,13 @@ struct LossGradResult {
 template <class T>
 LossGradResult loss_grad(const LossGradProblem<T>& problem, T* grad_coef);
 
+// Multinomial loss and gradient over all rows: grad_coef receives k*d values
+// (row-major), grad_intercept k.  Same fixed row blocks and block-order
+// reduction as loss_grad.  Returns the weighted mean loss.
+template <class T>
+double multinomial_loss_grad(const MultinomialProblem<T>& problem, T* grad_coef,
+                             T* grad_intercept);
+
 // out[i] = x_i . coef + intercept, computed in double and rounded to T.
 template <class T>
 void predict(const MatrixView<T>& X, const T* coef, double intercept, T* out);

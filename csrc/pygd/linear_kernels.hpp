@@ -39,6 +39,26 @@ template <class T>
 using LossGradBlockFn = void (*)(const LossGradProblem<T>& problem, index_t begin, index_t end,
                                  double* grad_coef, BlockSums* sums);
 
+// The multinomial (softmax cross-entropy) model: k outputs p_it = x_i . w_t + b_t.
+template <class T>
+struct MultinomialProblem {
+  MatrixView<T> X;                   // n x d
+  const T* Y = nullptr;              // n x k class probabilities, row-major, contiguous
+  const T* sample_weight = nullptr;  // n, or nullptr for all ones
+  const double* coef = nullptr;      // k x d, row-major (converted to double by the driver)
+  const double* intercept = nullptr; // k
+  index_t k = 2;
+};
+
+// Rows [begin, end): grad_coef[t*d + j] = sum_i s_i dl_it x_ij (k*d doubles),
+// grad_intercept[t] = sum_i s_i dl_it (k), sums[0] = sum_i s_i l_i,
+// sums[1] = sum_i s_i; all overwritten.  `work` holds kMultinomialWork * k doubles.
+template <class T>
+using MultinomialBlockFn = void (*)(const MultinomialProblem<T>& problem, index_t begin,
+                                    index_t end, double* grad_coef, double* grad_intercept,
+                                    double* sums, double* work);
+constexpr index_t kMultinomialWork = 128;
+
 // Rows [begin, end): out[i] = x_i . coef + intercept (rounded to T).
 template <class T>
 using PredictBlockFn = void (*)(const MatrixView<T>& X, const double* coef, double intercept,
@@ -49,7 +69,13 @@ struct LinearTable {
   LossGradBlockFn<double> loss_grad_f64;
   PredictBlockFn<float> predict_f32;
   PredictBlockFn<double> predict_f64;
+  MultinomialBlockFn<float> multinomial_f32;
+  MultinomialBlockFn<double> multinomial_f64;
 
+  template <class T>
+  MultinomialBlockFn<T> multinomial() const {
+    if constexpr (sizeof(T) == 4) return multinomial_f32; else return multinomial_f64;
+  }
   template <class T>
   LossGradBlockFn<T> loss_grad() const {
     if constexpr (sizeof(T) == 4) return loss_grad_f32; else return loss_grad_f64;

@@ -17,14 +17,22 @@
 
 namespace pygd {
 
-// The row losses of the training kernels.  The first five are the foundation's
-// regression losses (pygd/linear_kernels.hpp), applied to each output.
+// The row losses of the training kernels (formulas: pygd/losses.hpp).  All but
+// multinomial act on each output separately.
 enum class RowLoss : int {
   squared_error = 0,
   huber = 1,
   epsilon_insensitive = 2,
   squared_epsilon_insensitive = 3,
   log_loss = 4,
+  // Classifier losses: the hinge family one-vs-rest (labels +-1 per output) and
+  // the multinomial softmax cross-entropy over all k outputs of a row (Y rows
+  // are class probabilities, one-hot for hard labels).
+  hinge = 5,
+  squared_hinge = 6,
+  modified_huber = 7,
+  perceptron = 8,
+  multinomial = 9,
 };
 
 template <class T>

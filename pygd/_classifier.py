@@ -1,0 +1,460 @@
+"""GDClassifier: linear classification on GDRegressor's C++ training engine.
+
+Re-exported by :mod:`pygd.linear_model`; see :class:`GDClassifier`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from . import _core
+from .linear_model import GDRegressor, _threads, _validate_data
+
+__all__ = ["GDClassifier"]
+
+_LOSSES = ("log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron")
+_PROBA_LOSSES = ("log_loss", "modified_huber")
+#: Shared parameters take GDRegressor's defaults, so a change there carries over.
+_REGRESSOR_DEFAULTS = {name: p.default for name, p in inspect.signature(GDRegressor.__init__).parameters.items()}
+
+
+def _default(name: str) -> Any:
+    return _REGRESSOR_DEFAULTS[name]
+
+
+def _has_proba(estimator: "GDClassifier") -> bool:
+    if estimator.loss not in _PROBA_LOSSES:
+        raise AttributeError(f"probability estimates are not available for loss={estimator.loss!r}")
+    return True
+
+
+class _Engine:
+    """GDRegressor's engine plumbing (optimizer, schedule, epochs, early stopping, divergence)."""
+
+    _optimizer_config = GDRegressor._optimizer_config
+    _schedule_config = GDRegressor._schedule_config
+    _penalties = GDRegressor._penalties
+    _start = GDRegressor._start
+    _objective_penalty = GDRegressor._objective_penalty
+    _run = GDRegressor._run
+    _raw_weights = GDRegressor._raw_weights
+    _report = GDRegressor._report
+
+
+class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
+    r"""Linear classifier trained by (mini-batch) gradient descent in C++.
+
+    The same engine, optimizers, schedules, batching, standardisation, early
+    stopping, determinism and progress reporting as :class:`GDRegressor`.
+    Minimises, over weights :math:`W` (one row per output) and intercepts,
+
+    .. math::
+
+        \frac{\sum_i s_i\, \ell_i}{\sum_i s_i}
+        + \alpha\Big(\frac{1 - \rho}{2}\|W\|_2^2 + \rho\|W\|_1\Big)
+
+    where :math:`s_i` is the sample weight times the class weight, and
+    :math:`\ell_i` is
+
+    - ``"log_loss"`` with two classes: the sigmoid cross-entropy
+      :math:`\log(1 + e^{p}) - y p` of one output (y = 1 for ``classes_[1]``);
+      with more classes and ``multi_class="multinomial"``: the softmax
+      cross-entropy over all k outputs at once,
+      :math:`\operatorname{lse}(p_i) - p_{i, y_i}` (log-sum-exp, one pass over
+      each batch); with ``multi_class="ovr"``: k independent sigmoid losses;
+    - ``"hinge"`` :math:`\max(0, 1 - z)`, ``"squared_hinge"``
+      :math:`\max(0, 1 - z)^2`, ``"modified_huber"`` (:math:`\max(0, 1 - z)^2`
+      for :math:`z \ge -1`, else :math:`-4z`), ``"perceptron"``
+      :math:`\max(0, -z)`, with :math:`z = p\,y` and :math:`y = \pm 1`,
+      summed over the outputs one-vs-rest (one output for two classes); all
+      classes' gradients come from the same pass over each batch.
+
+    Parameters
+    ----------
+    loss : {"log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron"}, default="log_loss"
+    penalty, alpha, l1_ratio, fit_intercept, optimizer, learning_rate, optimizer_params, lr_schedule, schedule_params, batch_size, max_iter, tol, n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, standardize, average, warm_start, n_jobs, verbose, callback
+        As :class:`GDRegressor`, with its defaults.  ``tol`` is relative to
+        the training objective; with ``early_stopping`` the validation score
+        is the (weighted) accuracy.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes (``{label: weight}``); "balanced" uses
+        ``n_samples / (n_classes * np.bincount(y))``.  Multiplied into
+        ``sample_weight``.
+    multi_class : {"multinomial", "ovr"}, default="multinomial"
+        For ``loss="log_loss"`` with more than two classes: one softmax over
+        all classes, or one sigmoid per class (probabilities normalised as
+        scikit-learn's one-vs-rest).  The other losses are always one-vs-rest.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        One row for two classes (the decision for ``classes_[1]``), in X's units
+        and dtype.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    n_iter_, t_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, mean_, scale_, n_features_in_, feature_names_in_
+        As :class:`GDRegressor`.
+
+    See Also
+    --------
+    GDRegressor : the same engine for regression.
+    sklearn.linear_model.SGDClassifier : one sample at a time, one-vs-rest only.
+    sklearn.linear_model.LogisticRegression : the exact optimum of the log-loss objective.
+
+    Notes
+    -----
+    With ``standardize=True`` the penalty applies to the weights of the
+    standardised features, so the objective for ``loss="log_loss"`` equals
+    ``LogisticRegression(C=1 / (alpha * n_samples))`` fitted on
+    ``StandardScaler().fit_transform(X)`` (unit sample weights).  The
+    intercepts start at the log-odds of the weighted class frequencies for
+    ``"log_loss"`` (clipped to [1e-3, 1 - 1e-3]) and at 0 for the other losses.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from pygd.linear_model import GDClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = GDClassifier(random_state=0).fit(X, y)
+    >>> clf.coef_.shape, round(clf.score(X, y), 2) >= 0.95
+    ((3, 4), True)
+    >>> clf.predict_proba(X[:1]).round(2).sum()
+    np.float64(1.0)
+    """
+
+    _parameter_constraints: dict = {
+        **{key: value for key, value in GDRegressor._parameter_constraints.items()
+           if key not in ("loss", "epsilon")},
+        "loss": [StrOptions(set(_LOSSES))],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "multi_class": [StrOptions({"multinomial", "ovr"})],
+    }
+
+    def __init__(
+        self,
+        loss: str = "log_loss",
+        *,
+        penalty: str | None = _default("penalty"),
+        alpha: float = _default("alpha"),
+        l1_ratio: float = _default("l1_ratio"),
+        fit_intercept: bool = _default("fit_intercept"),
+        optimizer: str | type = _default("optimizer"),
+        learning_rate: Any = _default("learning_rate"),
+        optimizer_params: dict | None = _default("optimizer_params"),
+        lr_schedule: str = _default("lr_schedule"),
+        schedule_params: dict | None = _default("schedule_params"),
+        batch_size: int | str = _default("batch_size"),
+        max_iter: int = _default("max_iter"),
+        tol: float | None = _default("tol"),
+        n_iter_no_change: int = _default("n_iter_no_change"),
+        early_stopping: bool = _default("early_stopping"),
+        validation_fraction: float = _default("validation_fraction"),
+        shuffle: bool = _default("shuffle"),
+        random_state: int | np.random.RandomState | None = _default("random_state"),
+        standardize: bool = _default("standardize"),
+        average: bool | int = _default("average"),
+        warm_start: bool = _default("warm_start"),
+        n_jobs: int | None = _default("n_jobs"),
+        verbose: int = _default("verbose"),
+        callback: Callable[[int, float], Any] | None = _default("callback"),
+        class_weight: dict | str | None = None,
+        multi_class: str = "multinomial",
+    ) -> None:
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.optimizer_params = optimizer_params
+        self.lr_schedule = lr_schedule
+        self.schedule_params = schedule_params
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.standardize = standardize
+        self.average = average
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.callback = callback
+        self.class_weight = class_weight
+        self.multi_class = multi_class
+
+    # -- hooks of the shared epoch loop -------------------------------------------
+    def _engine_loss(self) -> tuple[str, float]:
+        return self._engine_loss_name, 0.1
+
+    def _validation_score(self, P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:
+        """Weighted accuracy of the decisions P against the encoded targets Y."""
+        if P.shape[1] == 1:
+            right = (P[:, 0] > 0) == (Y[:, 0] > 0)
+        else:
+            right = P.argmax(axis=1) == Y.argmax(axis=1)
+        return float(s @ right / s.sum())
+
+    # -- data ----------------------------------------------------------------------
+    def _outputs(self) -> tuple[str, int]:
+        """The engine's loss and number of outputs for ``classes_``."""
+        n_classes = len(self.classes_)
+        if self.loss == "log_loss":
+            if n_classes == 2:
+                return "log_loss", 1
+            return ("multinomial" if self.multi_class == "multinomial" else "log_loss"), n_classes
+        return self.loss, 1 if n_classes == 2 else n_classes
+
+    def _encode(self, y_index: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """Targets (n, outputs): 0/1 for the log losses, -1/+1 for the hinge family."""
+        engine, k = self._outputs()
+        low = 0.0 if engine in ("log_loss", "multinomial") else -1.0
+        n = len(y_index)
+        if k == 1:
+            Y = np.where(y_index == 1, 1.0, low)[:, None]
+        else:
+            Y = np.full((n, k), low)
+            Y[np.arange(n), y_index] = 1.0
+        return np.ascontiguousarray(Y, dtype=dtype)
+
+    def _class_index(self, y: np.ndarray) -> np.ndarray:
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != y
+        if np.any(unknown):
+            raise ValueError(f"y contains labels not in classes {self.classes_.tolist()}: "
+                             f"{np.unique(np.asarray(y)[unknown]).tolist()}")
+        return index
+
+    def _weights(self, X: np.ndarray, y_index: np.ndarray, sample_weight: Any,
+                 class_weight: Any) -> tuple[np.ndarray | None, np.ndarray]:
+        sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        weighted = sample_weight is not None
+        if class_weight is not None:
+            cw = compute_class_weight(class_weight, classes=self.classes_,
+                                      y=self.classes_[y_index])
+            sw = sw * cw[y_index].astype(X.dtype)  # a new array: the caller's is never written
+            weighted = True
+        if not sw.sum() > 0:
+            raise ValueError("sample_weight must have a positive sum")
+        return (np.ascontiguousarray(sw) if weighted else None), sw
+
+    def _initial_intercept(self, Y: np.ndarray, sw: np.ndarray) -> np.ndarray:
+        engine, k = self._outputs()
+        if engine not in ("log_loss", "multinomial"):
+            return np.zeros(k)
+        s = sw.astype(np.float64)
+        frequency = np.clip((Y.astype(np.float64) * s[:, None]).sum(axis=0) / s.sum(), 1e-3, 1 - 1e-3)
+        if engine == "multinomial":
+            return np.log(frequency)
+        return np.log(frequency) - np.log1p(-frequency)
+
+    # -- public API ------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, coef_init: Any = None,
+            intercept_init: Any = None) -> "GDClassifier":
+        """Fit the model: up to ``max_iter`` epochs of the engine.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            float32 stays float32; other dtypes become float64.  C-contiguous
+            float arrays are never copied.
+        y : array-like of shape (n_samples,)
+            Class labels of any type scikit-learn accepts.
+        sample_weight : array-like of shape (n_samples,), default=None
+        coef_init : array-like of shape (n_outputs, n_features), default=None
+            Starting weights in X's units (n_outputs = 1 for two classes).
+        intercept_init : array-like of shape (n_outputs,), default=None
+
+        Returns
+        -------
+        self : GDClassifier
+        """
+        previous = None
+        if self.warm_start and hasattr(self, "coef_") and coef_init is None and intercept_init is None:
+            previous = (self.coef_, self.intercept_, self.classes_)
+        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True)
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"The number of classes has to be greater than one; got "
+                             f"{len(self.classes_)} class")
+        self._engine_loss_name, k = self._outputs()
+        sw_arg, sw = self._weights(X, y_index, sample_weight, self.class_weight)
+        Y = self._encode(y_index, X.dtype)
+        if previous is not None and np.shape(previous[0]) == (k, X.shape[1]) and \
+                np.array_equal(previous[2], self.classes_):
+            coef_init, intercept_init = previous[0], previous[1]
+        if coef_init is None and intercept_init is None:
+            intercept_init = self._initial_intercept(Y, sw)
+        rng = check_random_state(self.random_state)
+        self._rng = rng
+        self._start(X, Y, False, sw, rng, coef_init, intercept_init)
+        with _threads(self.n_jobs):
+            self._run(X, Y, sw_arg, sw, self.max_iter, rng)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: Any, y: Any, classes: Any = None,
+                    sample_weight: Any = None) -> "GDClassifier":
+        """One epoch over (X, y), continuing the optimizer state and the schedule.
+
+        The first call needs ``classes`` (every label the model will see) and
+        sets up the model, its standardisation statistics and intercepts from
+        this call's data.  ``partial_fit`` called E times on the same data gives
+        the same ``coef_`` bit for bit as ``fit`` with ``max_iter=E, tol=None``
+        (same ``random_state``, no ``early_stopping``, ``classes`` all present).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Required on the first call, ignored afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GDClassifier
+        """
+        first = not hasattr(self, "_params")
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. In order to use "
+                "'balanced' weights, use compute_class_weight('balanced', classes=classes, y=y). "
+                "In place of y you can use a large enough sample of the full training set "
+                "target to properly estimate the class frequency distributions. Pass the "
+                "resulting weights as the class_weight parameter.")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=first)
+        check_classification_targets(y)
+        if first:
+            _check_partial_fit_first_call(self, classes)
+            if len(self.classes_) < 2:
+                raise ValueError(f"The number of classes has to be greater than one; got "
+                                 f"{len(self.classes_)} class")
+            self._engine_loss_name, _ = self._outputs()
+        y_index = self._class_index(y)
+        sw_arg, sw = self._weights(X, y_index, sample_weight, self.class_weight)
+        Y = self._encode(y_index, X.dtype)
+        if first:
+            self._rng = check_random_state(self.random_state)
+            self._start(X, Y, False, sw, self._rng, None, self._initial_intercept(Y, sw),
+                        partial=True)
+        if X.dtype != self._params.dtype:
+            raise ValueError(f"X has dtype {X.dtype}; this model was fitted with {self._params.dtype}")
+        with _threads(self.n_jobs):
+            self._run(X, Y, sw_arg, sw, 1, self._rng, partial=True)
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Signed scores ``X @ coef_.T + intercept_`` (in float64, rounded to X's float dtype).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for two classes (positive: ``classes_[1]``),
+        else (n_samples, n_classes)
+        """
+        check_is_fitted(self, "coef_")
+        X = _validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        coef = np.ascontiguousarray(self.coef_, dtype=np.float64)
+        intercept = np.ascontiguousarray(self.intercept_, dtype=np.float64)
+        predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
+        with _threads(self.n_jobs):
+            out = predict(X, None, coef, intercept)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels: the sign of the decision (two classes) or its argmax.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) with labels from ``classes_``
+        """
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[index]
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of :meth:`predict_proba`, computed stably for ``loss="log_loss"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), float64
+        """
+        scores = np.asarray(self.decision_function(X), dtype=np.float64)
+        if self.loss == "log_loss":
+            if scores.ndim == 1:
+                return np.column_stack([log_expit(-scores), log_expit(scores)])
+            if self.multi_class == "multinomial":
+                return log_softmax(scores, axis=1)
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    @available_if(_has_proba)
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (``loss`` "log_loss" or "modified_huber").
+
+        "log_loss": the sigmoid (two classes), the softmax
+        (``multi_class="multinomial"``) or scikit-learn's normalised
+        one-vs-rest sigmoids, all without overflow for any finite decision;
+        "modified_huber": scikit-learn's ``(clip(decision, -1, 1) + 1) / 2``,
+        normalised over the classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), float64, rows summing to 1
+        """
+        scores = np.asarray(self.decision_function(X), dtype=np.float64)
+        if self.loss == "log_loss":
+            if scores.ndim == 1:
+                return np.column_stack([expit(-scores), expit(scores)])
+            if self.multi_class == "multinomial":
+                return np.exp(log_softmax(scores, axis=1))
+            prob = expit(scores)
+            return prob / prob.sum(axis=1, keepdims=True)
+        prob = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
+        if prob.ndim == 1:
+            return np.column_stack([1.0 - prob, prob])
+        total = prob.sum(axis=1)
+        all_zero = total == 0
+        if np.any(all_zero):
+            prob[all_zero, :] = 1.0
+            total[all_zero] = len(self.classes_)
+        return prob / total[:, None]
