@@ -44,7 +44,9 @@ def _has_proba(estimator: "GDClassifier") -> bool:
 class _Engine:
     """GDRegressor's engine plumbing (optimizer, schedule, epochs, early stopping, divergence)."""
 
+    _optimizer_class = GDRegressor._optimizer_class
     _optimizer_config = GDRegressor._optimizer_config
+    _resolve_learning_rate = GDRegressor._resolve_learning_rate
     _schedule_config = GDRegressor._schedule_config
     _penalties = GDRegressor._penalties
     _start = GDRegressor._start

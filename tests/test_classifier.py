@@ -79,7 +79,7 @@ def test_fit_matches_reference_loop(loss, k, multi_class, batch_size):
     if loss != "log_loss":
         Y = 2 * Y - 1
     params = np.zeros(outputs * 4 + outputs)
-    opt_config, _ = est._optimizer_config()
+    opt_config, _ = est._optimizer_config(est.learning_rate_)
     b = n if batch_size == "full" else batch_size
     ref.train_reference(X, np.ascontiguousarray(Y), sw, orders, b, params, optimizer=opt_config,
                         loss=engine_loss, l2=0.01, mean=mean, scale=scale, weight_per_row=float(sw.mean()))
@@ -119,7 +119,7 @@ def test_full_batch_reaches_logistic_regression_log_loss(name):
     # the plateau schedule reach the optimum's log-loss within 1e-3.
     X, y = DATASETS[name](return_X_y=True)
     best_accuracy, best_log_loss = _logistic_regression(X, y, alpha=1e-4)
-    clf = GDClassifier(batch_size="full", learning_rate=0.1, lr_schedule="plateau", tol=1e-5,
+    clf = GDClassifier(batch_size="full", optimizer="adam", learning_rate=0.1, lr_schedule="plateau", tol=1e-5,
                        n_iter_no_change=10, max_iter=3000, random_state=0).fit(X, y)
     assert log_loss(y, clf.predict_proba(X)) <= best_log_loss + 1e-3
     assert clf.score(X, y) >= best_accuracy - 0.01
