@@ -166,12 +166,8 @@ inline void group_dev(const ColumnStatsProblem<T>& pb, index_t t0, index_t t1, i
   const index_t m = pb.X.cols - j0;
   vdouble e[G], q[G];
   for (int g = 0; g < G; ++g) e[g] = q[g] = vdouble{};
-  // Pass 2 reads the tile from cache and leaves memory idle: meanwhile ask for
-  // the same columns of the next tile (a hint: past the end it does nothing).
-  const index_t ahead = (t1 - t0) * pb.X.row_stride * index_t(sizeof(T));
   for (index_t i = t0; i < t1; ++i) {
     const T* x = pb.X.row(i) + j0;
-    prefetch_bytes(x, ahead, G * kW * index_t(sizeof(T)));
     const vdouble wv = splat_vd(Weighted ? double(pb.sample_weight[i]) : 1.0);
     for (int g = 0; g < G; ++g) {
       const vdouble v = load_cols<Partial>(x + g * kW, m);
