@@ -39,6 +39,11 @@ namespace {
 
 constexpr double kInf = __builtin_inf();
 
+template <bool B>
+struct Bool {
+  static constexpr bool value = B;
+};
+
 inline vdouble abs_vd(vdouble v) { return v < 0 ? -v : v; }
 // max(|v|, acc) that keeps acc where v is NaN.
 inline vdouble absmax_vd(vdouble v, vdouble acc) {
@@ -112,13 +117,82 @@ inline void tile_sum(vdouble v, vdouble shift, vdouble wv, double* w_acc, double
   amax = absmax_vd(v, amax);
 }
 
-inline void tile_dev(vdouble v, vdouble shift, vdouble mean, vdouble wv, double* e_acc,
-                     double* q_acc) {
-  const auto ok = v == v;
-  const vdouble dev = ok ? (v - shift) - mean : vdouble{};
-  const vdouble wdev = dev * wv;
-  store_vd(e_acc, load_vd(e_acc) + wdev);
-  store_vd(q_acc, load_vd(q_acc) + wdev * dev);
+
+// Column-group blocking: the sums of kGroup vectors of columns stay in
+// registers while a tile's rows are walked, instead of a load and a store of
+// every accumulator per row.  A column's rows are still added in row order, so
+// the sums are the same numbers as one accumulator per column in memory.
+constexpr int kGroup = kW == 8 ? 8 : 4;  // AVX-512 has 32 vector registers, the others 16
+
+// G vectors of columns from j0 (the last one partial when Partial: d - j0 < kW
+// columns, other lanes 0).
+template <bool Partial, class T>
+inline vdouble load_cols(const T* p, index_t m) {
+  if (Partial) return load_partial(p, m);
+  return load_vd(p);
+}
+
+// Pass 1 without NaN masking: sum[j] = sum_i s_i (x_ij - c_j) over rows
+// [t0, t1) for the G vectors of columns from j0.  A NaN or an infinity in the
+// tile makes the column's sum non-finite (and a finite sum proves there was
+// none), which sends the tile to the masked path.
+template <int G, bool Partial, bool Weighted, class T>
+inline void group_sum(const ColumnStatsProblem<T>& pb, index_t t0, index_t t1, index_t j0,
+                      const double* __restrict shift, double* __restrict sum) {
+  const index_t m = pb.X.cols - j0;
+  vdouble acc[G];
+  vdouble c[G];
+  for (int g = 0; g < G; ++g) {
+    acc[g] = vdouble{};
+    c[g] = load_vd(shift + j0 + g * kW);
+  }
+  for (index_t i = t0; i < t1; ++i) {
+    const T* x = pb.X.row(i) + j0;
+    const vdouble wv = splat_vd(Weighted ? double(pb.sample_weight[i]) : 1.0);
+    for (int g = 0; g < G; ++g) {
+      const vdouble y = load_cols<Partial>(x + g * kW, m) - c[g];
+      acc[g] = Weighted ? acc[g] + y * wv : acc[g] + y;
+    }
+  }
+  for (int g = 0; g < G; ++g) store_vd(sum + j0 + g * kW, acc[g]);
+}
+
+// Pass 2: e[j] = sum s_i dev_ij, q[j] = sum s_i dev_ij^2 with
+// dev_ij = (x_ij - c_j) - t_j (0 where x_ij is NaN when Masked).
+template <int G, bool Partial, bool Weighted, bool Masked, class T>
+inline void group_dev(const ColumnStatsProblem<T>& pb, index_t t0, index_t t1, index_t j0,
+                      const double* __restrict shift, const double* __restrict mean,
+                      double* __restrict e_out, double* __restrict q_out) {
+  const index_t m = pb.X.cols - j0;
+  vdouble e[G], q[G];
+  for (int g = 0; g < G; ++g) e[g] = q[g] = vdouble{};
+  for (index_t i = t0; i < t1; ++i) {
+    const T* x = pb.X.row(i) + j0;
+    const vdouble wv = splat_vd(Weighted ? double(pb.sample_weight[i]) : 1.0);
+    for (int g = 0; g < G; ++g) {
+      const vdouble v = load_cols<Partial>(x + g * kW, m);
+      vdouble dev = (v - load_vd(shift + j0 + g * kW)) - load_vd(mean + j0 + g * kW);
+      if (Masked) dev = v == v ? dev : vdouble{};
+      const vdouble wdev = Weighted ? dev * wv : dev;
+      e[g] = e[g] + wdev;
+      q[g] = q[g] + wdev * dev;
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    store_vd(e_out + j0 + g * kW, e[g]);
+    store_vd(q_out + j0 + g * kW, q[g]);
+  }
+}
+
+// Calls group<G, false>(j0) over full groups, group<1, false> over the
+// remaining full vectors and group<1, true> over a partial last vector.
+template <class Full, class One, class Tail>
+inline void for_column_groups(index_t d, const Full& full, const One& one, const Tail& tail) {
+  const index_t dv = d - d % kW;
+  index_t j = 0;
+  for (; j + kGroup * kW <= dv; j += kGroup * kW) full(j);
+  for (; j < dv; j += kW) one(j);
+  if (dv < d) tail(dv);
 }
 
 template <class T, bool Weighted>
@@ -131,32 +205,54 @@ int stats_rows(const ColumnStatsProblem<T>& pb, index_t begin, index_t end,
   double* __restrict tm = scratch + dp;      // tile sum of s*y, then tile mean
   double* __restrict te = scratch + 2 * dp;  // sum s (y - t)
   double* __restrict tq = scratch + 3 * dp;  // sum s (y - t)^2
-  double shift_tail[kW] = {};
-  for (index_t j = dv; j < d; ++j) shift_tail[j - dv] = pb.shift[j];
+  const double* __restrict shift = pb.shift;  // padded with zeros to dp
   for (index_t j = 0; j < d; ++j) out.weight[j] = out.mean[j] = out.m2[j] = 0.0;
   vdouble amax{};
   const index_t tile = tile_rows(d, index_t(sizeof(T)));
   for (index_t t0 = begin; t0 < end; t0 += tile) {
     const index_t t1 = min_(end, t0 + tile);
-    for (index_t j = 0; j < dp; ++j) tw[j] = tm[j] = te[j] = tq[j] = 0.0;
-    for (index_t i = t0; i < t1; ++i) {
-      const T* x = pb.X.row(i);
-      const vdouble wv = splat_vd(Weighted ? double(pb.sample_weight[i]) : 1.0);
-      for (index_t j = 0; j < dv; j += kW)
-        tile_sum(load_vd(x + j), load_vd(pb.shift + j), wv, tw + j, tm + j, amax);
-      if (dv < d)
-        tile_sum(load_partial(x + dv, d - dv), load_vd(shift_tail), wv, tw + dv, tm + dv, amax);
+    for (index_t j = dv; j < dp; ++j) tm[j] = te[j] = tq[j] = 0.0;
+    // Pass 1, fast: unmasked sums; all finite means no NaN and no infinity.
+    for_column_groups(
+        d, [&](index_t j0) { group_sum<kGroup, false, Weighted>(pb, t0, t1, j0, shift, tm); },
+        [&](index_t j0) { group_sum<1, false, Weighted>(pb, t0, t1, j0, shift, tm); },
+        [&](index_t j0) { group_sum<1, true, Weighted>(pb, t0, t1, j0, shift, tm); });
+    bool finite = true;
+    for (index_t j = 0; j < d; ++j) finite &= tm[j] - tm[j] == 0.0;
+    if (finite) {
+      // Every column saw every row: one weight for all (same sum, same order).
+      double w = 0.0;
+      if (Weighted) {
+        for (index_t i = t0; i < t1; ++i) w += double(pb.sample_weight[i]);
+      } else {
+        w = double(t1 - t0);
+      }
+      for (index_t j = 0; j < dp; ++j) tw[j] = w;
+    } else {
+      // Pass 1, masked: NaNs left out, infinities detected.
+      for (index_t j = 0; j < dp; ++j) tw[j] = tm[j] = 0.0;
+      for (index_t i = t0; i < t1; ++i) {
+        const T* x = pb.X.row(i);
+        const vdouble wv = splat_vd(Weighted ? double(pb.sample_weight[i]) : 1.0);
+        for (index_t j = 0; j < dv; j += kW)
+          tile_sum(load_vd(x + j), load_vd(shift + j), wv, tw + j, tm + j, amax);
+        if (dv < d)
+          tile_sum(load_partial(x + dv, d - dv), load_vd(shift + dv), wv, tw + dv, tm + dv, amax);
+      }
     }
     for (index_t j = 0; j < dp; ++j) tm[j] = tw[j] > 0 ? tm[j] / tw[j] : 0.0;
-    for (index_t i = t0; i < t1; ++i) {
-      const T* x = pb.X.row(i);
-      const vdouble wv = splat_vd(Weighted ? double(pb.sample_weight[i]) : 1.0);
-      for (index_t j = 0; j < dv; j += kW)
-        tile_dev(load_vd(x + j), load_vd(pb.shift + j), load_vd(tm + j), wv, te + j, tq + j);
-      if (dv < d)
-        tile_dev(load_partial(x + dv, d - dv), load_vd(shift_tail), load_vd(tm + dv), wv,
-                 te + dv, tq + dv);
-    }
+    auto pass2 = [&](auto masked) {
+      constexpr bool M = decltype(masked)::value;
+      for_column_groups(
+          d,
+          [&](index_t j0) { group_dev<kGroup, false, Weighted, M>(pb, t0, t1, j0, shift, tm, te, tq); },
+          [&](index_t j0) { group_dev<1, false, Weighted, M>(pb, t0, t1, j0, shift, tm, te, tq); },
+          [&](index_t j0) { group_dev<1, true, Weighted, M>(pb, t0, t1, j0, shift, tm, te, tq); });
+    };
+    if (finite)
+      pass2(Bool<false>{});
+    else
+      pass2(Bool<true>{});
     for (index_t j = 0; j < d; ++j)
       merge_tile(tw[j], tm[j], te[j], tq[j], out.weight[j], out.mean[j], out.m2[j]);
   }

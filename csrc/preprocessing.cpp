@@ -71,8 +71,9 @@ bool column_stats(const MatrixView<T>& X, const T* sample_weight, const double* 
                   double* weight_sum, double* mean, double* var) {
   const index_t d = X.cols;
   const PreprocessingTable& table = active_table();
-  const std::vector<double> shift =
+  std::vector<double> shift =
       given_shift ? std::vector<double>(given_shift, given_shift + d) : column_shifts(X);
+  shift.resize(static_cast<size_t>(padded_cols(d)), 0.0);  // whole vectors for the kernel
   ColumnStatsProblem<T> problem;
   problem.X = X;
   problem.sample_weight = sample_weight;

@@ -5,9 +5,9 @@
 //
 // Every array of one parameter is contiguous, has the parameter's element type
 // T and `size` elements, and no two of them overlap.  Arithmetic is in double
-// for both element types; a state value is rounded to T when it is stored and
-// the stored value is what the rest of the step uses (as torch does with its
-// T-typed state tensors).
+// for both element types (Adam: in T, see kernels_optim.cpp); a state value is
+// rounded to T when it is stored and the stored value is what the rest of the
+// step uses (as torch does with its T-typed state tensors).
 #pragma once
 #include "pygd/common.hpp"
 #include "pygd/dispatch.hpp"

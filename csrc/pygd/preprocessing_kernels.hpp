@@ -24,7 +24,8 @@ template <class T>
 struct ColumnStatsProblem {
   MatrixView<T> X;                   // n x d
   const T* sample_weight = nullptr;  // n, contiguous, or nullptr for all ones
-  const double* shift = nullptr;     // d: subtracted from every x_ij of column j first
+  const double* shift = nullptr;     // d: subtracted from every x_ij of column j first;
+                                     // zeros after them up to padded_cols(d)
 };
 
 // Weighted moments of each column about its mean, NaNs left out:
