@@ -11,6 +11,13 @@
 #pragma once
 #include "pygd/common.hpp"
 
+#if defined(__x86_64__) || defined(_M_X64)
+// Intrinsics are always-inline (gnu_inline): they emit no symbols, so they are
+// safe in per-ISA objects.  Used only where the vector extensions compile badly.
+#include <immintrin.h>
+#define PYGD_X86_INTRINSICS 1
+#endif
+
 #ifndef PYGD_ISA_NS
 #error "kernel files are compiled once per ISA by CMake with PYGD_ISA_NS defined"
 #endif
@@ -48,10 +55,20 @@ inline vdouble load_vd(const double* p) {
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
+// (GCC 12 splits __builtin_convertvector of 8 floats into halves plus an insert,
+// three instructions where AVX-512 has one: hence the intrinsics.)
 inline vdouble load_vd(const float* p) {
+#if defined(PYGD_X86_INTRINSICS) && defined(PYGD_ISA_LEVEL_avx512)
+  return (vdouble)_mm512_cvtps_pd(_mm256_loadu_ps(p));
+#elif defined(PYGD_X86_INTRINSICS) && defined(PYGD_ISA_LEVEL_avx2)
+  return (vdouble)_mm256_cvtps_pd(_mm_loadu_ps(p));
+#elif defined(PYGD_X86_INTRINSICS)
+  return (vdouble)_mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+#else
   vfloat_half v;
   __builtin_memcpy(&v, p, sizeof v);
   return __builtin_convertvector(v, vdouble);
+#endif
 }
 inline void store_vd(double* p, vdouble v) { __builtin_memcpy(p, &v, sizeof v); }
 inline vdouble splat_vd(double x) { return vdouble{} + x; }
@@ -63,8 +80,23 @@ inline void prefetch_bytes(const void* p, index_t ahead, index_t bytes) {
   for (index_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
 }
 
-// Sum of a vector's lanes by a fixed tree (lane k with lane k + width).
+// Sum of a vector's lanes by a fixed tree (lane k with lane k + width), in
+// registers (the generic version goes through memory and stalls on
+// store-to-load forwarding); every version adds in the same order.
 inline double hsum(vdouble v) {
+#if defined(PYGD_X86_INTRINSICS) && defined(PYGD_ISA_LEVEL_avx512)
+  const __m512d z = (__m512d)v;
+  const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(z), _mm512_extractf64x4_pd(z, 1));
+  const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+#elif defined(PYGD_X86_INTRINSICS) && defined(PYGD_ISA_LEVEL_avx2)
+  const __m256d y = (__m256d)v;
+  const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(y), _mm256_extractf128_pd(y, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+#elif defined(PYGD_X86_INTRINSICS)
+  const __m128d x = (__m128d)v;
+  return _mm_cvtsd_f64(_mm_add_sd(x, _mm_unpackhi_pd(x, x)));
+#endif
   double lanes[kW];
   __builtin_memcpy(lanes, &v, sizeof v);
   for (int width = kW / 2; width > 0; width /= 2) {
