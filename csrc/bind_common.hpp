@@ -10,6 +10,7 @@
 #include <string>
 
 #include "pygd/common.hpp"
+#include "pygd/linear_kernels.hpp"
 
 namespace pygd {
 namespace bind {
@@ -24,6 +25,17 @@ using array_of = py::array_t<T, 0>;
 
 [[noreturn]] inline void fail(const std::string& message) {
   throw std::invalid_argument(message);
+}
+
+// A loss by its Python name (the Python layer checked which ones a call takes).
+inline Loss parse_loss(const std::string& name) {
+  static const char* const names[] = {"squared_error", "huber", "epsilon_insensitive",
+                                      "squared_epsilon_insensitive", "log_loss", "hinge",
+                                      "squared_hinge", "modified_huber", "perceptron",
+                                      "multinomial"};
+  for (int i = 0; i < int(sizeof(names) / sizeof(names[0])); ++i)
+    if (name == names[i]) return static_cast<Loss>(i);
+  fail("unknown loss '" + name + "'");
 }
 
 // A 2-D view of X after the cheap checks (the Python layer did the rest).

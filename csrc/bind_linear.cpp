@@ -10,13 +10,12 @@ namespace {
 namespace py = pybind11;
 using bind::array_of;
 
-Loss parse_loss(const std::string& name) {
-  if (name == "squared_error") return Loss::squared_error;
-  if (name == "huber") return Loss::huber;
-  if (name == "epsilon_insensitive") return Loss::epsilon_insensitive;
-  if (name == "squared_epsilon_insensitive") return Loss::squared_epsilon_insensitive;
-  if (name == "log_loss") return Loss::log_loss;
-  bind::fail("unknown loss '" + name + "'");
+// loss_grad takes the single-output losses; multinomial has its own function.
+Loss single_output_loss(const std::string& name) {
+  const Loss loss = bind::parse_loss(name);
+  if (static_cast<int>(loss) > static_cast<int>(Loss::log_loss))
+    bind::fail("loss '" + name + "' is not a single-output loss of loss_grad");
+  return loss;
 }
 
 template <class T>
@@ -32,7 +31,7 @@ py::tuple loss_grad(const array_of<T>& X, const array_of<T>& y, const array_of<T
   const std::vector<double> coef_double(coef_data, coef_data + d);
   problem.coef = coef_double.data();
   problem.intercept = intercept;
-  problem.loss = parse_loss(loss);
+  problem.loss = single_output_loss(loss);
   if (!(epsilon >= 0)) bind::fail("epsilon must be >= 0");
   problem.epsilon = epsilon;
 

@@ -14,20 +14,6 @@ namespace py = pybind11;
 using bind::array_of;
 using bind::fail;
 
-RowLoss parse_loss(const std::string& name) {
-  if (name == "squared_error") return RowLoss::squared_error;
-  if (name == "huber") return RowLoss::huber;
-  if (name == "epsilon_insensitive") return RowLoss::epsilon_insensitive;
-  if (name == "squared_epsilon_insensitive") return RowLoss::squared_epsilon_insensitive;
-  if (name == "log_loss") return RowLoss::log_loss;
-  if (name == "hinge") return RowLoss::hinge;
-  if (name == "squared_hinge") return RowLoss::squared_hinge;
-  if (name == "modified_huber") return RowLoss::modified_huber;
-  if (name == "perceptron") return RowLoss::perceptron;
-  if (name == "multinomial") return RowLoss::multinomial;
-  fail("unknown loss '" + name + "'");
-}
-
 OptimizerKind parse_optimizer(const std::string& name) {
   if (name == "sgd") return OptimizerKind::sgd;
   if (name == "adam") return OptimizerKind::adam;
@@ -147,7 +133,7 @@ py::tuple train_epoch(const array_of<T>& X, const array_of<T>& Y,
   spec.data.rows = rows_of(rows, spec.data.X.rows, spec.n_order);
   if (batch_size < 1) fail("batch_size must be >= 1");
   spec.batch_size = batch_size;
-  spec.data.loss = parse_loss(config["loss"].cast<std::string>());
+  spec.data.loss = bind::parse_loss(config["loss"].cast<std::string>());
   spec.data.epsilon = get(config, "epsilon", 0.1);
   spec.steps_per_epoch = get<index_t>(config, "steps_per_epoch", 1);
   if (spec.steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");

@@ -144,6 +144,8 @@ void loss_grad_block(const LossGradProblem<T>& pb, index_t begin, index_t end, d
       return loss_grad_block_for<T, SquaredEpsilonInsensitive>(pb, begin, end, grad, sums);
     case Loss::log_loss:
       return loss_grad_block_for<T, LogLoss>(pb, begin, end, grad, sums);
+    default:  // the engine's losses; the binding admits only the five above
+      return;
   }
 }
 

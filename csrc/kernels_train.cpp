@@ -56,6 +56,18 @@ inline void prefetch_ahead(const BatchProblem<T>& pb, index_t i, index_t end, in
   }
 }
 
+// The R rows at positions [i, i + R): their row numbers, pointers and weights.
+template <int R, class T>
+inline void gather_group(const BatchProblem<T>& pb, index_t i, const T** x, index_t* row,
+                         double* s, double& weight) {
+  for (int r = 0; r < R; ++r) {
+    row[r] = row_of(pb, i + r);
+    x[r] = pb.X.row(row[r]);
+    s[r] = pb.sample_weight ? double(pb.sample_weight[row[r]]) : 1.0;
+    weight += s[r];
+  }
+}
+
 // Elementwise losses: each output t on its own.
 template <int R, class T, class L>
 inline void grad_group(const BatchProblem<T>& pb, index_t i, double* __restrict grad,
@@ -64,12 +76,7 @@ inline void grad_group(const BatchProblem<T>& pb, index_t i, double* __restrict 
   const T* x[R];
   index_t row[R];
   double s[R];
-  for (int r = 0; r < R; ++r) {
-    row[r] = row_of(pb, i + r);
-    x[r] = pb.X.row(row[r]);
-    s[r] = pb.sample_weight ? double(pb.sample_weight[row[r]]) : 1.0;
-    weight += s[r];
-  }
+  gather_group<R>(pb, i, x, row, s, weight);
   for (index_t t = 0; t < k; ++t) {
     double p[R], g[R];
     dot_rows<R>(x, pb.coef + t * d, d, p);
@@ -95,12 +102,7 @@ inline void grad_group_softmax(const BatchProblem<T>& pb, index_t i, double* __r
   const T* x[R];
   index_t row[R];
   double s[R];
-  for (int r = 0; r < R; ++r) {
-    row[r] = row_of(pb, i + r);
-    x[r] = pb.X.row(row[r]);
-    s[r] = pb.sample_weight ? double(pb.sample_weight[row[r]]) : 1.0;
-    weight += s[r];
-  }
+  gather_group<R>(pb, i, x, row, s, weight);
   for (index_t t = 0; t < k; ++t) {
     double p[R];
     dot_rows<R>(x, pb.coef + t * d, d, p);
@@ -175,26 +177,26 @@ template <class T>
 void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
                 double* grad_intercept, double* sums) {
   switch (pb.loss) {
-    case RowLoss::squared_error:
+    case Loss::squared_error:
       return grad_block_for<T, SquaredError>(pb, begin, end, grad, grad_intercept, sums);
-    case RowLoss::huber:
+    case Loss::huber:
       return grad_block_for<T, Huber>(pb, begin, end, grad, grad_intercept, sums);
-    case RowLoss::epsilon_insensitive:
+    case Loss::epsilon_insensitive:
       return grad_block_for<T, EpsilonInsensitive>(pb, begin, end, grad, grad_intercept, sums);
-    case RowLoss::squared_epsilon_insensitive:
+    case Loss::squared_epsilon_insensitive:
       return grad_block_for<T, SquaredEpsilonInsensitive>(pb, begin, end, grad, grad_intercept,
                                                           sums);
-    case RowLoss::log_loss:
+    case Loss::log_loss:
       return grad_block_for<T, LogLoss>(pb, begin, end, grad, grad_intercept, sums);
-    case RowLoss::hinge:
+    case Loss::hinge:
       return grad_block_for<T, Hinge>(pb, begin, end, grad, grad_intercept, sums);
-    case RowLoss::squared_hinge:
+    case Loss::squared_hinge:
       return grad_block_for<T, SquaredHinge>(pb, begin, end, grad, grad_intercept, sums);
-    case RowLoss::modified_huber:
+    case Loss::modified_huber:
       return grad_block_for<T, ModifiedHuber>(pb, begin, end, grad, grad_intercept, sums);
-    case RowLoss::perceptron:
+    case Loss::perceptron:
       return grad_block_for<T, Perceptron>(pb, begin, end, grad, grad_intercept, sums);
-    case RowLoss::multinomial:
+    case Loss::multinomial:
       return grad_block_softmax<T>(pb, begin, end, grad, grad_intercept, sums);
   }
 }

@@ -7,12 +7,23 @@
 
 namespace pygd {
 
+// Every loss pygd computes (formulas: pygd/losses.hpp).  pygd.linear.loss_grad
+// takes the five regression/logistic ones; the training engine takes all:
+// the hinge family one-vs-rest (labels +-1 per output) and the multinomial
+// softmax cross-entropy over all k outputs of a row (Y rows are class
+// probabilities, one-hot for hard labels).  All but multinomial act on each
+// output separately.
 enum class Loss : int {
   squared_error = 0,
   huber = 1,
   epsilon_insensitive = 2,
   squared_epsilon_insensitive = 3,
   log_loss = 4,
+  hinge = 5,
+  squared_hinge = 6,
+  modified_huber = 7,
+  perceptron = 8,
+  multinomial = 9,
 };
 
 template <class T>

@@ -8,7 +8,7 @@
 // The row loss maps the k predictions of a row and its k targets to one loss
 // value and k derivatives dl_it = dl/dp_it.  Regression losses act on each
 // output separately; a classifier's multinomial loss (softmax over the k
-// outputs) or one-vs-rest hinge family plug in as further RowLoss values with
+// outputs) or one-vs-rest hinge family plug in as further Loss values with
 // their own row functor in kernels_train.cpp, without touching the engine.
 #pragma once
 #include "pygd/common.hpp"
@@ -16,24 +16,6 @@
 #include "pygd/linear_kernels.hpp"
 
 namespace pygd {
-
-// The row losses of the training kernels (formulas: pygd/losses.hpp).  All but
-// multinomial act on each output separately.
-enum class RowLoss : int {
-  squared_error = 0,
-  huber = 1,
-  epsilon_insensitive = 2,
-  squared_epsilon_insensitive = 3,
-  log_loss = 4,
-  // Classifier losses: the hinge family one-vs-rest (labels +-1 per output) and
-  // the multinomial softmax cross-entropy over all k outputs of a row (Y rows
-  // are class probabilities, one-hot for hard labels).
-  hinge = 5,
-  squared_hinge = 6,
-  modified_huber = 7,
-  perceptron = 8,
-  multinomial = 9,
-};
 
 template <class T>
 struct BatchProblem {
@@ -44,7 +26,7 @@ struct BatchProblem {
   const double* coef = nullptr;      // k x d, row-major (raw units: standardisation folded in)
   const double* intercept = nullptr; // k
   index_t k = 1;
-  RowLoss loss = RowLoss::squared_error;
+  Loss loss = Loss::squared_error;
   double epsilon = 0.1;
 };
 
