@@ -2,6 +2,7 @@
 // the training engine.  pygd.linear_model validates everything; this file only
 // re-checks shapes and types, turns every Python object into a plain C++ value,
 // then releases the GIL for the whole epoch.
+#include <cmath>
 #include <vector>
 
 #include "bind_common.hpp"
@@ -137,6 +138,8 @@ py::tuple train_epoch(const array_of<T>& X, const array_of<T>& Y,
   spec.data.epsilon = get(config, "epsilon", 0.1);
   spec.steps_per_epoch = get<index_t>(config, "steps_per_epoch", 1);
   if (spec.steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");
+  spec.schedule_offset = get(config, "schedule_offset", 0.0);
+  if (!std::isfinite(spec.schedule_offset)) fail("schedule_offset must be finite");
   spec.fit_intercept = get(config, "fit_intercept", true);
   spec.l2 = get(config, "l2", 0.0);
   spec.l1 = get(config, "l1", 0.0);
@@ -169,7 +172,8 @@ py::tuple train_epoch(const array_of<T>& X, const array_of<T>& Y,
     py::gil_scoped_release release;
     result = pygd::train_epoch(spec, state);
   }
-  return py::make_tuple(result.loss_sum, result.weight_sum, result.steps, result.finite);
+  return py::make_tuple(result.loss_sum, result.weight_sum, result.steps, result.finite,
+                        result.optimality);
 }
 
 template <class T>
@@ -202,7 +206,8 @@ void def_for(py::module_& m, const char* suffix) {
         py::arg("rows").noconvert(), py::arg("batch_size"), py::arg("params").noconvert(),
         py::arg("states"), py::arg("average").noconvert(), py::arg("scalars").noconvert(),
         py::arg("mean").noconvert(), py::arg("scale").noconvert(), py::arg("config"),
-        "One epoch of the training engine; returns (loss_sum, weight_sum, steps, finite). "
+        "One epoch of the training engine; returns (loss_sum, weight_sum, steps, finite, "
+        "optimality): optimality is max |least-norm subgradient| at the last step. "
         "Inputs validated by pygd.linear_model.");
   m.def((std::string("batch_predict_") + suffix).c_str(), &batch_predict<T>,
         py::arg("X").noconvert(), py::arg("rows").noconvert(), py::arg("coef").noconvert(),
@@ -217,13 +222,17 @@ void register_train(py::module_& m) {
   def_for<double>(m, "f64");
   m.def(
       "scheduled_lr",
-      [](const py::dict& optimizer, const py::dict& schedule, double step, index_t steps_per_epoch) {
+      [](const py::dict& optimizer, const py::dict& schedule, double step, index_t steps_per_epoch,
+         double offset) {
         if (steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");
+        if (!std::isfinite(offset)) fail("offset must be finite");
         return pygd::scheduled_lr(optimizer_config(optimizer), schedule_config(schedule), step,
-                                  steps_per_epoch);
+                                  steps_per_epoch, offset);
       },
       py::arg("optimizer"), py::arg("schedule"), py::arg("step"), py::arg("steps_per_epoch"),
-      "The engine's learning rate at optimizer step `step` (from 1).");
+      py::arg("offset") = 0.0,
+      "The engine's learning rate at optimizer step `step` (from 1); `offset` is added to the "
+      "step for the epoch-based schedules.");
 }
 
 }  // namespace pygd

@@ -22,6 +22,7 @@
 // bits for any number of threads.
 #include "pygd/train.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -126,9 +127,10 @@ void batch_sums(const BatchProblem<T>& pb, index_t begin, index_t m, BatchScratc
 }  // namespace
 
 double scheduled_lr(const OptimizerConfig& optimizer, const ScheduleConfig& s, double t,
-                    index_t steps_per_epoch) {
+                    index_t steps_per_epoch, double offset) {
   const double lr = optimizer.lr;
-  const double e = (t - 1) / double(steps_per_epoch);
+  const double ts = t + offset;  // == t (bitwise) without an offset
+  const double e = (ts - 1) / double(steps_per_epoch);
   const double pi = 3.141592653589793;
   switch (s.kind) {
     case ScheduleKind::constant:
@@ -145,7 +147,7 @@ double scheduled_lr(const OptimizerConfig& optimizer, const ScheduleConfig& s, d
     }
     case ScheduleKind::warmup_cosine: {
       const double warmup_steps = s.warmup_epochs * double(steps_per_epoch);
-      if (t <= warmup_steps) return lr * t / warmup_steps;
+      if (ts <= warmup_steps) return lr * ts / warmup_steps;
       const double span = s.t_max - s.warmup_epochs;
       double progress = e - s.warmup_epochs;
       if (progress > span) progress = span;
@@ -209,22 +211,37 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       break;
     }
     const double D = (m == spec.n_order) ? weight : double(m) * spec.weight_per_row;
+    const bool last = pos + m >= spec.n_order;
+    double optimality = 0.0;  // max |least-norm subgradient|, for the epoch's last batch
 
     for (index_t t = 0; t < k; ++t) {
       for (index_t j = 0; j < d; ++j) {
         const double raw = standardize ? (G[t * d + j] - spec.mean[j] * Gb[t]) / spec.scale[j]
                                        : G[t * d + j];
+        const double w = double(params[t * d + j]);
         double g = raw / D;
-        if (spec.l2 != 0) g += spec.l2 * double(params[t * d + j]);
+        if (spec.l2 != 0) g += spec.l2 * w;
         grad[t * d + j] = T(g);
+        if (last) {
+          // The subgradient of l1 |w| of least norm: l1 sign(w), or for w = 0 whatever in
+          // [-l1, l1] cancels most of g.
+          const double a = w > 0   ? std::fabs(g + spec.l1)
+                           : w < 0 ? std::fabs(g - spec.l1)
+                                   : std::max(std::fabs(g) - spec.l1, 0.0);
+          optimality = std::max(optimality, a);
+        }
       }
       grad[kd + t] = spec.fit_intercept ? T(Gb[t] / D) : T(0);
+      if (last && spec.fit_intercept) optimality = std::max(optimality, std::fabs(Gb[t] / D));
     }
+    if (last) result.optimality = optimality;
 
     const double step = scalars[0] + 1;
     scalars[0] = step;
     const double lr =
-        scheduled_lr(spec.optimizer, spec.schedule, step, spec.steps_per_epoch) * spec.lr_factor;
+        scheduled_lr(spec.optimizer, spec.schedule, step, spec.steps_per_epoch,
+                     spec.schedule_offset) *
+        spec.lr_factor;
     OptimizerConfig optimizer = spec.optimizer;
     optimizer_step(optimizer, arrays, step, lr, scalars);
 

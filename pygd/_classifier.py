@@ -20,8 +20,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from . import _core
-from .linear_model import GDRegressor, _threads, _validate_data
+from . import _core, optim
+from .linear_model import _OPTIMIZERS, GDRegressor, _Engine, _threads, _validate_data
 
 __all__ = ["GDClassifier"]
 
@@ -39,21 +39,6 @@ def _has_proba(estimator: "GDClassifier") -> bool:
     if estimator.loss not in _PROBA_LOSSES:
         raise AttributeError(f"probability estimates are not available for loss={estimator.loss!r}")
     return True
-
-
-class _Engine:
-    """GDRegressor's engine plumbing (optimizer, schedule, epochs, early stopping, divergence)."""
-
-    _optimizer_class = GDRegressor._optimizer_class
-    _optimizer_config = GDRegressor._optimizer_config
-    _resolve_learning_rate = GDRegressor._resolve_learning_rate
-    _schedule_config = GDRegressor._schedule_config
-    _penalties = GDRegressor._penalties
-    _start = GDRegressor._start
-    _objective_penalty = GDRegressor._objective_penalty
-    _run = GDRegressor._run
-    _raw_weights = GDRegressor._raw_weights
-    _report = GDRegressor._report
 
 
 class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
@@ -87,10 +72,24 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
     Parameters
     ----------
     loss : {"log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron"}, default="log_loss"
-    penalty, alpha, l1_ratio, fit_intercept, optimizer, learning_rate, optimizer_params, lr_schedule, schedule_params, batch_size, max_iter, tol, n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, standardize, average, warm_start, n_jobs, verbose, callback
-        As :class:`GDRegressor`, with its defaults.  ``tol`` is relative to
-        the training objective; with ``early_stopping`` the validation score
-        is the (weighted) accuracy.
+    penalty, alpha, l1_ratio, fit_intercept, learning_rate, optimizer_params, lr_schedule, schedule_params, batch_size, max_iter, tol, n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, standardize, average, warm_start, n_jobs, verbose, callback
+        As :class:`GDRegressor`, with its defaults (so ``batch_size="auto"``
+        and the gradient test of ``tol`` once the batch is the whole training
+        set); with ``early_stopping`` the validation score is the (weighted)
+        accuracy.  ``learning_rate="auto"`` is 0.1 for Adam, AdamW and NAdam
+        here (standardised features and a loss whose curvature is at most
+        1/4 or 1/2 of the squared error's).
+    optimizer : str or pygd.optim optimizer class, default="adam"
+        As :class:`GDRegressor`, except that the names "adam", "adamw" and
+        "nadam" preset ``betas=(0.9, 0.9)`` (``optimizer_params`` overrides;
+        the classes ``pygd.optim.Adam`` etc. keep torch's 0.999).  On nearly
+        separable data the optimum lies far out along directions of tiny
+        curvature; momentum SGD at a stable rate needs tens of thousands of
+        epochs there, and Adam with beta2 = 0.999 keeps the memory of early,
+        large gradients for about a thousand steps, so its steps stay small
+        once the gradients have shrunk.  With beta2 = 0.9 the default fit
+        reaches LogisticRegression's log-loss within 1e-4 in about 200 epochs
+        on scikit-learn's breast_cancer, iris and digits data.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes (``{label: weight}``); "balanced" uses
         ``n_samples / (n_classes * np.bincount(y))``.  Multiplied into
@@ -153,7 +152,7 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         alpha: float = _default("alpha"),
         l1_ratio: float = _default("l1_ratio"),
         fit_intercept: bool = _default("fit_intercept"),
-        optimizer: str | type = _default("optimizer"),
+        optimizer: str | type = "adam",
         learning_rate: Any = _default("learning_rate"),
         optimizer_params: dict | None = _default("optimizer_params"),
         lr_schedule: str = _default("lr_schedule"),
@@ -205,6 +204,14 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
     # -- hooks of the shared epoch loop -------------------------------------------
     def _engine_loss(self) -> tuple[str, float]:
         return self._engine_loss_name, 0.1
+
+    #: "adam", "adamw", "nadam": beta2 = 0.9 (see the ``optimizer`` parameter).
+    _optimizer_presets = {
+        **_OPTIMIZERS,
+        **{name: (cls, {**presets, "betas": (0.9, 0.9)})
+           for name, (cls, presets) in _OPTIMIZERS.items() if name in ("adam", "adamw", "nadam")},
+    }
+    _adaptive_rates = {**_Engine._adaptive_rates, optim.Adam: 0.1, optim.AdamW: 0.1, optim.NAdam: 0.1}
 
     def _validation_score(self, P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:
         """Weighted accuracy of the decisions P against the encoded targets Y."""

@@ -148,7 +148,7 @@ def train_epoch_f32(
     mean: npt.NDArray[np.float64] | None,
     scale: npt.NDArray[np.float64] | None,
     config: dict[str, Any],
-) -> tuple[float, float, int, bool]: ...
+) -> tuple[float, float, int, bool, float]: ...
 def train_epoch_f64(
     X: npt.NDArray[np.float64],
     Y: npt.NDArray[np.float64],
@@ -162,7 +162,7 @@ def train_epoch_f64(
     mean: npt.NDArray[np.float64] | None,
     scale: npt.NDArray[np.float64] | None,
     config: dict[str, Any],
-) -> tuple[float, float, int, bool]: ...
+) -> tuple[float, float, int, bool, float]: ...
 def batch_predict_f32(
     X: npt.NDArray[np.float32],
     rows: npt.NDArray[np.int64] | None,
@@ -176,5 +176,9 @@ def batch_predict_f64(
     intercept: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]: ...
 def scheduled_lr(
-    optimizer: dict[str, Any], schedule: dict[str, Any], step: float, steps_per_epoch: int
+    optimizer: dict[str, Any],
+    schedule: dict[str, Any],
+    step: float,
+    steps_per_epoch: int,
+    offset: float = 0.0,
 ) -> float: ...

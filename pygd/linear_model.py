@@ -91,6 +91,9 @@ _SCHEDULES: dict[str, dict[str, float]] = {
     "plateau": {"factor": 0.2, "min_lr": 1e-6},
 }
 _LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+#: batch_size="auto": the first batch size and its growth factor at each stall.
+_AUTO_BATCH = 32
+_BATCH_GROWTH = 4
 
 
 def _standardization_stats(
@@ -132,7 +135,434 @@ def _threads(n_jobs: int | None) -> Iterator[None]:
         set_num_threads(old)
 
 
-class GDRegressor(RegressorMixin, BaseEstimator):
+class _Engine:
+    """The training plumbing GDRegressor and GDClassifier share.
+
+    Optimizer and schedule configuration, the learning-rate rule, batch growth,
+    the epoch loop over the C++ engine with its stopping rules, divergence
+    handling and progress reports.  A subclass is a scikit-learn estimator with
+    the parameters of :class:`GDRegressor` that it uses, and provides
+    ``_engine_loss`` (the engine's loss name and epsilon) and
+    ``_validation_score`` (the early-stopping score).
+    """
+
+    # -- configuration -------------------------------------------------------
+    def _optimizer_class(self) -> tuple[type, dict[str, Any]]:
+        """The pygd.optim class and the presets the ``optimizer`` name stands for."""
+        if isinstance(self.optimizer, str):
+            return self._optimizer_presets[self.optimizer]
+        if isinstance(self.optimizer, type) and self.optimizer in _KERNELS:
+            return self.optimizer, {}
+        raise ValueError(
+            f"optimizer must be one of {sorted(_OPTIMIZERS)} or a pygd.optim class among "
+            f"{[c.__name__ for c in _KERNELS]}, got {self.optimizer!r}"
+        )
+
+    def _optimizer_config(self, lr: float) -> tuple[dict[str, Any], str]:
+        """The engine's optimizer dict (every hyper-parameter explicit) and its kernel."""
+        cls, presets = self._optimizer_class()
+        hyper: dict[str, Any] = {}
+        for name, p in inspect.signature(cls.__init__).parameters.items():
+            if name in ("self", "params", "lr", "maximize") or p.default is inspect.Parameter.empty:
+                continue
+            hyper[name] = p.default
+        hyper.update(presets)
+        user = dict(self.optimizer_params or {})
+        for bad in ("lr", "params", "maximize"):
+            if bad in user:
+                raise ValueError(f"optimizer_params may not set {bad!r}"
+                                 + ("; use learning_rate" if bad == "lr" else ""))
+        unknown = set(user) - set(hyper)
+        if unknown:
+            raise ValueError(f"unknown optimizer_params for {cls.__name__}: {sorted(unknown)}; "
+                             f"accepted: {sorted(hyper)}")
+        hyper.update(user)
+        # pygd.optim's own checks (torch's messages) on a throw-away parameter.
+        cls([np.zeros(1)], lr=lr, **hyper)
+        kernel = _KERNELS[cls]
+        if cls is optim.AdamW:
+            hyper["decoupled_weight_decay"] = True
+        config = {"kind": kernel, "lr": lr}
+        for key, value in hyper.items():
+            if key == "initial_accumulator_value":
+                continue
+            config[key] = tuple(float(b) for b in value) if key == "betas" else value
+        self._initial_accumulator = float(hyper.get("initial_accumulator_value", 0.0))
+        return config, kernel
+
+    def _resolve_learning_rate(self, X: np.ndarray, sw: np.ndarray) -> float:
+        """``learning_rate``, or for "auto" a rate from the problem's curvature.
+
+        SGD, momentum and Nesterov (momentum beta):
+        ``min(0.2 (1 + beta) / (1.1 lambda_max), 0.5 (1 - beta) batch_size / trace)``
+        where lambda_max and the trace are those of the (weighted)
+        second-moment matrix of the features the engine sees (standardised,
+        plus the intercept's column), lambda_max by power iteration on at most
+        2^18 elements of evenly spaced training rows.  The first term keeps
+        heavy-ball steps stable on the full-batch curvature of the squared
+        error (the other losses curve less); the second, used only when
+        batches are smaller than the training set, keeps the effective
+        step ``lr / (1 - beta)`` times a small batch's curvature (about
+        ``trace / batch_size``) below 1/2, so mini-batch noise cannot blow up.  Adaptive optimizers normalise their
+        steps, so "auto" is a fixed rate: 0.01 for Adam, AdamW, NAdam and
+        RMSprop, 0.1 for Adagrad, 1.0 for Adadelta.
+        """
+        if self.learning_rate != "auto":
+            return float(self.learning_rate)
+        cls, presets = self._optimizer_class()
+        if cls in self._adaptive_rates:
+            return self._adaptive_rates[cls]
+        momentum = float({**presets, **(self.optimizer_params or {})}.get("momentum", 0.0))
+        rows = self._train_rows if self._train_rows is not None else None
+        n_train = X.shape[0] if rows is None else len(rows)
+        d = X.shape[1]
+        m = int(min(n_train, max(64, (1 << 18) // max(d, 1))))
+        pick = np.linspace(0, n_train - 1, m).round().astype(np.int64)
+        pick = pick if rows is None else rows[pick]
+        Z = np.asarray(X[pick], dtype=np.float64)  # one copy of at most 2 MB
+        if self.standardize:
+            Z -= self.mean_
+            Z /= self.scale_
+        if self.fit_intercept and not self.standardize:
+            Z = np.hstack([Z, np.ones((m, 1))])
+        w = sw[pick].astype(np.float64)
+        if not w.sum() > 0:
+            w = np.ones(m)
+        # Power iteration with pygd's own deterministic kernel: the gradient of
+        # 0.5 (z . v)^2 averaged over rows is C v (BLAS would make the rate,
+        # and so coef_, depend on the thread count).
+        from .linear import loss_grad
+
+        v = np.random.default_rng(0).standard_normal(Z.shape[1])
+        lam = 0.0
+        for _ in range(30):
+            norm = np.sqrt(np.sum(v * v))
+            if not norm > 0:
+                break
+            v = v / norm
+            v = loss_grad(Z, np.zeros(m), v, 0.0, sample_weight=w)[1]
+            lam = float(np.sqrt(np.sum(v * v)))
+        if self.fit_intercept and self.standardize:
+            lam = max(lam, 1.0)  # the intercept's direction: centred features leave it at 1
+        trace = float(np.sum(w * np.einsum("ij,ij->i", Z, Z)) / np.sum(w))
+        if self.fit_intercept and self.standardize:
+            trace += 1.0
+        if not (lam > 0 and trace > 0):
+            return 0.1
+        rate = 0.2 * (1.0 + momentum) / (1.1 * lam)
+        first_batch = self._batch_rows(n_train)
+        if first_batch < n_train:  # mini-batches
+            rate = min(rate, 0.5 * (1.0 - momentum) * first_batch / trace)
+        return rate
+
+    #: optimizer name -> (pygd.optim class, presets).
+    _optimizer_presets: dict[str, tuple[type, dict[str, Any]]] = _OPTIMIZERS
+    #: learning_rate="auto" for the adaptive optimizers.
+    _adaptive_rates: dict[type, float] = {
+        optim.Adam: 0.01, optim.AdamW: 0.01, optim.NAdam: 0.01, optim.RMSprop: 0.01,
+        optim.Adagrad: 0.1, optim.Adadelta: 1.0,
+    }
+
+    def _batch_rows(self, n_train: int) -> int:
+        """Rows per step now: ``batch_size``, or for "auto" 32 times the growth so far."""
+        if self.batch_size == "full":
+            return n_train
+        base = _AUTO_BATCH if self.batch_size == "auto" else int(self.batch_size)
+        return min(base * self._batch_factor, n_train)
+
+    def _schedule_config(self) -> dict[str, Any]:
+        defaults = dict(_SCHEDULES[self.lr_schedule])
+        user = dict(self.schedule_params or {})
+        unknown = set(user) - set(defaults)
+        if unknown:
+            raise ValueError(f"unknown schedule_params for lr_schedule={self.lr_schedule!r}: "
+                             f"{sorted(unknown)}; accepted: {sorted(defaults)}")
+        defaults.update({key: float(value) for key, value in user.items()})
+        if "t_max" in defaults and defaults["t_max"] <= 0:
+            defaults["t_max"] = float(self.max_iter)
+        for key, value in defaults.items():
+            if not math.isfinite(value) or (key != "eta_min" and value < 0):
+                raise ValueError(f"schedule parameter {key} must be finite and >= 0, got {value}")
+        if self.lr_schedule == "warmup_cosine" and defaults["warmup_epochs"] >= defaults["t_max"]:
+            raise ValueError("warmup_epochs must be smaller than t_max")
+        kind = "constant" if self.lr_schedule == "plateau" else self.lr_schedule
+        return {"kind": kind, **defaults}
+
+    def _penalties(self) -> tuple[float, float]:
+        alpha = float(self.alpha)
+        if self.penalty is None:
+            return 0.0, 0.0
+        if self.penalty == "l2":
+            return alpha, 0.0
+        if self.penalty == "l1":
+            return 0.0, alpha
+        return alpha * (1.0 - self.l1_ratio), alpha * self.l1_ratio
+
+    # -- the training loop -----------------------------------------------------
+    def _start(self, X: np.ndarray, Y: np.ndarray, one_d: bool, sw: np.ndarray,
+               rng: np.random.RandomState, coef_init: Any, intercept_init: Any,
+               partial: bool = False) -> None:
+        """Validation split, standardisation, parameters, optimizer state."""
+        n, d = X.shape
+        k = Y.shape[1]
+        dtype = X.dtype
+        self._batch_factor = 1
+        self._sched_config = self._schedule_config()
+        if self.early_stopping and not partial:
+            try:
+                train, val = train_test_split(np.arange(n), test_size=self.validation_fraction,
+                                              random_state=rng)
+            except ValueError as exc:
+                raise ValueError(
+                    f"The validation split with validation_fraction={self.validation_fraction} "
+                    f"leaves no training or no validation rows for {n} samples: {exc}") from exc
+            self._train_rows: np.ndarray | None = np.sort(train).astype(np.int64)
+            self._val_rows: np.ndarray | None = np.sort(val).astype(np.int64)
+        else:
+            self._train_rows = None
+            self._val_rows = None
+        if self.standardize:
+            self.mean_, self.scale_ = _standardization_stats(X, sw, self._train_rows,
+                                                             center=self.fit_intercept)
+        else:
+            self.mean_ = self.scale_ = None
+        self.learning_rate_ = self._resolve_learning_rate(X, sw)
+        self._opt_config, kernel = self._optimizer_config(self.learning_rate_)
+        size = k * d + k
+        params = np.zeros(size, dtype=dtype)
+        train_sw = sw if self._train_rows is None else sw[self._train_rows]
+        train_Y = Y if self._train_rows is None else Y[self._train_rows]
+        if coef_init is not None:
+            coef = np.asarray(coef_init, dtype=np.float64).reshape(-1)
+            if coef.size != k * d:
+                raise ValueError(f"coef_init has {coef.size} values, expected {k * d} "
+                                 f"({k} target(s) x {d} features)")
+            coef = coef.reshape(k, d)
+            params[: k * d] = (coef * self.scale_ if self.standardize else coef).ravel()
+        if self.fit_intercept:
+            if intercept_init is not None:
+                b = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
+                if b.size != k:
+                    raise ValueError(f"intercept_init has {b.size} values, expected {k}")
+                if self.standardize:
+                    b = b + params[: k * d].astype(np.float64).reshape(k, d) / self.scale_ @ self.mean_
+                params[k * d :] = b
+            elif coef_init is None:
+                # Weighted mean of y, without BLAS (thread-independent bits).
+                s = train_sw.astype(np.float64)
+                params[k * d :] = (train_Y * s[:, None]).sum(axis=0) / s.sum()
+        self._params = params
+        self._params_k = k
+        self._one_d = one_d
+        self._states = [np.zeros(size, dtype=dtype) for _ in range(3)]
+        if kernel == "adagrad":
+            self._states[0][:] = self._initial_accumulator
+        avg = self.average
+        self._average_start = -1 if avg is False else (0 if avg is True else int(avg))
+        self._average = params.copy() if self._average_start >= 0 else None
+        self._scalars = np.array([0.0, 1.0, 0.0, 0.0])
+        self._lr_factor = 1.0
+        self._schedule_offset = 0.0
+        self._best = math.inf
+        self.loss_curve_: list[float] = []
+        self.validation_scores_: list[float] | None = [] if self._val_rows is not None else None
+        self.best_validation_score_: float | None = None
+        self.best_loss_ = math.inf
+        self._no_improvement = 0
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _objective_penalty(self, params: np.ndarray, l2: float, l1: float, kd: int) -> float:
+        w = params[:kd].astype(np.float64)
+        return 0.5 * l2 * float(np.sum(w * w)) + l1 * float(np.abs(w).sum())
+
+    def _run(self, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None, sw: np.ndarray,
+             epochs: int, rng: np.random.RandomState, partial: bool = False) -> None:
+        n, d = X.shape
+        k = Y.shape[1]
+        kd = k * d
+        train = self._train_rows if not partial else None
+        n_train = n if train is None else len(train)
+        l2, l1 = self._penalties()
+        train_weight = sw if train is None else sw[train]
+        engine_loss, epsilon = self._engine_loss()
+        config = {
+            "loss": engine_loss,
+            "epsilon": epsilon,
+            "fit_intercept": bool(self.fit_intercept),
+            "l2": l2,
+            "l1": l1,
+            "weight_per_row": float(train_weight.astype(np.float64).mean()),
+            "average_start": self._average_start,
+            "optimizer": self._opt_config,
+            "schedule": self._sched_config,
+        }
+        engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
+        states = self._states
+        mean = self.mean_
+        scale = self.scale_
+        if mean is not None and not self.fit_intercept:
+            mean = np.zeros(d)
+        plateau = self.lr_schedule == "plateau"
+        sched = dict(_SCHEDULES["plateau"], **(self.schedule_params or {})) if plateau else {}
+        val = self._val_rows if not partial else None
+        if val is not None:
+            Yv = Y[val].astype(np.float64)
+            sv = sw[val].astype(np.float64)
+        start = time.perf_counter()
+        best_params = None
+        for _ in range(epochs):
+            epoch = self.n_iter_ + 1
+            batch = self._batch_rows(n_train)
+            config["steps_per_epoch"] = -(-n_train // batch)
+            config["schedule_offset"] = self._schedule_offset
+            if batch == n_train and train is None:
+                order = None
+            elif self.shuffle:
+                order = rng.permutation(n_train if train is None else train).astype(np.int64)
+            else:
+                order = train if train is not None else np.arange(n, dtype=np.int64)
+            saved = (self._params.copy(), [s.copy() for s in states], self._scalars.copy(),
+                     None if self._average is None else self._average.copy())
+            penalty = self._objective_penalty(self._params, l2, l1, kd)
+            config["lr_factor"] = self._lr_factor
+            loss_sum, weight_sum, steps, finite, optimality = engine(
+                X, Y, sw_arg, order, batch, self._params, states, self._average, self._scalars,
+                mean, scale, config)
+            loss = loss_sum / weight_sum + penalty
+            first = self.loss_curve_[0] if self.loss_curve_ else None
+            exploding = first is not None and first > 0 and loss > 1e10 * first
+            if not finite or not math.isfinite(loss) or exploding or not np.isfinite(self._params).all():
+                self._params, self._states, self._scalars, self._average = saved
+                states = self._states
+                rate = self.learning_rate_ * self._lr_factor
+                warnings.warn(
+                    f"{type(self).__name__} diverged in epoch {epoch}: the loss became "
+                    f"{'non-finite' if not (finite and math.isfinite(loss)) else f'{loss:.3g}'} with "
+                    f"learning_rate={self.learning_rate_:g} (current rate {rate:g}, optimizer "
+                    f"{self._opt_config['kind']!r}, batch_size={self.batch_size!r}). The weights "
+                    f"of epoch {epoch - 1} were restored and training stopped. Try a smaller "
+                    f"learning_rate (e.g. {self.learning_rate_ / 10:g}), standardize=True, or an "
+                    f"adaptive optimizer such as 'adam'.", DivergenceWarning, stacklevel=3)
+                break
+            self.n_iter_ = epoch
+            self.t_ = int(self._scalars[0])
+            self.loss_curve_.append(loss)
+            stop = False
+            if val is not None:
+                coef, intercept = self._raw_weights(d, k)
+                predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
+                Pv = predict(X, val, coef, intercept).astype(np.float64)
+                score = self._validation_score(Pv, Yv, sv)
+                self.validation_scores_.append(score)
+                if self.best_validation_score_ is None or score > self.best_validation_score_:
+                    best_params = (self._params.copy(),
+                                   None if self._average is None else self._average.copy())
+                if self.tol is not None and self.best_validation_score_ is not None and \
+                        score <= self.best_validation_score_ + self.tol:
+                    self._no_improvement += 1
+                else:
+                    self._no_improvement = 0
+                if self.best_validation_score_ is None or score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+            self.best_loss_ = min(self.best_loss_, loss)
+            self._report(epoch, loss, start, self.max_iter if not partial else None)
+            if self.callback is not None and self.callback(epoch, loss) is True:
+                stop = True
+            verdict = None
+            if self.tol is not None:
+                if val is None and batch == n_train:
+                    verdict = self._full_batch_verdict(loss, optimality)
+                else:
+                    if val is None:
+                        if loss > self._best - self.tol * abs(self._best):
+                            self._no_improvement += 1
+                        else:
+                            self._no_improvement = 0
+                        self._best = min(self._best, loss)
+                    if self._no_improvement >= self.n_iter_no_change:
+                        verdict = "stalled"
+            if verdict == "stalled":
+                self._no_improvement = 0
+                self._best = math.inf
+                if batch < n_train and self.batch_size == "auto":
+                    # Average the gradient noise away rather than shrinking the steps; the
+                    # schedule's clock keeps counting passes over the data.
+                    self._batch_factor *= _BATCH_GROWTH
+                    spe = -(-n_train // self._batch_rows(n_train))
+                    self._schedule_offset = float(self.n_iter_ * spe) - self._scalars[0]
+                    if self.verbose >= 2:
+                        print(f"Batch size raised to {self._batch_rows(n_train)}")
+                elif plateau and self.learning_rate_ * self._lr_factor * sched["factor"] >= sched["min_lr"]:
+                    self._lr_factor *= sched["factor"]
+                    if self.verbose >= 2:
+                        print(f"Learning rate lowered to {self.learning_rate_ * self._lr_factor:g}")
+                elif not partial:
+                    stop = True
+            elif verdict == "converged" and not partial:
+                stop = True
+            if stop:
+                break
+        else:
+            if not partial and self.tol is not None and epochs > 0 and self.n_iter_ >= self.max_iter:
+                warnings.warn(
+                    f"{type(self).__name__} reached max_iter={self.max_iter} epochs before the objective "
+                    f"stopped improving (tol={self.tol}); consider increasing max_iter or "
+                    f"learning_rate.", ConvergenceWarning, stacklevel=3)
+        if self.verbose == 1:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        if val is not None and best_params is not None:
+            self._params, self._average = best_params
+        coef, intercept = self._raw_weights(d, k)
+        dtype = X.dtype
+        self.coef_ = (coef[0] if self._one_d else coef).astype(dtype)
+        self.intercept_ = intercept.astype(dtype)
+
+    def _full_batch_verdict(self, loss: float, optimality: float) -> str | None:
+        """Convergence on exact (full-batch) objectives: "converged", "stalled" or None.
+
+        ``optimality`` is the engine's largest gradient component (least-norm
+        subgradient with L1) at the start of the epoch; the rule is the one
+        documented under ``tol``.
+        """
+        if optimality <= self.tol * math.sqrt(2.0 * abs(loss)):
+            return "converged"
+        if loss < self._best:
+            self._best = loss
+            self._no_improvement = 0
+            return None
+        self._no_improvement += 1
+        return "stalled" if self._no_improvement >= 2 * self.n_iter_no_change else None
+
+    def _raw_weights(self, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(coef (k, d), intercept (k,)) in X's units, float64, C order."""
+        source = self._average if (self._average is not None and self._scalars[3] > 0) else self._params
+        w = source[: k * d].astype(np.float64).reshape(k, d)
+        b = source[k * d :].astype(np.float64) if self.fit_intercept else np.zeros(k)
+        if self.scale_ is not None:
+            w = w / self.scale_
+            if self.fit_intercept:
+                b = b - w @ self.mean_
+        return np.ascontiguousarray(w), np.ascontiguousarray(b)
+
+    def _report(self, epoch: int, loss: float, start: float, total: int | None) -> None:
+        if self.verbose >= 2:
+            lr = self.learning_rate_ * self._lr_factor
+            print(f"Epoch {epoch}, loss {loss:.6g}, lr {lr:.3g}, steps {self.t_}, "
+                  f"time {time.perf_counter() - start:.3f} s", flush=True)
+        elif self.verbose == 1:
+            width = 30
+            if total:
+                filled = min(width, int(width * epoch / total))
+                bar = f"[{'#' * filled}{'.' * (width - filled)}] {epoch}/{total}"
+            else:
+                bar = f"epoch {epoch}"
+            sys.stderr.write(f"\r{bar} loss {loss:.6g}")
+            sys.stderr.flush()
+
+
+class GDRegressor(RegressorMixin, _Engine, BaseEstimator):
     r"""Linear regression trained by (mini-batch) gradient descent in C++.
 
     Minimises, over weights :math:`w` and intercepts :math:`b`,
@@ -166,10 +596,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         "sgd", "momentum" (SGD, momentum 0.9), "nesterov", "adagrad",
         "rmsprop", "adam", "adamw", "nadam", "adadelta", or one of
         ``pygd.optim.SGD, Adam, AdamW, Adagrad, RMSprop, Adadelta, NAdam``.
-        Momentum is the default because it crosses the long valleys of
-        correlated features far faster than Adam (on scikit-learn's diabetes
-        data Adam stalls ~4e-3 below the least-squares R²; momentum gets
-        within 5e-4), and "auto" below keeps it stable.
+        Momentum is the regressor's default: with ``learning_rate="auto"`` it
+        needs no tuning, is stable for features of any scale, and crosses the
+        long valleys of correlated features quickly.
     learning_rate : float or "auto", default="auto"
         Base rate of the optimizer.  "auto" (see ``learning_rate_``): for
         SGD, momentum and Nesterov, a rate from the curvature of the
@@ -177,7 +606,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         0.5 (1 - beta) batch_size / trace)`` with lambda_max and trace of the
         features' second-moment matrix (power iteration on at most 2^18
         elements of evenly spaced rows; the second term only when batches are
-        smaller than the training set) — so that neither the full-batch
+        smaller than the training set, with the first batch of "auto") — so that neither the full-batch
         curvature nor mini-batch noise can make it diverge; for adaptive
         optimizers a fixed rate (0.01 Adam/AdamW/NAdam/RMSprop, 0.1 Adagrad,
         1.0 Adadelta).
@@ -192,20 +621,38 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         epochs); "warmup_cosine" (linear warm-up over warmup_epochs=1, then
         cosine); "plateau" (the rate times factor=0.2 after
         ``n_iter_no_change`` epochs without improvement, as sklearn's
-        "adaptive"; training stops below min_lr=1e-6).
+        "adaptive", at each stall described under ``tol`` once the batch cannot
+        grow; training stops below min_lr=1e-6).
     schedule_params : dict, default=None
         Overrides of the schedule's parameters named above.
-    batch_size : int or "full", default=32
+    batch_size : int, "auto" or "full", default="auto"
         Rows per step: 1 is plain SGD, "full" batch gradient descent (one
-        deterministic parallel gradient per epoch).  Capped at the number of
-        training rows.
+        deterministic parallel gradient per epoch).  "auto" starts with 32
+        rows and makes the batch 4 times larger at each stall (see ``tol``)
+        until it is the whole training set: small batches make fast progress
+        early, larger ones average away the gradient noise that keeps small
+        batches from the optimum, and the last phase converges to it with the
+        exact gradient.  The schedules keep counting passes over the data
+        across the changes.  Capped at the number of training rows.
     max_iter : int, default=1000
         Maximum number of epochs.
     tol : float or None, default=1e-4
-        Training stops after ``n_iter_no_change`` epochs whose objective is not
-        below ``best * (1 - tol)`` (relative, so independent of y's units), or
-        with ``early_stopping``, whose validation R² is not above
-        ``best + tol``.  None: run ``max_iter`` epochs.
+        With mini-batches, the objective *stalls* after ``n_iter_no_change``
+        epochs not below ``best * (1 - tol)`` (relative, so independent of
+        y's units); with ``early_stopping``, after as many epochs whose
+        validation score is not above ``best + tol``.  At a stall "auto"
+        batches grow, else the "plateau" schedule lowers the rate, else
+        training stops.  When one batch is the whole training set (and no
+        ``early_stopping``), training stops once every component of the
+        objective's gradient (standardised units; with L1, the subgradient of
+        least norm) is at most ``tol * sqrt(2 * objective)`` — for the squared
+        error: no feature's covariance with the residuals exceeds tol times
+        their root mean square — and a stall is ``2 * n_iter_no_change``
+        epochs without a new best objective (momentum may overshoot for a
+        while).  A relative test on the objective's decrease would stop
+        gradient descent wherever it is slow, far from the optimum on
+        ill-conditioned or nearly separable data.  None: run ``max_iter``
+        epochs.
     n_iter_no_change : int, default=5
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, score R² on them after
@@ -296,7 +743,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         "optimizer_params": [dict, None],
         "lr_schedule": [StrOptions(set(_SCHEDULES))],
         "schedule_params": [dict, None],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"full"})],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"full", "auto"})],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -326,7 +773,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         optimizer_params: dict | None = None,
         lr_schedule: str = "plateau",
         schedule_params: dict | None = None,
-        batch_size: int | str = 32,
+        batch_size: int | str = "auto",
         max_iter: int = 1000,
         tol: float | None = 1e-4,
         n_iter_no_change: int = 5,
@@ -372,144 +819,6 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
-
-    # -- configuration -------------------------------------------------------
-    def _optimizer_class(self) -> tuple[type, dict[str, Any]]:
-        """The pygd.optim class and the presets the ``optimizer`` name stands for."""
-        if isinstance(self.optimizer, str):
-            return _OPTIMIZERS[self.optimizer]
-        if isinstance(self.optimizer, type) and self.optimizer in _KERNELS:
-            return self.optimizer, {}
-        raise ValueError(
-            f"optimizer must be one of {sorted(_OPTIMIZERS)} or a pygd.optim class among "
-            f"{[c.__name__ for c in _KERNELS]}, got {self.optimizer!r}"
-        )
-
-    def _optimizer_config(self, lr: float) -> tuple[dict[str, Any], str]:
-        """The engine's optimizer dict (every hyper-parameter explicit) and its kernel."""
-        cls, presets = self._optimizer_class()
-        hyper: dict[str, Any] = {}
-        for name, p in inspect.signature(cls.__init__).parameters.items():
-            if name in ("self", "params", "lr", "maximize") or p.default is inspect.Parameter.empty:
-                continue
-            hyper[name] = p.default
-        hyper.update(presets)
-        user = dict(self.optimizer_params or {})
-        for bad in ("lr", "params", "maximize"):
-            if bad in user:
-                raise ValueError(f"optimizer_params may not set {bad!r}"
-                                 + ("; use learning_rate" if bad == "lr" else ""))
-        unknown = set(user) - set(hyper)
-        if unknown:
-            raise ValueError(f"unknown optimizer_params for {cls.__name__}: {sorted(unknown)}; "
-                             f"accepted: {sorted(hyper)}")
-        hyper.update(user)
-        # pygd.optim's own checks (torch's messages) on a throw-away parameter.
-        cls([np.zeros(1)], lr=lr, **hyper)
-        kernel = _KERNELS[cls]
-        if cls is optim.AdamW:
-            hyper["decoupled_weight_decay"] = True
-        config = {"kind": kernel, "lr": lr}
-        for key, value in hyper.items():
-            if key == "initial_accumulator_value":
-                continue
-            config[key] = tuple(float(b) for b in value) if key == "betas" else value
-        self._initial_accumulator = float(hyper.get("initial_accumulator_value", 0.0))
-        return config, kernel
-
-    def _resolve_learning_rate(self, X: np.ndarray, sw: np.ndarray) -> float:
-        """``learning_rate``, or for "auto" a rate from the problem's curvature.
-
-        SGD, momentum and Nesterov (momentum beta):
-        ``min(0.2 (1 + beta) / (1.1 lambda_max), 0.5 (1 - beta) batch_size / trace)``
-        where lambda_max and the trace are those of the (weighted)
-        second-moment matrix of the features the engine sees (standardised,
-        plus the intercept's column), lambda_max by power iteration on at most
-        2^18 elements of evenly spaced training rows.  The first term keeps
-        heavy-ball steps stable on the full-batch curvature of the squared
-        error (the other losses curve less); the second, used only when
-        batches are smaller than the training set, keeps the effective
-        step ``lr / (1 - beta)`` times a small batch's curvature (about
-        ``trace / batch_size``) below 1/2, so mini-batch noise cannot blow up.  Adaptive optimizers normalise their
-        steps, so "auto" is a fixed rate: 0.01 for Adam, AdamW, NAdam and
-        RMSprop, 0.1 for Adagrad, 1.0 for Adadelta.
-        """
-        if self.learning_rate != "auto":
-            return float(self.learning_rate)
-        cls, presets = self._optimizer_class()
-        fixed = {optim.Adam: 0.01, optim.AdamW: 0.01, optim.NAdam: 0.01, optim.RMSprop: 0.01,
-                 optim.Adagrad: 0.1, optim.Adadelta: 1.0}
-        if cls in fixed:
-            return fixed[cls]
-        momentum = float({**presets, **(self.optimizer_params or {})}.get("momentum", 0.0))
-        rows = self._train_rows if self._train_rows is not None else None
-        n_train = X.shape[0] if rows is None else len(rows)
-        d = X.shape[1]
-        m = int(min(n_train, max(64, (1 << 18) // max(d, 1))))
-        pick = np.linspace(0, n_train - 1, m).round().astype(np.int64)
-        pick = pick if rows is None else rows[pick]
-        Z = np.asarray(X[pick], dtype=np.float64)  # one copy of at most 2 MB
-        if self.standardize:
-            Z -= self.mean_
-            Z /= self.scale_
-        if self.fit_intercept and not self.standardize:
-            Z = np.hstack([Z, np.ones((m, 1))])
-        w = sw[pick].astype(np.float64)
-        if not w.sum() > 0:
-            w = np.ones(m)
-        # Power iteration with pygd's own deterministic kernel: the gradient of
-        # 0.5 (z . v)^2 averaged over rows is C v (BLAS would make the rate,
-        # and so coef_, depend on the thread count).
-        from .linear import loss_grad
-
-        v = np.random.default_rng(0).standard_normal(Z.shape[1])
-        lam = 0.0
-        for _ in range(30):
-            norm = np.sqrt(np.sum(v * v))
-            if not norm > 0:
-                break
-            v = v / norm
-            v = loss_grad(Z, np.zeros(m), v, 0.0, sample_weight=w)[1]
-            lam = float(np.sqrt(np.sum(v * v)))
-        if self.fit_intercept and self.standardize:
-            lam = max(lam, 1.0)  # the intercept's direction: centred features leave it at 1
-        trace = float(np.sum(w * np.einsum("ij,ij->i", Z, Z)) / np.sum(w))
-        if self.fit_intercept and self.standardize:
-            trace += 1.0
-        if not (lam > 0 and trace > 0):
-            return 0.1
-        rate = 0.2 * (1.0 + momentum) / (1.1 * lam)
-        if self.batch_size != "full" and int(self.batch_size) < n_train:  # mini-batches
-            rate = min(rate, 0.5 * (1.0 - momentum) * int(self.batch_size) / trace)
-        return rate
-
-    def _schedule_config(self) -> dict[str, Any]:
-        defaults = dict(_SCHEDULES[self.lr_schedule])
-        user = dict(self.schedule_params or {})
-        unknown = set(user) - set(defaults)
-        if unknown:
-            raise ValueError(f"unknown schedule_params for lr_schedule={self.lr_schedule!r}: "
-                             f"{sorted(unknown)}; accepted: {sorted(defaults)}")
-        defaults.update({key: float(value) for key, value in user.items()})
-        if "t_max" in defaults and defaults["t_max"] <= 0:
-            defaults["t_max"] = float(self.max_iter)
-        for key, value in defaults.items():
-            if not math.isfinite(value) or (key != "eta_min" and value < 0):
-                raise ValueError(f"schedule parameter {key} must be finite and >= 0, got {value}")
-        if self.lr_schedule == "warmup_cosine" and defaults["warmup_epochs"] >= defaults["t_max"]:
-            raise ValueError("warmup_epochs must be smaller than t_max")
-        kind = "constant" if self.lr_schedule == "plateau" else self.lr_schedule
-        return {"kind": kind, **defaults}
-
-    def _penalties(self) -> tuple[float, float]:
-        alpha = float(self.alpha)
-        if self.penalty is None:
-            return 0.0, 0.0
-        if self.penalty == "l2":
-            return alpha, 0.0
-        if self.penalty == "l1":
-            return 0.0, alpha
-        return alpha * (1.0 - self.l1_ratio), alpha * self.l1_ratio
 
     # -- data --------------------------------------------------------------
     def _validate_xy(self, X: Any, y: Any, sample_weight: Any, reset: bool):
@@ -604,207 +913,6 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             out = predict(X, None, coef, intercept)
         return out[:, 0] if self.coef_.ndim == 1 else out
 
-    # -- the training loop -----------------------------------------------------
-    def _start(self, X: np.ndarray, Y: np.ndarray, one_d: bool, sw: np.ndarray,
-               rng: np.random.RandomState, coef_init: Any, intercept_init: Any,
-               partial: bool = False) -> None:
-        """Validation split, standardisation, parameters, optimizer state."""
-        n, d = X.shape
-        k = Y.shape[1]
-        dtype = X.dtype
-        self._sched_config = self._schedule_config()
-        if self.early_stopping and not partial:
-            try:
-                train, val = train_test_split(np.arange(n), test_size=self.validation_fraction,
-                                              random_state=rng)
-            except ValueError as exc:
-                raise ValueError(
-                    f"The validation split with validation_fraction={self.validation_fraction} "
-                    f"leaves no training or no validation rows for {n} samples: {exc}") from exc
-            self._train_rows: np.ndarray | None = np.sort(train).astype(np.int64)
-            self._val_rows: np.ndarray | None = np.sort(val).astype(np.int64)
-        else:
-            self._train_rows = None
-            self._val_rows = None
-        if self.standardize:
-            self.mean_, self.scale_ = _standardization_stats(X, sw, self._train_rows,
-                                                             center=self.fit_intercept)
-        else:
-            self.mean_ = self.scale_ = None
-        self.learning_rate_ = self._resolve_learning_rate(X, sw)
-        self._opt_config, kernel = self._optimizer_config(self.learning_rate_)
-        size = k * d + k
-        params = np.zeros(size, dtype=dtype)
-        train_sw = sw if self._train_rows is None else sw[self._train_rows]
-        train_Y = Y if self._train_rows is None else Y[self._train_rows]
-        if coef_init is not None:
-            coef = np.asarray(coef_init, dtype=np.float64).reshape(-1)
-            if coef.size != k * d:
-                raise ValueError(f"coef_init has {coef.size} values, expected {k * d} "
-                                 f"({k} target(s) x {d} features)")
-            coef = coef.reshape(k, d)
-            params[: k * d] = (coef * self.scale_ if self.standardize else coef).ravel()
-        if self.fit_intercept:
-            if intercept_init is not None:
-                b = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
-                if b.size != k:
-                    raise ValueError(f"intercept_init has {b.size} values, expected {k}")
-                if self.standardize:
-                    b = b + params[: k * d].astype(np.float64).reshape(k, d) / self.scale_ @ self.mean_
-                params[k * d :] = b
-            elif coef_init is None:
-                # Weighted mean of y, without BLAS (thread-independent bits).
-                s = train_sw.astype(np.float64)
-                params[k * d :] = (train_Y * s[:, None]).sum(axis=0) / s.sum()
-        self._params = params
-        self._params_k = k
-        self._one_d = one_d
-        self._states = [np.zeros(size, dtype=dtype) for _ in range(3)]
-        if kernel == "adagrad":
-            self._states[0][:] = self._initial_accumulator
-        avg = self.average
-        self._average_start = -1 if avg is False else (0 if avg is True else int(avg))
-        self._average = params.copy() if self._average_start >= 0 else None
-        self._scalars = np.array([0.0, 1.0, 0.0, 0.0])
-        self._lr_factor = 1.0
-        self.loss_curve_: list[float] = []
-        self.validation_scores_: list[float] | None = [] if self._val_rows is not None else None
-        self.best_validation_score_: float | None = None
-        self.best_loss_ = math.inf
-        self._no_improvement = 0
-        self.n_iter_ = 0
-        self.t_ = 0
-
-    def _objective_penalty(self, params: np.ndarray, l2: float, l1: float, kd: int) -> float:
-        w = params[:kd].astype(np.float64)
-        return 0.5 * l2 * float(np.sum(w * w)) + l1 * float(np.abs(w).sum())
-
-    def _run(self, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None, sw: np.ndarray,
-             epochs: int, rng: np.random.RandomState, partial: bool = False) -> None:
-        n, d = X.shape
-        k = Y.shape[1]
-        kd = k * d
-        train = self._train_rows if not partial else None
-        n_train = n if train is None else len(train)
-        full = self.batch_size == "full"
-        batch = n_train if full else min(int(self.batch_size), n_train)
-        spe = -(-n_train // batch)
-        l2, l1 = self._penalties()
-        train_weight = sw if train is None else sw[train]
-        engine_loss, epsilon = self._engine_loss()
-        config = {
-            "loss": engine_loss,
-            "epsilon": epsilon,
-            "steps_per_epoch": spe,
-            "fit_intercept": bool(self.fit_intercept),
-            "l2": l2,
-            "l1": l1,
-            "weight_per_row": float(train_weight.astype(np.float64).mean()),
-            "average_start": self._average_start,
-            "optimizer": self._opt_config,
-            "schedule": self._sched_config,
-        }
-        engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
-        states = self._states
-        mean = self.mean_
-        scale = self.scale_
-        if mean is not None and not self.fit_intercept:
-            mean = np.zeros(d)
-        plateau = self.lr_schedule == "plateau"
-        sched = dict(_SCHEDULES["plateau"], **(self.schedule_params or {})) if plateau else {}
-        val = self._val_rows if not partial else None
-        if val is not None:
-            Yv = Y[val].astype(np.float64)
-            sv = sw[val].astype(np.float64)
-        start = time.perf_counter()
-        best_params = None
-        for _ in range(epochs):
-            epoch = self.n_iter_ + 1
-            if full and train is None:
-                order = None
-            elif self.shuffle:
-                order = rng.permutation(n_train if train is None else train).astype(np.int64)
-            else:
-                order = train if train is not None else np.arange(n, dtype=np.int64)
-            saved = (self._params.copy(), [s.copy() for s in states], self._scalars.copy(),
-                     None if self._average is None else self._average.copy())
-            penalty = self._objective_penalty(self._params, l2, l1, kd)
-            config["lr_factor"] = self._lr_factor
-            loss_sum, weight_sum, steps, finite = engine(
-                X, Y, sw_arg, order, batch, self._params, states, self._average, self._scalars,
-                mean, scale, config)
-            loss = loss_sum / weight_sum + penalty
-            first = self.loss_curve_[0] if self.loss_curve_ else None
-            exploding = first is not None and first > 0 and loss > 1e10 * first
-            if not finite or not math.isfinite(loss) or exploding or not np.isfinite(self._params).all():
-                self._params, self._states, self._scalars, self._average = saved
-                states = self._states
-                rate = self.learning_rate_ * self._lr_factor
-                warnings.warn(
-                    f"{type(self).__name__} diverged in epoch {epoch}: the loss became "
-                    f"{'non-finite' if not (finite and math.isfinite(loss)) else f'{loss:.3g}'} with "
-                    f"learning_rate={self.learning_rate_:g} (current rate {rate:g}, optimizer "
-                    f"{self._opt_config['kind']!r}, batch_size={self.batch_size!r}). The weights "
-                    f"of epoch {epoch - 1} were restored and training stopped. Try a smaller "
-                    f"learning_rate (e.g. {self.learning_rate_ / 10:g}), standardize=True, or an "
-                    f"adaptive optimizer such as 'adam'.", DivergenceWarning, stacklevel=3)
-                break
-            self.n_iter_ = epoch
-            self.t_ = int(self._scalars[0])
-            self.loss_curve_.append(loss)
-            stop = False
-            if val is not None:
-                coef, intercept = self._raw_weights(d, k)
-                predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
-                Pv = predict(X, val, coef, intercept).astype(np.float64)
-                score = self._validation_score(Pv, Yv, sv)
-                self.validation_scores_.append(score)
-                if self.best_validation_score_ is None or score > self.best_validation_score_:
-                    best_params = (self._params.copy(),
-                                   None if self._average is None else self._average.copy())
-                if self.tol is not None and self.best_validation_score_ is not None and \
-                        score <= self.best_validation_score_ + self.tol:
-                    self._no_improvement += 1
-                else:
-                    self._no_improvement = 0
-                if self.best_validation_score_ is None or score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                self.best_loss_ = min(self.best_loss_, loss)
-            else:
-                if self.tol is not None and loss > self.best_loss_ - self.tol * abs(self.best_loss_):
-                    self._no_improvement += 1
-                else:
-                    self._no_improvement = 0
-                self.best_loss_ = min(self.best_loss_, loss)
-            self._report(epoch, loss, start, self.max_iter if not partial else None)
-            if self.callback is not None and self.callback(epoch, loss) is True:
-                stop = True
-            if self.tol is not None and self._no_improvement >= self.n_iter_no_change:
-                if plateau and self.learning_rate_ * self._lr_factor * sched["factor"] >= sched["min_lr"]:
-                    self._lr_factor *= sched["factor"]
-                    self._no_improvement = 0
-                    if self.verbose >= 2:
-                        print(f"Learning rate lowered to {self.learning_rate_ * self._lr_factor:g}")
-                elif not partial:
-                    stop = True
-            if stop:
-                break
-        else:
-            if not partial and self.tol is not None and epochs > 0 and self.n_iter_ >= self.max_iter:
-                warnings.warn(
-                    f"{type(self).__name__} reached max_iter={self.max_iter} epochs before the objective "
-                    f"stopped improving (tol={self.tol}); consider increasing max_iter or "
-                    f"learning_rate.", ConvergenceWarning, stacklevel=3)
-        if self.verbose == 1:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-        if val is not None and best_params is not None:
-            self._params, self._average = best_params
-        coef, intercept = self._raw_weights(d, k)
-        dtype = X.dtype
-        self.coef_ = (coef[0] if self._one_d else coef).astype(dtype)
-        self.intercept_ = intercept.astype(dtype)
-
     def _engine_loss(self) -> tuple[str, float]:
         """The engine's row loss and epsilon."""
         return self.loss, float(self.epsilon)
@@ -818,31 +926,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res == 0, 1.0, 0.0))
         return float(np.mean(r2))
 
-    def _raw_weights(self, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(coef (k, d), intercept (k,)) in X's units, float64, C order."""
-        source = self._average if (self._average is not None and self._scalars[3] > 0) else self._params
-        w = source[: k * d].astype(np.float64).reshape(k, d)
-        b = source[k * d :].astype(np.float64) if self.fit_intercept else np.zeros(k)
-        if self.scale_ is not None:
-            w = w / self.scale_
-            if self.fit_intercept:
-                b = b - w @ self.mean_
-        return np.ascontiguousarray(w), np.ascontiguousarray(b)
 
-    def _report(self, epoch: int, loss: float, start: float, total: int | None) -> None:
-        if self.verbose >= 2:
-            lr = self.learning_rate_ * self._lr_factor
-            print(f"Epoch {epoch}, loss {loss:.6g}, lr {lr:.3g}, steps {self.t_}, "
-                  f"time {time.perf_counter() - start:.3f} s", flush=True)
-        elif self.verbose == 1:
-            width = 30
-            if total:
-                filled = min(width, int(width * epoch / total))
-                bar = f"[{'#' * filled}{'.' * (width - filled)}] {epoch}/{total}"
-            else:
-                bar = f"epoch {epoch}"
-            sys.stderr.write(f"\r{bar} loss {loss:.6g}")
-            sys.stderr.flush()
 
 from ._classifier import GDClassifier  # noqa: E402  (builds on GDRegressor above)
 

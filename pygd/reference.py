@@ -578,13 +578,18 @@ def batch_loss_grad(
 
 
 def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: float,
-                 steps_per_epoch: int) -> float:
-    """The learning rate at optimizer step ``step`` (from 1); see csrc/pygd/train.hpp."""
+                 steps_per_epoch: int, offset: float = 0.0) -> float:
+    """The learning rate at optimizer step ``step`` (from 1); see csrc/pygd/train.hpp.
+
+    ``offset`` is added to the step for the epoch-based schedules (the engine
+    sets it when the batch size grew, so that the epoch count stays right).
+    """
     import math
 
     lr = optimizer["lr"]
     kind = schedule["kind"]
-    e = (step - 1) / steps_per_epoch
+    ts = step + offset
+    e = (ts - 1) / steps_per_epoch
     if kind == "constant":
         return lr
     if kind == "invscaling":
@@ -599,8 +604,8 @@ def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: floa
         return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * min(e, t_max) / t_max)) / 2
     if kind == "warmup_cosine":
         warmup = schedule.get("warmup_epochs", 1.0)
-        if step <= warmup * steps_per_epoch:
-            return lr * step / (warmup * steps_per_epoch)
+        if ts <= warmup * steps_per_epoch:
+            return lr * ts / (warmup * steps_per_epoch)
         span = t_max - warmup
         progress = min(max(e - warmup, 0.0), span)
         return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * progress / span)) / 2
@@ -614,6 +619,7 @@ def train_reference(
     fit_intercept: bool = True, l2: float = 0.0, l1: float = 0.0,
     mean: np.ndarray | None = None, scale: np.ndarray | None = None,
     weight_per_row: float = 1.0, steps_per_epoch: int | None = None, average_start: int = -1,
+    schedule_offset: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None, list[float]]:
     r"""The engine's epochs over ``orders`` (one array of row numbers per epoch).
 
@@ -629,7 +635,8 @@ def train_reference(
         \nabla_w = ((G - \text{mean}\, G_b) / \text{scale}) / D + \text{l2}\, w, \quad
         \nabla_b = G_b / D,
 
-    then the optimizer step at the scheduled rate :math:`\gamma_t`, the soft
+    then the optimizer step at the scheduled rate :math:`\gamma_t` (:func:`scheduled_lr`
+    with ``schedule_offset``), the soft
     threshold :math:`w \leftarrow \mathrm{sign}(w)\max(|w| - \gamma_t\,\text{l1}, 0)`,
     and, after ``average_start`` steps, the running average of the parameters.
     Returns (params, average or None, per-epoch sums of s_i l_i).
@@ -674,7 +681,7 @@ def train_reference(
                 g = g + l2 * w
             grad = np.concatenate([g.ravel(), Gb / D]).astype(dtype)[:size]
             step += 1
-            lr = scheduled_lr(optimizer, schedule, step, spe)
+            lr = scheduled_lr(optimizer, schedule, step, spe, schedule_offset)
             view = params[:size]
             step_fn(view, grad, state, lr=lr, **hyper)
             if l1 != 0:

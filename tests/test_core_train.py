@@ -51,7 +51,7 @@ def _run_engine(X, Y, sw, orders, batch, opt, *, l2=0.0, l1=0.0, mean=None, scal
     engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
     losses = []
     for order in orders:
-        loss_sum, weight_sum, steps, finite = engine(X, Y, sw, order, batch, params, states, average,
+        loss_sum, weight_sum, steps, finite, _ = engine(X, Y, sw, order, batch, params, states, average,
                                                      scalars, mean, scale, config)
         assert finite
         assert steps == -(-n_order // batch)
@@ -108,6 +108,114 @@ def test_scheduled_lr_matches_reference(kind):
     expected = [ref.scheduled_lr(opt, sched, float(t), 5) for t in range(1, 60)]
     np.testing.assert_allclose(values, expected, rtol=1e-15)
     assert len(set(values)) > 3  # it schedules something
+
+
+@pytest.mark.parametrize("kind", ["step", "cosine", "warmup_cosine"])
+def test_schedule_offset_keeps_counting_passes(kind):
+    # After E epochs of T steps at one batch size, offset = E * spe' - T makes the next step's
+    # fractional epoch exactly E at the new spe' (what GDRegressor sets when a batch grows).
+    opt = dict(kind="adam", lr=0.3)
+    sched = dict(kind=kind, t_max=7.0, warmup_epochs=3.0, step_size=1.0, gamma=0.5)
+    E, spe, spe_new = 2, 10, 3
+    T = E * spe
+    offset = E * spe_new - T
+    values = [_core.scheduled_lr(opt, sched, float(t), spe_new, offset) for t in range(T + 1, T + 12)]
+    expected = [ref.scheduled_lr(opt, sched, float(t), spe_new, offset) for t in range(T + 1, T + 12)]
+    np.testing.assert_allclose(values, expected, rtol=1e-15)
+    # ... and equal the schedule of a run that had used spe' from the start.
+    same = [ref.scheduled_lr(opt, sched, float(t), spe_new) for t in range(E * spe_new + 1, E * spe_new + 12)]
+    np.testing.assert_allclose(values, same, rtol=1e-15)
+    assert _core.scheduled_lr(opt, sched, 5.0, 3) == _core.scheduled_lr(opt, sched, 5.0, 3, 0.0)
+    with pytest.raises(ValueError, match="offset must be finite"):
+        _core.scheduled_lr(opt, sched, 5.0, 3, float("nan"))
+
+
+def test_engine_with_a_grown_batch_matches_reference():
+    # Two epochs of 16-row batches, then two of 64 with the schedule offset; plain SGD has no
+    # state, so the reference can run the two phases as separate calls (its step restarts at 1).
+    X, Y, sw, rng = _problem(n=160)
+    n = X.shape[0]
+    opt = OPTIMIZERS["sgd"]
+    sched = dict(kind="step", step_size=1.0, gamma=0.7)
+    mean, scale = X.mean(0), X.std(0)
+    orders = [rng.permutation(n) for _ in range(4)]
+    size = X.shape[1] + 1
+    params = np.zeros(size)
+    states = [np.zeros(size) for _ in range(3)]
+    scalars = np.array([0.0, 1.0, 0.0, 0.0])
+    config = dict(loss="squared_error", steps_per_epoch=10, fit_intercept=True, l2=0.0, l1=0.0,
+                  weight_per_row=float(sw.mean()), average_start=-1, optimizer=opt, schedule=sched)
+    for order in orders[:2]:
+        _core.train_epoch_f64(X, Y, sw, order, 16, params, states, None, scalars, mean, scale, config)
+    config.update(steps_per_epoch=3, schedule_offset=2 * 3 - scalars[0])
+    for order in orders[2:]:
+        _core.train_epoch_f64(X, Y, sw, order, 64, params, states, None, scalars, mean, scale, config)
+    expected = np.zeros(size)
+    common = dict(optimizer=opt, schedule=sched, mean=mean, scale=scale, weight_per_row=float(sw.mean()))
+    ref.train_reference(X, Y, sw, orders[:2], 16, expected, **common)
+    ref.train_reference(X, Y, sw, orders[2:], 64, expected, schedule_offset=2 * 3, **common)
+    assert np.abs(params - expected).max() <= 1e-12 * np.abs(expected).max()
+    # Without the offset the third epoch would be scheduled as the seventh: a different result.
+    other = np.zeros(size)
+    ref.train_reference(X, Y, sw, orders[:2], 16, other, **common)
+    ref.train_reference(X, Y, sw, orders[2:], 64, other, schedule_offset=20, **common)
+    assert np.abs(other - expected).max() > 1e-6
+
+
+@pytest.mark.parametrize("penalty", sorted(PENALTIES) + ["strong-l1"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_optimality_is_the_least_norm_subgradient(penalty, dtype):
+    # The engine's fifth result: max |g_j| of the last batch's gradient at the weights before its
+    # step, with the l1 term's subgradient chosen to cancel most of g (0 where |g_j| <= l1, w_j = 0).
+    X, Y, sw, rng = _problem(d=12, k=2, dtype=dtype)
+    n = X.shape[0]
+    l2, l1 = PENALTIES[penalty] if penalty != "strong-l1" else (0.0, 0.8)
+    mean, scale = X.astype(np.float64).mean(0), X.astype(np.float64).std(0)
+    k, d = Y.shape[1], X.shape[1]
+    size = k * d + k
+    params = np.zeros(size, dtype=dtype)
+    states = [np.zeros(size, dtype=dtype) for _ in range(3)]
+    scalars = np.array([0.0, 1.0, 0.0, 0.0])
+    config = dict(loss="squared_error", steps_per_epoch=1, fit_intercept=True, l2=l2, l1=l1,
+                  weight_per_row=float(sw.astype(np.float64).mean()), average_start=-1,
+                  optimizer=OPTIMIZERS["sgd"], schedule=dict(kind="constant"))
+    engine = _core.train_epoch_f32 if dtype == np.float32 else _core.train_epoch_f64
+    for _ in range(5):
+        before = params.astype(np.float64)
+        *_, optimality = engine(X, Y, sw, None, n, params, states, None, scalars, mean, scale, config)
+    w = before[: k * d].reshape(k, d)
+    b = before[k * d :]
+    v = w / scale
+    G, Gb, _, S = ref.batch_loss_grad(X, Y, sw, np.arange(n), v, b - v @ mean, loss="squared_error")
+    g = ((G - mean[None, :] * Gb[:, None]) / scale) / S + l2 * w
+    sub = np.where(w > 0, np.abs(g + l1), np.where(w < 0, np.abs(g - l1), np.maximum(np.abs(g) - l1, 0)))
+    expected = max(sub.max(), np.abs(Gb / S).max())
+    np.testing.assert_allclose(optimality, expected, rtol=1e-10 if dtype == np.float64 else 1e-5)
+    if penalty == "strong-l1":
+        assert (w == 0).sum() > 0  # the zero branch was exercised
+    # Mini-batches: the measure of the epoch's last batch, still finite and positive.
+    order = rng.permutation(n)
+    *_, last = engine(X, Y, sw, order, 16, params, states, None, scalars, mean, scale,
+                      dict(config, steps_per_epoch=-(-n // 16)))
+    assert np.isfinite(last) and last > 0
+
+
+def test_optimality_at_zero_weights_subtracts_l1():
+    # All weights 0 (the first step, no intercept): the measure is max(|g_j| - l1, 0).
+    X, Y, sw, _ = _problem(d=12)
+    n, d = X.shape
+    mean, scale = X.mean(0), X.std(0)
+    G, _, _, S = ref.batch_loss_grad(X, Y, sw, np.arange(n), np.zeros((1, d)), np.zeros(1))
+    g = np.abs((G[0] - 0.0) / scale / S)  # mean = 0 when no intercept is fitted
+    l1 = float(np.sort(g)[d // 2])
+    config = dict(loss="squared_error", steps_per_epoch=1, fit_intercept=False, l2=0.0, l1=l1,
+                  weight_per_row=float(sw.mean()), average_start=-1, optimizer=OPTIMIZERS["sgd"],
+                  schedule=dict(kind="constant"))
+    params = np.zeros(d + 1)
+    states = [np.zeros(d + 1) for _ in range(3)]
+    *_, optimality = _core.train_epoch_f64(X, Y, sw, None, n, params, states, None,
+                                           np.array([0.0, 1.0, 0.0, 0.0]), np.zeros(d), scale, config)
+    np.testing.assert_allclose(optimality, g.max() - l1, rtol=1e-12)
 
 
 def test_float32_trains_in_float32_close_to_reference(simd_level):
@@ -172,7 +280,7 @@ def test_non_finite_loss_stops_the_epoch():
     states = [np.zeros_like(params) for _ in range(3)]
     scalars = np.array([0.0, 1.0, 0.0, 0.0])
     config = dict(loss="squared_error", optimizer=OPTIMIZERS["adam"], schedule=dict(kind="constant"))
-    _, _, steps, finite = _core.train_epoch_f64(X, Y, None, order, 10, params, states, None, scalars,
+    _, _, steps, finite, _ = _core.train_epoch_f64(X, Y, None, order, 10, params, states, None, scalars,
                                                 None, None, config)
     assert not finite
     assert steps == 5  # rows 0..49 were fine; the batch with row 50 made no update

@@ -83,7 +83,7 @@ def test_engine_softmax_is_finite_for_extreme_logits(logit):
     params = np.array([logit, 0.0, -logit, 0.0, 0.0, 0.0])
     scalars = np.array([0.0, 1.0, 0.0, 0.0])
     config = dict(loss="multinomial", steps_per_epoch=1, optimizer=opt, schedule=dict(kind="constant"))
-    loss_sum, weight_sum, steps, finite = _core.train_epoch_f64(
+    loss_sum, weight_sum, steps, finite, _ = _core.train_epoch_f64(
         X, Y, None, None, 1, params, [], None, scalars, None, None, config)
     assert finite and steps == 1
     assert loss_sum == pytest.approx(abs(logit) + np.log1p(np.exp(-abs(logit)) + np.exp(-2 * abs(logit))),

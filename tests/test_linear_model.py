@@ -36,8 +36,8 @@ def _data(n=300, d=5, k=None, seed=0, noise=0.1, cond=1.0):
 # -- scikit-learn's estimator checks -----------------------------------------------
 
 
-# No expected failures: the checks' data sets are small enough for the default
-# batch to hold every row, so even check_sample_weight_equivalence passes.
+# No expected failures: the checks' data sets are small enough for the first "auto"
+# batch (32 rows) to hold every row, so even check_sample_weight_equivalence passes.
 @parametrize_with_checks([GDRegressor(random_state=0), GDRegressor(batch_size="full", random_state=0)])
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_sklearn_checks(estimator, check):
@@ -92,6 +92,54 @@ def test_full_batch_converges_to_lstsq(cond):
                       max_iter=3000, tol=None, random_state=0).fit(X, y)
     np.testing.assert_allclose(est.coef_, solution[:-1], rtol=1e-6, atol=1e-9 * np.abs(solution).max())
     np.testing.assert_allclose(est.intercept_, solution[-1:], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cond", [1.0, 1e3])
+def test_full_batch_tol_is_a_gradient_test(cond):
+    # Stopping on the gradient (not on a slow relative decrease): with tol=1e-6 the fit
+    # stops by itself, every standardised gradient component is below tol * rms(residual),
+    # and the coefficients are those of least squares.
+    X, y = _data(n=400, d=6, cond=cond, noise=0.5)
+    solution = np.linalg.lstsq(np.hstack([X, np.ones((X.shape[0], 1))]), y, rcond=None)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDRegressor(batch_size="full", alpha=0.0, tol=1e-6, max_iter=20000, random_state=0).fit(X, y)
+    assert est.n_iter_ < 20000
+    r = est.predict(X) - y
+    Z = (X - X.mean(0)) / X.std(0)
+    gradient = np.abs(np.append(Z.T @ r, r.sum()) / len(y)).max()
+    assert gradient <= 2e-6 * np.sqrt(np.mean(r * r))
+    np.testing.assert_allclose(est.coef_ * X.std(0), solution[:-1] * X.std(0), rtol=1e-4, atol=1e-6)
+
+
+def test_auto_batch_grows_to_the_whole_set(capsys):
+    X, y = _data(n=1000, d=6, cond=30.0, noise=0.5)
+    solution = np.linalg.lstsq(np.hstack([X, np.ones((X.shape[0], 1))]), y, rcond=None)[0]
+    est = GDRegressor(alpha=0.0, verbose=2, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    raised = [int(line.split()[-1]) for line in out.splitlines() if line.startswith("Batch size raised")]
+    assert raised == [128, 512, 1000]
+    # One step per epoch at the end, and the optimum (the full-batch gradient test stopped it).
+    assert est.t_ - est.n_iter_ == sum(-(-1000 // b) - 1 for b in (32, 128, 512)
+                                       for _ in range(_epochs_at(out, b)))
+    np.testing.assert_allclose(est.coef_ * X.std(0), solution[:-1] * X.std(0), rtol=1e-3, atol=1e-4)
+
+
+def _epochs_at(out: str, batch: int) -> int:
+    """Epochs printed while the batch size was ``batch`` (verbose=2 output)."""
+    size, count = 32, {}
+    for line in out.splitlines():
+        if line.startswith("Batch size raised"):
+            size = int(line.split()[-1])
+        elif line.startswith("Epoch "):
+            count[size] = count.get(size, 0) + 1
+    return count.get(batch, 0)
+
+
+def test_fixed_batch_size_never_grows():
+    X, y = _data(n=100)
+    est = GDRegressor(batch_size=16, random_state=0).fit(X, y)
+    assert est.n_iter_ > 10 and est.t_ == est.n_iter_ * 7
 
 
 @pytest.mark.parametrize("cond", [1.0, 1e3])

@@ -35,13 +35,16 @@ enum class ScheduleKind : int {
 };
 
 // Per-step learning-rate schedule; t counts optimizer steps from 1 and
-// e = (t - 1) / steps_per_epoch is the (fractional) epoch:
+// e = (t + offset - 1) / steps_per_epoch is the (fractional) epoch.  The offset
+// is 0 unless the batch size changed during training: then t + offset counts
+// the steps the epochs so far would have taken at the current batch size, so
+// e still equals the number of passes over the data:
 //   constant       lr
 //   invscaling     lr / t^power_t                       (sklearn's eta0 / t^power_t)
 //   step           lr gamma^floor(e / step_size)
 //   exponential    lr gamma^e
 //   cosine         eta_min + (lr - eta_min) (1 + cos(pi min(e, t_max) / t_max)) / 2
-//   warmup_cosine  lr (t / (warmup steps)) during warmup_epochs, then cosine over the rest of t_max
+//   warmup_cosine  lr ((t + offset) / (warmup steps)) during warmup_epochs, then cosine over the rest of t_max
 struct ScheduleConfig {
   ScheduleKind kind = ScheduleKind::constant;
   double power_t = 0.25, gamma = 0.1, step_size = 10.0, t_max = 1000.0, eta_min = 0.0,
@@ -54,6 +57,7 @@ struct TrainSpec {
   index_t n_order = 0;   // batch positions [0, n_order): rows[pos] (or pos itself)
   index_t batch_size = 1;
   index_t steps_per_epoch = 1;  // for the schedule
+  double schedule_offset = 0.0;  // the schedule's step offset (see scheduled_lr)
   bool fit_intercept = true;
   double l2 = 0.0;  // gradient += l2 w                      (coef only)
   double l1 = 0.0;  // after each step, w <- soft-threshold(w, lr_t l1)
@@ -83,10 +87,14 @@ struct EpochResult {
   double weight_sum = 0.0;  // sum_i s_i over the rows visited
   index_t steps = 0;
   bool finite = true;       // false: a batch loss was NaN/inf; the epoch stopped after it (no update)
+  // max_j |least-norm subgradient_j| of the penalised objective over the last batch, at the
+  // weights before its step (standardised units; for w_j = 0 the l1 term absorbs up to l1).
+  // With one batch per epoch it is the optimality measure of the whole objective: 0 at the optimum.
+  double optimality = 0.0;
 };
 
 double scheduled_lr(const OptimizerConfig& optimizer, const ScheduleConfig& schedule, double t,
-                    index_t steps_per_epoch);
+                    index_t steps_per_epoch, double offset = 0.0);
 
 // One epoch: for each batch of positions, gather, fused loss-and-gradient
 // (fixed blocks reduced in block order: the same bits for any thread count),
