@@ -124,6 +124,20 @@ void batch_sums(const BatchProblem<T>& pb, index_t begin, index_t m, BatchScratc
   }
 }
 
+// sum_j a[j] b[j] with four partial sums (a fixed order).
+inline double dot4(const double* __restrict a, const double* __restrict b, index_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  index_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    s0 += a[j] * b[j];
+    s1 += a[j + 1] * b[j + 1];
+    s2 += a[j + 2] * b[j + 2];
+    s3 += a[j + 3] * b[j + 3];
+  }
+  for (; j < n; ++j) s0 += a[j] * b[j];
+  return (s0 + s1) + (s2 + s3);
+}
+
 }  // namespace
 
 double scheduled_lr(const OptimizerConfig& optimizer, const ScheduleConfig& s, double t,
@@ -167,6 +181,15 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
   const bool standardize = spec.mean != nullptr;
 
   std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k), 0.0);
+  // 1 / scale (within an ulp of dividing) and the mean, or 1 and 0 without
+  // standardisation (exact no-ops), so the per-step loops have no branches.
+  std::vector<double> inv_scale_v(static_cast<size_t>(d), 1.0), mean_v(static_cast<size_t>(d), 0.0);
+  for (index_t j = 0; standardize && j < d; ++j) {
+    inv_scale_v[j] = 1.0 / spec.scale[j];
+    mean_v[j] = spec.mean[j];
+  }
+  const double* __restrict inv_scale = inv_scale_v.data();
+  const double* __restrict mean = mean_v.data();
   std::vector<T> grad(static_cast<size_t>(kd + k), T(0));
   BatchScratch scratch;
   scratch.kd = kd;
@@ -188,16 +211,13 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
   for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size) {
     const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
 
-    // The model in raw units.
+    // The model in raw units: v = w / scale, c = b - v . mean.
     for (index_t t = 0; t < k; ++t) {
-      double c = spec.fit_intercept ? double(params[kd + t]) : 0.0;
-      for (index_t j = 0; j < d; ++j) {
-        const double w = double(params[t * d + j]);
-        const double v = standardize ? w / spec.scale[j] : w;
-        coef[t * d + j] = v;
-        if (standardize) c -= v * spec.mean[j];
-      }
-      intercept[t] = c;
+      const T* __restrict w = params + t * d;
+      double* __restrict v = coef.data() + t * d;
+      for (index_t j = 0; j < d; ++j) v[j] = double(w[j]) * inv_scale[j];
+      const double b = spec.fit_intercept ? double(params[kd + t]) : 0.0;
+      intercept[t] = b - dot4(v, mean, d);
     }
 
     batch_sums(pb, pos, m, scratch, kernel);
@@ -211,18 +231,24 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       break;
     }
     const double D = (m == spec.n_order) ? weight : double(m) * spec.weight_per_row;
-    const bool last = pos + m >= spec.n_order;
-    double optimality = 0.0;  // max |least-norm subgradient|, for the epoch's last batch
-
+    const double inv_D = 1.0 / D;
+    // The gradient of the standardised problem: (G - mean Gb) / scale / D + l2 w.
+    const double l2 = spec.l2;
     for (index_t t = 0; t < k; ++t) {
-      for (index_t j = 0; j < d; ++j) {
-        const double raw = standardize ? (G[t * d + j] - spec.mean[j] * Gb[t]) / spec.scale[j]
-                                       : G[t * d + j];
-        const double w = double(params[t * d + j]);
-        double g = raw / D;
-        if (spec.l2 != 0) g += spec.l2 * w;
-        grad[t * d + j] = T(g);
-        if (last) {
+      const double* __restrict Gt = G + t * d;
+      const double gb = Gb[t];
+      const T* __restrict w = params + t * d;
+      T* __restrict gt = grad.data() + t * d;
+      for (index_t j = 0; j < d; ++j)
+        gt[j] = T((Gt[j] - mean[j] * gb) * inv_scale[j] * inv_D + l2 * double(w[j]));
+      grad[kd + t] = spec.fit_intercept ? T(gb * inv_D) : T(0);
+    }
+    if (pos + m >= spec.n_order) {  // the epoch's last batch: its optimality measure
+      double optimality = 0.0;
+      for (index_t t = 0; t < k; ++t) {
+        for (index_t j = 0; j < d; ++j) {
+          const double w = double(params[t * d + j]);
+          const double g = (G[t * d + j] - mean[j] * Gb[t]) * inv_scale[j] * inv_D + l2 * w;
           // The subgradient of l1 |w| of least norm: l1 sign(w), or for w = 0 whatever in
           // [-l1, l1] cancels most of g.
           const double a = w > 0   ? std::fabs(g + spec.l1)
@@ -230,11 +256,10 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
                                    : std::max(std::fabs(g) - spec.l1, 0.0);
           optimality = std::max(optimality, a);
         }
+        if (spec.fit_intercept) optimality = std::max(optimality, std::fabs(Gb[t] * inv_D));
       }
-      grad[kd + t] = spec.fit_intercept ? T(Gb[t] / D) : T(0);
-      if (last && spec.fit_intercept) optimality = std::max(optimality, std::fabs(Gb[t] / D));
+      result.optimality = optimality;
     }
-    if (last) result.optimality = optimality;
 
     const double step = scalars[0] + 1;
     scalars[0] = step;

@@ -244,6 +244,12 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         return np.ascontiguousarray(Y, dtype=dtype)
 
     def _class_index(self, y: np.ndarray) -> np.ndarray:
+        """Positions of y's labels in ``classes_``; unknown labels raise ValueError."""
+        classes = self.classes_
+        if y.dtype.kind in "iu" and classes.dtype.kind in "iu" and len(y) and \
+                np.array_equal(classes, np.arange(len(classes))) and \
+                y.min() >= 0 and y.max() < len(classes):
+            return y.astype(np.intp, copy=False)  # labels 0 .. k-1 are their own positions
         index = np.searchsorted(self.classes_, y)
         index = np.clip(index, 0, len(self.classes_) - 1)
         unknown = self.classes_[index] != y
@@ -300,7 +306,8 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         previous = None
         if self.warm_start and hasattr(self, "coef_") and coef_init is None and intercept_init is None:
             previous = (self.coef_, self.intercept_, self.classes_)
-        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True)
+        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True,
+                              ensure_all_finite=False)  # checked by the training (_Engine._run)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -354,9 +361,11 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
                 "resulting weights as the class_weight parameter.")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=first)
-        check_classification_targets(y)
+        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=first,
+                              ensure_all_finite=False)  # checked by the training (_Engine._run)
         if first:
+            # Later calls need no check: _class_index accepts only labels in classes_.
+            check_classification_targets(y)
             _check_partial_fit_first_call(self, classes)
             if len(self.classes_) < 2:
                 raise ValueError(f"The number of classes has to be greater than one; got "

@@ -23,7 +23,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pygd import optim
 from pygd import reference as ref
-from pygd.linear_model import GDClassifier, GDRegressor, _standardization_stats
+from pygd.linear_model import DivergenceWarning, GDClassifier, GDRegressor, _standardization_stats
 
 
 def _blobs(n=300, d=5, k=3, seed=0, sep=2.0):
@@ -321,6 +321,26 @@ def test_bad_inputs_get_sklearn_messages():
     clf = GDClassifier(max_iter=2, tol=None).fit(X, y)
     with pytest.raises(ValueError, match="features"):
         clf.predict(X[:, :3])
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+@pytest.mark.parametrize("loss", ["log_loss", "hinge", "perceptron", "modified_huber"])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_non_finite_x_raises(value, loss, classes):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = rng.integers(0, classes, 120)
+    for row in (0, 77, 119):
+        bad = X.copy()
+        bad[row, 1] = value
+        clf = GDClassifier(loss=loss, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DivergenceWarning)
+            with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+                clf.fit(bad, y)
+        assert not hasattr(clf, "coef_")
+        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            GDClassifier(loss=loss, early_stopping=True, random_state=0).fit(bad, y)
 
 
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "modified_huber", "perceptron", "log_loss"])

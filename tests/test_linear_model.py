@@ -346,6 +346,39 @@ def test_bad_inputs_get_sklearn_messages():
         GDRegressor().predict(X)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("row", [0, 151, 299])
+@pytest.mark.parametrize("settings", [{}, {"batch_size": 1}, {"batch_size": "full"},
+                                      {"early_stopping": True, "optimizer": "adam"},
+                                      {"optimizer": "sgd", "learning_rate": 0.01}])
+def test_non_finite_x_raises_wherever_it_is(value, row, settings):
+    # fit skips scikit-learn's up-front scan of X: the training detects the value (in the
+    # learning-rate sample, the epoch's loss or weights, or the validation predictions) and
+    # raises scikit-learn's message; nothing is left fitted.
+    X, y = _data()
+    X = X.copy()
+    X[row, 3] = value
+    est = GDRegressor(random_state=0, **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            est.fit(X, y)
+    assert not hasattr(est, "coef_")
+
+
+def test_non_finite_x_in_partial_fit_keeps_the_model():
+    X, y = _data()
+    est = GDRegressor(random_state=0).partial_fit(X, y)
+    before = est.coef_.copy(), est.n_iter_
+    bad = X.copy()
+    bad[42, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        est.partial_fit(bad, y)
+    assert np.array_equal(est.coef_, before[0]) and est.n_iter_ == before[1]
+    est.partial_fit(X, y)  # and it goes on
+    assert est.n_iter_ == before[1] + 1
+
+
 def test_l1_gives_sparse_coef():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 30))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.special import log_softmax, softmax
+from scipy.special import expit, log_softmax, softmax
 
 import pygd
 from pygd import reference
@@ -73,6 +73,27 @@ def test_multinomial_extreme_logits_are_finite(logit, simd_level):
     assert np.isfinite(value) and np.isfinite(grad).all() and np.isfinite(grad_b).all()
     assert value == pytest.approx(want, rel=1e-12, abs=1e-300)
     np.testing.assert_allclose(grad_b, (softmax(P, axis=1) - np.eye(3)[[0, 1]]).mean(0), atol=1e-15)
+
+
+def test_softmax_exponential_is_accurate_over_its_range(simd_level):
+    # X = identity makes grad_coef[0, i] = dl_i0 / n, one row per logit gap delta_i:
+    # softmax_0 of (delta, 0) for label 1.  The kernels' vectorised exp (csrc/pygd/isa.hpp,
+    # exp_vd) must match scipy's expit to a few ulp wherever e^delta is normal, and give 0
+    # (not garbage) where it is subnormal.
+    normal = np.concatenate([np.linspace(-708.0, 0.0, 3001), np.linspace(0.0, 700.0, 1001)[1:],
+                             -np.logspace(-12, 2, 57)])
+    tiny = np.linspace(-745.0, -708.4, 50)
+    delta = np.concatenate([normal, tiny])
+    n = len(delta)
+    coef = np.vstack([delta, np.zeros(n)])
+    grad = loss_grad(np.eye(n), np.ones(n, dtype=int), coef, 0.0, loss="multinomial")[1]
+    p0 = grad[0] * n
+    want = expit(delta)
+    # (grad = dl / n: compare where that division stays clear of the subnormals)
+    kept = want[: len(normal)] / n > np.finfo(np.float64).tiny * 2.0 ** 12
+    assert kept.sum() > 3900 and delta[: len(normal)][kept].min() < -690
+    np.testing.assert_allclose(p0[: len(normal)][kept], want[: len(normal)][kept], rtol=4e-15, atol=0)
+    assert np.all(np.abs(p0[len(normal):]) <= 1e-300)
 
 
 @pytest.mark.parametrize("layout", ["C", "F"])

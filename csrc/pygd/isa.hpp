@@ -41,6 +41,7 @@ constexpr int kW = kVectorBytes / int(sizeof(double));
 constexpr int kDoubleLanes = 2 * kW;
 
 typedef double vdouble __attribute__((vector_size(kVectorBytes)));
+typedef long long vint64 __attribute__((vector_size(kVectorBytes)));
 typedef float vfloat_half __attribute__((vector_size(kVectorBytes / 2)));
 
 namespace {
@@ -141,6 +142,117 @@ inline void axpy_rows(const double* __restrict a, const T* const* __restrict x,
     double v = acc[j];
     for (int r = 0; r < R; ++r) v += a[r] * double(x[r][j]);
     acc[j] = v;
+  }
+}
+
+// Outputs per tile of dot_rows_tile / axpy_rows_tile: R x kOutTile vector
+// accumulators plus R row vectors must fit the register file (32 zmm, 16 ymm/xmm).
+#if defined(PYGD_ISA_LEVEL_avx512)
+constexpr int kOutTile = 4;
+#else
+constexpr int kOutTile = 2;
+#endif
+
+// The R x KB dot products of rows x[0..R) with the KB rows w + u d:
+// out[r * KB + u] = sum_j x[r][j] * w[u * d + j].  Each row chunk is loaded once
+// for the KB outputs; every (r, u) has its own accumulator, summed over j in the
+// order of dot_rows, so the bits equal dot_rows' for each output.
+template <int R, int KB, class T>
+inline void dot_rows_tile(const T* const* __restrict x, const double* __restrict w, index_t d,
+                          double* __restrict out) {
+  vdouble acc[R][KB];
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < KB; ++u) acc[r][u] = vdouble{};
+  const index_t dv = d - d % kW;
+  for (index_t j = 0; j < dv; j += kW) {
+    vdouble xv[R];
+    for (int r = 0; r < R; ++r) xv[r] = load_vd(x[r] + j);
+    for (int u = 0; u < KB; ++u) {
+      const vdouble wv = load_vd(w + u * d + j);
+      for (int r = 0; r < R; ++r) acc[r][u] += xv[r] * wv;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int u = 0; u < KB; ++u) {
+      double tail = 0.0;
+      for (index_t j = dv; j < d; ++j) tail += double(x[r][j]) * w[u * d + j];
+      out[r * KB + u] = hsum(acc[r][u]) + tail;
+    }
+  }
+}
+
+// acc[u * d + j] += sum_r a[r * lda + u] * x[r][j] for u < KB, rows added in
+// order r = 0, 1, ... as in axpy_rows (same bits per output), each row chunk
+// loaded once for the KB outputs.
+template <int R, int KB, class T>
+inline void axpy_rows_tile(const double* __restrict a, index_t lda, const T* const* __restrict x,
+                           double* __restrict acc, index_t d) {
+  vdouble av[R][KB];
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < KB; ++u) av[r][u] = splat_vd(a[r * lda + u]);
+  const index_t dv = d - d % kW;
+  for (index_t j = 0; j < dv; j += kW) {
+    vdouble xv[R];
+    for (int r = 0; r < R; ++r) xv[r] = load_vd(x[r] + j);
+    for (int u = 0; u < KB; ++u) {
+      vdouble v = load_vd(acc + u * d + j);
+      for (int r = 0; r < R; ++r) v += av[r][u] * xv[r];
+      store_vd(acc + u * d + j, v);
+    }
+  }
+  for (int u = 0; u < KB; ++u) {
+    for (index_t j = dv; j < d; ++j) {
+      double v = acc[u * d + j];
+      for (int r = 0; r < R; ++r) v += a[r * lda + u] * double(x[r][j]);
+      acc[u * d + j] = v;
+    }
+  }
+}
+
+// e^x lane by lane: 2^n e^f with n = round(x / ln 2) and f = x - n ln 2 (ln 2 in
+// two parts, so f is exact to ~1e-20), e^f by its degree-13 Taylor polynomial
+// (|f| <= ln2 / 2: truncation below 1e-17 relative), 2^n built in the exponent
+// field.  Within 2 ulp of libm's exp for -708.39 <= x <= 709.7; below that
+// (where e^x is subnormal or 0) the result is 0, and NaN stays NaN.
+inline vdouble exp_vd(vdouble x) {
+  const vdouble lo = splat_vd(-708.39);
+  const vdouble shifter = splat_vd(6755399441055744.0);  // 1.5 * 2^52: rounds to an integer
+  const vdouble xc = x < lo ? lo : x;
+  const vdouble t = xc * 1.4426950408889634 + shifter;
+  const vdouble n = t - shifter;
+  vdouble f = xc - n * 0.693147180369123816490;  // ln 2, high 32 bits
+  f = f - n * 1.90821492927058770002e-10;        // and the rest
+  vdouble p = splat_vd(1.0 / 6227020800.0);      // 1/13!
+  p = p * f + 1.0 / 479001600.0;
+  p = p * f + 1.0 / 39916800.0;
+  p = p * f + 1.0 / 3628800.0;
+  p = p * f + 1.0 / 362880.0;
+  p = p * f + 1.0 / 40320.0;
+  p = p * f + 1.0 / 5040.0;
+  p = p * f + 1.0 / 720.0;
+  p = p * f + 1.0 / 120.0;
+  p = p * f + 1.0 / 24.0;
+  p = p * f + 1.0 / 6.0;
+  p = p * f + 0.5;
+  p = p * f + 1.0;
+  p = p * f + 1.0;
+  const vint64 n_int = (vint64)t - (vint64)shifter;  // n, from t's low mantissa bits
+  const vdouble two_n = (vdouble)((n_int + 1023) << 52);
+  const vdouble e = p * two_n;
+  const vdouble zero = vdouble{};
+  return x == x ? (x < lo ? zero : e) : x;
+}
+
+// z[i] = e^z[i] for i < n by exp_vd (the last partial vector through a padded copy,
+// so every element gets the same formula wherever it sits).
+inline void exp_inplace(double* __restrict z, index_t n) {
+  index_t i = 0;
+  for (; i + kW <= n; i += kW) store_vd(z + i, exp_vd(load_vd(z + i)));
+  if (i < n) {
+    double buf[kW] = {};
+    for (index_t j = i; j < n; ++j) buf[j - i] = z[j];
+    store_vd(buf, exp_vd(load_vd(buf)));
+    for (index_t j = i; j < n; ++j) z[j] = buf[j - i];
   }
 }
 

@@ -153,29 +153,45 @@ struct ModifiedHuber {
   }
 };
 
-// Softmax cross-entropy of one row, in place: z holds the k logits on entry and
-// the derivatives on return; y the k targets; returns the loss, summed as
+// Softmax cross-entropy, in place: z holds the k logits on entry and the
+// derivatives on return; y the k targets; the loss is summed as
 //   l = sum_t y_t (m - p_t) + (sum_t y_t) log sum_t exp(p_t - m).
+// In three steps so that a group of rows can share the exponentials
+// (exp_inplace over all their shifted logits at once):
+//   softmax_shift   m, z_t <- p_t - m; returns sum_t y_t (m - p_t), sets sum_y;
+//   exp_inplace     z_t <- exp(z_t);
+//   softmax_finish  z_t <- sum_y z_t / sum_s z_s - y_t; returns sum_y log sum_s z_s.
 // A NaN or infinite logit gives NaN everywhere (no finite softmax exists).
 template <class T>
-inline double softmax_cross_entropy(double* __restrict z, const T* __restrict y, index_t k) {
+inline double softmax_shift(double* __restrict z, const T* __restrict y, index_t k, double& sum_y) {
   double m = z[0];
   for (index_t t = 1; t < k; ++t) m = z[t] > m ? z[t] : m;
-  double loss = 0.0, sum_y = 0.0;
+  double loss = 0.0;
+  sum_y = 0.0;
   for (index_t t = 0; t < k; ++t) {
     const double yt = double(y[t]);
     sum_y += yt;
     loss += yt * (m - z[t]);
+    z[t] -= m;
   }
+  return loss;
+}
+
+template <class T>
+inline double softmax_finish(double* __restrict z, const T* __restrict y, index_t k, double sum_y) {
   double sum_exp = 0.0;
-  for (index_t t = 0; t < k; ++t) {
-    z[t] = ::exp(z[t] - m);
-    sum_exp += z[t];
-  }
-  loss += sum_y * ::log(sum_exp);
+  for (index_t t = 0; t < k; ++t) sum_exp += z[t];
   const double scale = sum_y / sum_exp;
   for (index_t t = 0; t < k; ++t) z[t] = z[t] * scale - double(y[t]);
-  return loss;
+  return sum_y * ::log(sum_exp);
+}
+
+template <class T>
+inline double softmax_cross_entropy(double* __restrict z, const T* __restrict y, index_t k) {
+  double sum_y;
+  const double loss = softmax_shift(z, y, k, sum_y);
+  exp_inplace(z, k);
+  return loss + softmax_finish(z, y, k, sum_y);
 }
 
 }  // namespace
