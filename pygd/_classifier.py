@@ -76,9 +76,12 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         As :class:`GDRegressor`, with its defaults (so ``batch_size="auto"``
         and the gradient test of ``tol`` once the batch is the whole training
         set); with ``early_stopping`` the validation score is the (weighted)
-        accuracy.  ``learning_rate="auto"`` is 0.1 for Adam, AdamW and NAdam
-        here (standardised features and a loss whose curvature is at most
-        1/4 or 1/2 of the squared error's).
+        accuracy.  ``learning_rate="auto"`` for Adam, AdamW and NAdam is
+        0.1 for the whole training set as one batch (standardised features and
+        a loss whose curvature is at most 1/4 or 1/2 of the squared error's)
+        and ``0.01 sqrt(B / 32)`` (at most 0.1) for batches of B rows, as the
+        gradient noise shrinks like ``1 / sqrt(B)``; "auto" batches raise the
+        rate as they grow.
     optimizer : str or pygd.optim optimizer class, default="adam"
         As :class:`GDRegressor`, except that the names "adam", "adamw" and
         "nadam" preset ``betas=(0.9, 0.9)`` (``optimizer_params`` overrides;
@@ -211,7 +214,7 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         **{name: (cls, {**presets, "betas": (0.9, 0.9)})
            for name, (cls, presets) in _OPTIMIZERS.items() if name in ("adam", "adamw", "nadam")},
     }
-    _adaptive_rates = {**_Engine._adaptive_rates, optim.Adam: 0.1, optim.AdamW: 0.1, optim.NAdam: 0.1}
+    _adaptive_full_rates = {optim.Adam: 0.1, optim.AdamW: 0.1, optim.NAdam: 0.1}
 
     def _validation_score(self, P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:
         """Weighted accuracy of the decisions P against the encoded targets Y."""

@@ -219,16 +219,24 @@ class _Engine:
         step ``lr / (1 - beta)`` times a small batch's curvature (about
         ``trace / batch_size``) below 1/2, so mini-batch noise cannot blow up.  Adaptive optimizers normalise their
         steps, so "auto" is a fixed rate: 0.01 for Adam, AdamW, NAdam and
-        RMSprop, 0.1 for Adagrad, 1.0 for Adadelta.
+        RMSprop, 0.1 for Adagrad, 1.0 for Adadelta (``_adaptive_rates``), or
+        where ``_adaptive_full_rates`` names a rate for the whole training set,
+        ``0.01 sqrt(B / 32)`` for batches of B rows, capped by that rate.
+
+        Returns the rate for the first batch; ``_rate_for_batch`` gives it for
+        the larger batches of ``batch_size="auto"``.
         """
+        self._auto_rule: tuple[str, float, float] | None = None
         if self.learning_rate != "auto":
             return float(self.learning_rate)
         cls, presets = self._optimizer_class()
-        if cls in self._adaptive_rates:
-            return self._adaptive_rates[cls]
-        momentum = float({**presets, **(self.optimizer_params or {})}.get("momentum", 0.0))
         rows = self._train_rows if self._train_rows is not None else None
         n_train = X.shape[0] if rows is None else len(rows)
+        if cls in self._adaptive_rates:
+            full = self._adaptive_full_rates.get(cls, self._adaptive_rates[cls])
+            self._auto_rule = ("adaptive", self._adaptive_rates[cls], full)
+            return self._rate_for_batch(self._batch_rows(n_train), n_train)
+        momentum = float({**presets, **(self.optimizer_params or {})}.get("momentum", 0.0))
         d = X.shape[1]
         m = int(min(n_train, max(64, (1 << 18) // max(d, 1))))
         pick = np.linspace(0, n_train - 1, m).round().astype(np.int64)
@@ -265,19 +273,31 @@ class _Engine:
             trace += 1.0
         if not (lam > 0 and trace > 0):
             return 0.1
-        rate = 0.2 * (1.0 + momentum) / (1.1 * lam)
-        first_batch = self._batch_rows(n_train)
-        if first_batch < n_train:  # mini-batches
-            rate = min(rate, 0.5 * (1.0 - momentum) * first_batch / trace)
+        self._auto_rule = ("curvature", 0.2 * (1.0 + momentum) / (1.1 * lam),
+                           0.5 * (1.0 - momentum) / trace)
+        return self._rate_for_batch(self._batch_rows(n_train), n_train)
+
+    def _rate_for_batch(self, batch: int, n_train: int) -> float:
+        """The "auto" rate for batches of ``batch`` rows (see _resolve_learning_rate)."""
+        kind, small, large = self._auto_rule
+        if kind == "adaptive":
+            if batch >= n_train:
+                return large
+            return min(large, small * math.sqrt(batch / _AUTO_BATCH)) if large != small else small
+        rate = small  # the full-batch curvature term
+        if batch < n_train:  # mini-batches: the noise term
+            rate = min(rate, large * batch)
         return rate
 
     #: optimizer name -> (pygd.optim class, presets).
     _optimizer_presets: dict[str, tuple[type, dict[str, Any]]] = _OPTIMIZERS
-    #: learning_rate="auto" for the adaptive optimizers.
+    #: learning_rate="auto" for the adaptive optimizers (batches of 32 rows and less).
     _adaptive_rates: dict[type, float] = {
         optim.Adam: 0.01, optim.AdamW: 0.01, optim.NAdam: 0.01, optim.RMSprop: 0.01,
         optim.Adagrad: 0.1, optim.Adadelta: 1.0,
     }
+    #: ... and for the whole training set, where it differs (the rate grows as sqrt(batch)).
+    _adaptive_full_rates: dict[type, float] = {}
 
     def _batch_rows(self, n_train: int) -> int:
         """Rows per step now: ``batch_size``, or for "auto" 32 times the growth so far."""
@@ -507,7 +527,11 @@ class _Engine:
                 if batch < n_train and self.batch_size == "auto":
                     # Average the gradient noise away rather than shrinking the steps; the
                     # schedule's clock keeps counting passes over the data.
+                    old_batch = batch
                     self._batch_factor *= _BATCH_GROWTH
+                    if self._auto_rule is not None:  # "auto" rates follow the batch
+                        self._lr_factor *= (self._rate_for_batch(self._batch_rows(n_train), n_train)
+                                            / self._rate_for_batch(old_batch, n_train))
                     spe = -(-n_train // self._batch_rows(n_train))
                     self._schedule_offset = float(self.n_iter_ * spe) - self._scalars[0]
                     if self.verbose >= 2:
@@ -625,7 +649,8 @@ class GDRegressor(RegressorMixin, _Engine, BaseEstimator):
         0.5 (1 - beta) batch_size / trace)`` with lambda_max and trace of the
         features' second-moment matrix (power iteration on at most 2^18
         elements of evenly spaced rows; the second term only when batches are
-        smaller than the training set, with the first batch of "auto") — so that neither the full-batch
+        smaller than the training set; recomputed for each batch size of
+        "auto") — so that neither the full-batch
         curvature nor mini-batch noise can make it diverge; for adaptive
         optimizers a fixed rate (0.01 Adam/AdamW/NAdam/RMSprop, 0.1 Adagrad,
         1.0 Adadelta).
@@ -707,7 +732,8 @@ class GDRegressor(RegressorMixin, _Engine, BaseEstimator):
     t_ : int
         Optimizer steps taken.
     learning_rate_ : float
-        The base rate used (``learning_rate``, or what "auto" chose).
+        The base rate used (``learning_rate``, or what "auto" chose for the
+        first batch size; "auto" batches then rescale it as they grow).
     loss_curve_ : list of float
         Per-epoch objective: the weighted mean loss of the rows as each
         batch saw them, plus the penalty at the start of the epoch (for

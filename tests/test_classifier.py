@@ -60,8 +60,11 @@ def test_adam_names_preset_beta2_and_classes_keep_torch_defaults():
     assert GDClassifier(optimizer_params={"betas": (0.8, 0.99)}, **fit).fit(X, y)._opt_config["betas"] == (0.8, 0.99)
     assert GDClassifier(optimizer=optim.Adam, **fit).fit(X, y)._opt_config["betas"] == (0.9, 0.999)
     assert GDRegressor(optimizer="adam", **fit).fit(X, y)._opt_config["betas"] == (0.9, 0.999)
-    clf = GDClassifier(**fit).fit(X, y)
-    assert clf.learning_rate_ == 0.1
+    # "auto" rate of Adam: 0.01 sqrt(B / 32) for batches of B rows, 0.1 for the whole set.
+    assert GDClassifier(**fit).fit(X, y).learning_rate_ == 0.01
+    assert GDClassifier(batch_size=128, **fit).fit(X, y).learning_rate_ == pytest.approx(0.02)
+    assert GDClassifier(batch_size="full", **fit).fit(X, y).learning_rate_ == 0.1
+    assert GDClassifier(batch_size=150, **fit).fit(X, y).learning_rate_ == 0.1
     # Momentum keeps the curvature rule, which depends on X only.
     assert GDClassifier(optimizer="momentum", **fit).fit(X, y).learning_rate_ == \
         GDRegressor(optimizer="momentum", **fit).fit(X, y.astype(float)).learning_rate_
@@ -127,6 +130,22 @@ def test_defaults_reach_logistic_regression_accuracy(name):
     best_accuracy, _ = _logistic_regression(X, y, alpha=1e-4)
     clf = GDClassifier(random_state=0).fit(X, y)
     assert clf.score(X, y) >= best_accuracy - 0.01
+
+
+def test_auto_batches_raise_the_auto_rate(capsys):
+    X, y = load_digits(return_X_y=True)
+    GDClassifier(verbose=2, random_state=0).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    raised = [int(line.split()[-1]) for line in lines if line.startswith("Batch size raised")]
+    assert raised == [128, 512, 1797]
+    rates = {}
+    size = 32
+    for line in lines:
+        if line.startswith("Batch size raised"):
+            size = int(line.split()[-1])
+        elif line.startswith("Epoch ") and size not in rates:
+            rates[size] = float(line.split("lr ")[1].split(",")[0])
+    assert rates == {32: 0.01, 128: 0.02, 512: 0.04, 1797: 0.1}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
