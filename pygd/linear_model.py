@@ -96,6 +96,11 @@ _AUTO_BATCH = 32
 _BATCH_GROWTH = 4
 
 
+def _batch_growth(n_train: int) -> int:
+    """Factor of an "auto" batch at a stall: 4, or more so that at most 4 stalls reach n_train."""
+    return max(_BATCH_GROWTH, math.ceil((n_train / _AUTO_BATCH) ** 0.25))
+
+
 def _standardization_stats(
     X: np.ndarray, sample_weight: np.ndarray, rows: np.ndarray | None, center: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -400,6 +405,7 @@ class _Engine:
         self._lr_factor = 1.0
         self._schedule_offset = 0.0
         self._best = math.inf
+        self._last_full = math.inf
         self.loss_curve_: list[float] = []
         self.validation_scores_: list[float] | None = [] if self._val_rows is not None else None
         self.best_validation_score_: float | None = None
@@ -524,11 +530,12 @@ class _Engine:
             if verdict == "stalled":
                 self._no_improvement = 0
                 self._best = math.inf
+                self._last_full = math.inf
                 if batch < n_train and self.batch_size == "auto":
                     # Average the gradient noise away rather than shrinking the steps; the
                     # schedule's clock keeps counting passes over the data.
                     old_batch = batch
-                    self._batch_factor *= _BATCH_GROWTH
+                    self._batch_factor *= _batch_growth(n_train)
                     if self._auto_rule is not None:  # "auto" rates follow the batch
                         self._lr_factor *= (self._rate_for_batch(self._batch_rows(n_train), n_train)
                                             / self._rate_for_batch(old_batch, n_train))
@@ -543,6 +550,8 @@ class _Engine:
                 elif not partial:
                     stop = True
             elif verdict == "converged" and not partial:
+                # The test was passed by the weights the epoch started from: keep those.
+                self._params, self._average = saved[0], saved[3]
                 stop = True
             if stop:
                 break
@@ -571,6 +580,9 @@ class _Engine:
         """
         if optimality <= self.tol * math.sqrt(2.0 * abs(loss)):
             return "converged"
+        if loss > self._last_full and self._opt_config["kind"] == "sgd":
+            self._scalars[2] = 0.0  # restart the momentum: the next step starts it from the gradient
+        self._last_full = loss
         if loss < self._best:
             self._best = loss
             self._no_improvement = 0
@@ -693,7 +705,11 @@ class GDRegressor(RegressorMixin, _Engine, BaseEstimator):
         error: no feature's covariance with the residuals exceeds tol times
         their root mean square — and a stall is ``2 * n_iter_no_change``
         epochs without a new best objective (momentum may overshoot for a
-        while).  A relative test on the objective's decrease would stop
+        while); there, with SGD and momentum, an epoch whose objective rose
+        restarts the momentum from the gradient (O'Donoghue and Candès'
+        function restart: heavy-ball steps no longer circle the optimum of a
+        well-conditioned problem).  The weights returned are those that
+        passed the test.  A relative test on the objective's decrease would stop
         gradient descent wherever it is slow, far from the optimum on
         ill-conditioned or nearly separable data.  None: run ``max_iter``
         epochs.
