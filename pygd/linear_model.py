@@ -125,6 +125,16 @@ def _standardization_stats(
     return mean, _scale_from_var(var, mean, count)
 
 
+def _epoch_order(rng: np.random.RandomState, rows: int | np.ndarray) -> np.ndarray:
+    """The shuffled order of one epoch (int64): a permutation of range(rows) or of rows.
+
+    Drawn by a PCG64 generator seeded from ``rng`` (the estimator's
+    ``random_state``), which shuffles about twice as fast as RandomState.
+    """
+    generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+    return generator.permutation(rows).astype(np.int64, copy=False)
+
+
 def _check_finite_input(X: np.ndarray) -> None:
     """Raise scikit-learn's ValueError if X has a NaN or an infinity.
 
@@ -461,7 +471,7 @@ class _Engine:
             if batch == n_train and train is None:
                 order = None
             elif self.shuffle:
-                order = rng.permutation(n_train if train is None else train).astype(np.int64)
+                order = _epoch_order(rng, n_train if train is None else train)
             else:
                 order = train if train is not None else np.arange(n, dtype=np.int64)
             saved = (self._params.copy(), [s.copy() for s in states], self._scalars.copy(),

@@ -23,7 +23,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pygd import optim
 from pygd import reference as ref
-from pygd.linear_model import DivergenceWarning, GDClassifier, GDRegressor, _standardization_stats
+from pygd.linear_model import DivergenceWarning, GDClassifier, GDRegressor, _epoch_order, _standardization_stats
 
 
 def _blobs(n=300, d=5, k=3, seed=0, sep=2.0):
@@ -90,7 +90,7 @@ def test_fit_matches_reference_loop(loss, k, multi_class, batch_size):
     est.fit(X, y, sample_weight=sw, intercept_init=np.zeros(outputs))
     n = X.shape[0]
     rng = np.random.RandomState(42)
-    orders = [np.arange(n) if batch_size == "full" else rng.permutation(n) for _ in range(3)]
+    orders = [np.arange(n) if batch_size == "full" else _epoch_order(rng, n) for _ in range(3)]
     mean, scale = _standardization_stats(X, sw, None, center=True)
     Y = np.eye(k)[labels] if k > 2 else labels[:, None].astype(float)
     engine_loss = loss

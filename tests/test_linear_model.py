@@ -22,7 +22,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import pygd
 from pygd import optim
 from pygd import reference as ref
-from pygd.linear_model import DivergenceWarning, GDRegressor, _standardization_stats
+from pygd.linear_model import DivergenceWarning, GDRegressor, _epoch_order, _standardization_stats
 
 
 def _data(n=300, d=5, k=None, seed=0, noise=0.1, cond=1.0):
@@ -63,7 +63,7 @@ def test_fit_matches_reference_loop(optimizer, batch_size, penalty):
     # The same permutations, standardisation, start and configuration, in NumPy.
     n = X.shape[0]
     rng = np.random.RandomState(42)
-    orders = [None if batch_size == "full" else rng.permutation(n) for _ in range(3)]
+    orders = [None if batch_size == "full" else _epoch_order(rng, n) for _ in range(3)]
     orders = [np.arange(n) if o is None else o for o in orders]
     mean, scale = _standardization_stats(X, sw, None, center=True)
     params = np.zeros(X.shape[1] + 1)
