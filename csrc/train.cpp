@@ -234,21 +234,21 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
     const double inv_D = 1.0 / D;
     // The gradient of the standardised problem: (G - mean Gb) / scale / D + l2 w.
     const double l2 = spec.l2;
+    auto gradient = [&](index_t t, index_t j, double w) {
+      return (G[t * d + j] - mean[j] * Gb[t]) * inv_scale[j] * inv_D + l2 * w;
+    };
     for (index_t t = 0; t < k; ++t) {
-      const double* __restrict Gt = G + t * d;
-      const double gb = Gb[t];
       const T* __restrict w = params + t * d;
       T* __restrict gt = grad.data() + t * d;
-      for (index_t j = 0; j < d; ++j)
-        gt[j] = T((Gt[j] - mean[j] * gb) * inv_scale[j] * inv_D + l2 * double(w[j]));
-      grad[kd + t] = spec.fit_intercept ? T(gb * inv_D) : T(0);
+      for (index_t j = 0; j < d; ++j) gt[j] = T(gradient(t, j, double(w[j])));
+      grad[kd + t] = spec.fit_intercept ? T(Gb[t] * inv_D) : T(0);
     }
     if (pos + m >= spec.n_order) {  // the epoch's last batch: its optimality measure
       double optimality = 0.0;
       for (index_t t = 0; t < k; ++t) {
         for (index_t j = 0; j < d; ++j) {
           const double w = double(params[t * d + j]);
-          const double g = (G[t * d + j] - mean[j] * Gb[t]) * inv_scale[j] * inv_D + l2 * w;
+          const double g = gradient(t, j, w);
           // The subgradient of l1 |w| of least norm: l1 sign(w), or for w = 0 whatever in
           // [-l1, l1] cancels most of g.
           const double a = w > 0   ? std::fabs(g + spec.l1)

@@ -241,15 +241,14 @@ class _Engine:
         Returns the rate for the first batch; ``_rate_for_batch`` gives it for
         the larger batches of ``batch_size="auto"``.
         """
-        self._auto_rule: tuple[str, float, float] | None = None
+        self._auto_rule: tuple[str, float, float | None] | None = None
         if self.learning_rate != "auto":
             return float(self.learning_rate)
         cls, presets = self._optimizer_class()
         rows = self._train_rows if self._train_rows is not None else None
         n_train = X.shape[0] if rows is None else len(rows)
         if cls in self._adaptive_rates:
-            full = self._adaptive_full_rates.get(cls, self._adaptive_rates[cls])
-            self._auto_rule = ("adaptive", self._adaptive_rates[cls], full)
+            self._auto_rule = ("adaptive", self._adaptive_rates[cls], self._adaptive_full_rates.get(cls))
             return self._rate_for_batch(self._batch_rows(n_train), n_train)
         momentum = float({**presets, **(self.optimizer_params or {})}.get("momentum", 0.0))
         d = X.shape[1]
@@ -294,19 +293,17 @@ class _Engine:
 
     def _rate_for_batch(self, batch: int, n_train: int) -> float:
         """The "auto" rate for batches of ``batch`` rows (see _resolve_learning_rate)."""
-        kind, small, large = self._auto_rule
-        if kind == "adaptive":
-            if batch >= n_train:
-                return large
-            return min(large, small * math.sqrt(batch / _AUTO_BATCH)) if large != small else small
-        rate = small  # the full-batch curvature term
-        if batch < n_train:  # mini-batches: the noise term
-            rate = min(rate, large * batch)
-        return rate
+        kind, a, b = self._auto_rule
+        if kind == "adaptive":  # a: the rate for 32 rows; b: for the whole set, or None (a fixed rate)
+            if b is None:
+                return a
+            return b if batch >= n_train else min(b, a * math.sqrt(batch / _AUTO_BATCH))
+        # "curvature": a is the full-batch term, b * batch the mini-batch noise term
+        return a if batch >= n_train else min(a, b * batch)
 
     #: optimizer name -> (pygd.optim class, presets).
     _optimizer_presets: dict[str, tuple[type, dict[str, Any]]] = _OPTIMIZERS
-    #: learning_rate="auto" for the adaptive optimizers (batches of 32 rows and less).
+    #: learning_rate="auto" for the adaptive optimizers (with _adaptive_full_rates: for 32 rows).
     _adaptive_rates: dict[type, float] = {
         optim.Adam: 0.01, optim.AdamW: 0.01, optim.NAdam: 0.01, optim.RMSprop: 0.01,
         optim.Adagrad: 0.1, optim.Adadelta: 1.0,
