@@ -91,6 +91,9 @@ _SCHEDULES: dict[str, dict[str, float]] = {
     "plateau": {"factor": 0.2, "min_lr": 1e-6},
 }
 _LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+#: Engine losses with a kink: their gradient does not vanish at the optimum, so the
+#: full-batch gradient test of tol does not apply to them.
+_NONSMOOTH = frozenset({"epsilon_insensitive", "hinge", "perceptron"})
 #: batch_size="auto": the first batch size and its growth factor at each stall.
 _AUTO_BATCH = 32
 _BATCH_GROWTH = 4
@@ -523,7 +526,7 @@ class _Engine:
                 stop = True
             verdict = None
             if self.tol is not None:
-                if val is None and batch == n_train:
+                if val is None and batch == n_train and engine_loss not in _NONSMOOTH:
                     verdict = self._full_batch_verdict(loss, optimality)
                 else:
                     if val is None:
@@ -718,8 +721,10 @@ class GDRegressor(RegressorMixin, _Engine, BaseEstimator):
         well-conditioned problem).  The weights returned are those that
         passed the test.  A relative test on the objective's decrease would stop
         gradient descent wherever it is slow, far from the optimum on
-        ill-conditioned or nearly separable data.  None: run ``max_iter``
-        epochs.
+        ill-conditioned or nearly separable data.  Losses with a kink
+        ("epsilon_insensitive"; GDClassifier's "hinge" and "perceptron"),
+        whose gradient need not vanish at the optimum, keep the relative test
+        with full batches too.  None: run ``max_iter`` epochs.
     n_iter_no_change : int, default=5
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, score R² on them after

@@ -203,6 +203,18 @@ def test_training_survives_extreme_logits():
     assert np.isfinite(clf.loss_curve_).all() and clf.score(X, y) == 1.0
 
 
+@pytest.mark.parametrize("loss", ["hinge", "perceptron"])
+def test_kinked_losses_stop_by_themselves(loss):
+    # Their subgradient need not vanish at the optimum, so full batches keep the relative
+    # test of tol: no seed may run to max_iter (which once made a default fit warn at random).
+    X, y = _blobs(k=3)
+    for seed in range(10):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            clf = GDClassifier(loss=loss, random_state=seed).fit(X, y)
+        assert clf.n_iter_ < 1000 and clf.score(X, y) > 0.85
+
+
 def test_modified_huber_proba_matches_sklearn_rule():
     X, y = _blobs(k=3)
     clf = GDClassifier(loss="modified_huber", random_state=0, max_iter=20, tol=None).fit(X, y)

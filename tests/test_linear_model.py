@@ -157,6 +157,15 @@ def _epochs_at(out: str, batch: int) -> int:
     return count.get(batch, 0)
 
 
+def test_epsilon_insensitive_stops_by_itself():
+    X, y = _data(n=500)
+    for seed in range(5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            est = GDRegressor(loss="epsilon_insensitive", random_state=seed).fit(X, y)
+        assert est.n_iter_ < 1000 and est.score(X, y) > 0.99
+
+
 def test_fixed_batch_size_never_grows():
     X, y = _data(n=100)
     est = GDRegressor(batch_size=16, random_state=0).fit(X, y)
