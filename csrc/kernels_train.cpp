@@ -204,42 +204,32 @@ void grad_block_with(const BatchProblem<T>& pb, index_t begin, index_t end, doub
 }
 
 template <class T>
-void grad_block_softmax(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
-                        double* grad_intercept, double* sums) {
-  grad_block_with<Softmax>(pb, begin, end, grad, grad_intercept, sums);
-}
-
-template <class T, class L>
-void grad_block_for(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
-                    double* grad_intercept, double* sums) {
-  grad_block_with<Elementwise<L>>(pb, begin, end, grad, grad_intercept, sums);
-}
-
-template <class T>
 void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
                 double* grad_intercept, double* sums) {
+  auto run = [&](auto row_loss) {  // row_loss: Elementwise<L>{} or Softmax{}, a type tag
+    grad_block_with<decltype(row_loss)>(pb, begin, end, grad, grad_intercept, sums);
+  };
   switch (pb.loss) {
     case Loss::squared_error:
-      return grad_block_for<T, SquaredError>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Elementwise<SquaredError>{});
     case Loss::huber:
-      return grad_block_for<T, Huber>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Elementwise<Huber>{});
     case Loss::epsilon_insensitive:
-      return grad_block_for<T, EpsilonInsensitive>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Elementwise<EpsilonInsensitive>{});
     case Loss::squared_epsilon_insensitive:
-      return grad_block_for<T, SquaredEpsilonInsensitive>(pb, begin, end, grad, grad_intercept,
-                                                          sums);
+      return run(Elementwise<SquaredEpsilonInsensitive>{});
     case Loss::log_loss:
-      return grad_block_for<T, LogLoss>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Elementwise<LogLoss>{});
     case Loss::hinge:
-      return grad_block_for<T, Hinge>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Elementwise<Hinge>{});
     case Loss::squared_hinge:
-      return grad_block_for<T, SquaredHinge>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Elementwise<SquaredHinge>{});
     case Loss::modified_huber:
-      return grad_block_for<T, ModifiedHuber>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Elementwise<ModifiedHuber>{});
     case Loss::perceptron:
-      return grad_block_for<T, Perceptron>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Elementwise<Perceptron>{});
     case Loss::multinomial:
-      return grad_block_softmax<T>(pb, begin, end, grad, grad_intercept, sums);
+      return run(Softmax{});
   }
 }
 
