@@ -5,11 +5,13 @@ from __future__ import annotations
 import operator
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from . import _core
 
-__all__ = ["get_num_threads", "set_num_threads", "show_config"]
+__all__ = ["get_num_threads", "set_num_threads", "show_config", "threads"]
 
 
 def get_num_threads() -> int:
@@ -118,3 +120,28 @@ def show_config(verbose: bool = False) -> dict[str, Any]:
                 value = ", ".join(value)
             print(f"{key:<{width}} : {value}")
     return config
+
+
+@contextmanager
+def threads(n_jobs: int | None) -> Iterator[None]:
+    """Run the block with ``n_jobs`` threads (None: unchanged; -1: all CPUs), then restore.
+
+    The estimators' ``n_jobs`` parameter.
+
+    Examples
+    --------
+    >>> import pygd
+    >>> from pygd._config import threads
+    >>> with threads(1):
+    ...     pygd.get_num_threads()
+    1
+    """
+    if n_jobs is None:
+        yield
+        return
+    old = get_num_threads()
+    set_num_threads(max(1, os.cpu_count() or 1) if n_jobs < 0 else n_jobs)
+    try:
+        yield
+    finally:
+        set_num_threads(old)

@@ -5,33 +5,30 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from scipy.optimize import OptimizeResult
+
 from . import optim
+from ._names import OPTIMIZERS
 from .optim import lr_scheduler
 
 __all__ = ["METHODS", "SCHEDULES", "check_grad", "minimize"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
-#: Method names accepted by :func:`minimize`: name -> (optimizer class, defaults added by the name).
+#: Method names accepted by :func:`minimize`: name -> (optimizer class, defaults added by the
+#: name); the estimators' ``optimizer`` names, from :data:`pygd._names.OPTIMIZERS`.
 METHODS: dict[str, tuple[type[optim.Optimizer], dict[str, Any]]] = {
-    "sgd": (optim.SGD, {}),
-    "momentum": (optim.SGD, {"momentum": 0.9}),
-    "nesterov": (optim.SGD, {"momentum": 0.9, "nesterov": True}),
-    "adagrad": (optim.Adagrad, {}),
-    "rmsprop": (optim.RMSprop, {}),
-    "adam": (optim.Adam, {}),
-    "adamw": (optim.AdamW, {}),
-    "nadam": (optim.NAdam, {}),
-    "adadelta": (optim.Adadelta, {}),
+    name: (getattr(optim, entry.cls), dict(entry.presets)) for name, entry in OPTIMIZERS.items()
 }
 
-#: Learning-rate schedules accepted by :func:`minimize` (``lr_schedule``), with their ``schedule_params``.
+#: Learning-rate schedules accepted by :func:`minimize` (``lr_schedule``), with their
+#: ``schedule_params`` and defaults (in iterations; names from :data:`pygd._names.SCHEDULE_PARAMS`).
 SCHEDULES: dict[str, dict[str, Any]] = {
     "constant": {},
     "invscaling": {"power_t": 0.25},
@@ -41,45 +38,6 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "warmup_cosine": {"warmup": None, "start_factor": 0.01, "eta_min": 0.0},  # warmup None: max_iter // 20
     "plateau": {"factor": 0.2, "patience": 5, "threshold": 1e-4, "min_lr": 0.0},
 }
-
-
-class _OptimizeResult(dict):
-    """Stand-in for :class:`scipy.optimize.OptimizeResult` when scipy is not installed.
-
-    A dict whose keys are also attributes.
-
-    Examples
-    --------
-    >>> r = _OptimizeResult(x=1.0, success=True)
-    >>> r.x, r["success"]
-    (1.0, True)
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError as e:
-            raise AttributeError(name) from e
-
-    __setattr__ = dict.__setitem__  # type: ignore[assignment]
-    __delattr__ = dict.__delitem__  # type: ignore[assignment]
-
-    def __dir__(self) -> list[str]:
-        return list(self.keys())
-
-    def __repr__(self) -> str:
-        if not self:
-            return f"{type(self).__name__}()"
-        width = max(map(len, self.keys())) + 1
-        return "\n".join(f"{k:>{width}}: {v!r}" for k, v in self.items())
-
-
-def _result_class() -> type:
-    try:
-        from scipy.optimize import OptimizeResult
-    except ImportError:
-        return _OptimizeResult
-    return OptimizeResult
 
 
 def _scalar(value: Any, what: str) -> float:
@@ -313,7 +271,6 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
         ``njev == nfev``), ``success``, ``status`` (0 converged, 1 ``max_iter``
         reached, 3 non-finite value or gradient, 99 stopped by the callback),
         ``message``, and with ``record_path`` ``path`` and ``path_fun``.
-        Without scipy, a dict subclass with the same keys as attributes.
 
     Raises
     ------
@@ -441,7 +398,7 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
         pg = xk - np.clip(xk - sign * g, lo, hi)
         return math.sqrt(float(pg @ pg))
 
-    Result = _result_class()
+    Result = OptimizeResult
     path: list[NDArray[np.float64]] | None = [] if record_path else None
     path_fun: list[float] | None = [] if record_path else None
 

@@ -22,7 +22,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import pygd
 from pygd import optim
 from pygd import reference as ref
-from pygd.linear_model import DivergenceWarning, GDRegressor, _epoch_order, _standardization_stats
+from pygd.linear_model import DivergenceWarning, GDRegressor
+from pygd.linear_model._stopping import GradientTest
+from pygd.linear_model._trainer import epoch_order as _epoch_order, standardization_stats as _standardization_stats
 
 
 def _data(n=300, d=5, k=None, seed=0, noise=0.1, cond=1.0):
@@ -67,8 +69,8 @@ def test_fit_matches_reference_loop(optimizer, batch_size, penalty):
     orders = [np.arange(n) if o is None else o for o in orders]
     mean, scale = _standardization_stats(X, sw, None, center=True)
     params = np.zeros(X.shape[1] + 1)
-    opt_config, _ = est._optimizer_config(est.learning_rate_)
-    l2, l1 = est._penalties()
+    opt_config = est._trainer.optimizer
+    l2, l1 = est._trainer.settings.penalties()
     b = n if batch_size == "full" else batch_size
     ref.train_reference(X, y[:, None], sw, orders, b, params, optimizer=opt_config, l2=l2, l1=l1,
                         mean=mean, scale=scale, weight_per_row=float(sw.mean()))
@@ -121,13 +123,13 @@ def test_full_batch_momentum_restarts_when_the_objective_rises(monkeypatch):
     y = X @ rng.normal(size=8) + rng.normal(size=3000)
     fit = dict(batch_size="full", tol=1e-6, max_iter=5000, random_state=0)
     with_restart = GDRegressor(**fit).fit(X, y)
-    verdict = GDRegressor._full_batch_verdict
+    update = GradientTest.update
 
     def without_restart(self, loss, optimality):
-        self._last_full = np.inf  # never "rose"
-        return verdict(self, loss, optimality)
+        self.counter.last_full = np.inf  # never "rose"
+        return update(self, loss, optimality)
 
-    monkeypatch.setattr(GDRegressor, "_full_batch_verdict", without_restart)
+    monkeypatch.setattr(GradientTest, "update", without_restart)
     plain = GDRegressor(**fit).fit(X, y)
     assert with_restart.n_iter_ < 0.5 * plain.n_iter_
     np.testing.assert_allclose(with_restart.coef_, plain.coef_, rtol=1e-4)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
@@ -343,28 +342,6 @@ def test_optimizer_instance_checks():
         minimize(testing.booth, [0.0, 0.0], jac=testing.booth_grad, method=optim.SGD([np.zeros(3)]))
     with pytest.raises(TypeError, match="instance"):
         minimize(testing.booth, [0.0, 0.0], jac=testing.booth_grad, method=optim.SGD([np.zeros(2)]), lr=0.1)
-
-
-def test_fallback_result_without_scipy(monkeypatch):
-    # Like iminuit: hide scipy and check that minimize still works.
-    for name in list(sys.modules):
-        if name == "scipy" or name.startswith("scipy."):
-            monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setitem(sys.modules, "scipy", None)
-    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
-    res = minimize(testing.booth, [0.0, 0.0], jac=testing.booth_grad, method="sgd", lr=0.05,
-                   record_path=True)
-    assert not isinstance(res, scipy.optimize.OptimizeResult)
-    assert isinstance(res, dict)
-    assert SCIPY_FIELDS | {"path", "path_fun"} == set(res)
-    assert res.success and res["x"] is res.x
-    np.testing.assert_allclose(res.x, [1.0, 3.0], atol=1e-6)
-    assert "success: True" in repr(res)
-    with pytest.raises(AttributeError):
-        res.missing  # noqa: B018
-    res.extra = 1
-    assert res["extra"] == 1
-    assert "extra" in dir(res)
 
 
 def test_exported():

@@ -1,47 +1,43 @@
-"""GDClassifier: linear classification on GDRegressor's C++ training engine.
-
-Re-exported by :mod:`pygd.linear_model`; see :class:`GDClassifier`.
-"""
+"""GDClassifier: linear classification by (mini-batch) gradient descent on pygd's C++ engine."""
 
 from __future__ import annotations
 
-import inspect
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from . import _core, optim
-from .linear_model import _OPTIMIZERS, GDRegressor, _Engine, _threads, _validate_data
+from .. import optim
+from .._names import CLASSIFICATION_LOSSES, PROBA_LOSSES
+from ._base import BaseGD
+from ._trainer import OPTIMIZER_CLASSES
 
 __all__ = ["GDClassifier"]
 
-_LOSSES = ("log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron")
-_PROBA_LOSSES = ("log_loss", "modified_huber")
-#: Shared parameters take GDRegressor's defaults, so a change there carries over.
-_REGRESSOR_DEFAULTS = {name: p.default for name, p in inspect.signature(GDRegressor.__init__).parameters.items()}
-
-
-def _default(name: str) -> Any:
-    return _REGRESSOR_DEFAULTS[name]
-
 
 def _has_proba(estimator: "GDClassifier") -> bool:
-    if estimator.loss not in _PROBA_LOSSES:
+    if estimator.loss not in PROBA_LOSSES:
         raise AttributeError(f"probability estimates are not available for loss={estimator.loss!r}")
     return True
 
 
-class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
+def weighted_accuracy(P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:
+    """Weighted accuracy of the decisions P against the encoded targets Y."""
+    if P.shape[1] == 1:
+        right = (P[:, 0] > 0) == (Y[:, 0] > 0)
+    else:
+        right = P.argmax(axis=1) == Y.argmax(axis=1)
+    return float(s @ right / s.sum())
+
+
+class GDClassifier(ClassifierMixin, BaseGD):
     r"""Linear classifier trained by (mini-batch) gradient descent in C++.
 
     The same engine, optimizers, schedules, batching, standardisation, early
@@ -140,9 +136,8 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        **{key: value for key, value in GDRegressor._parameter_constraints.items()
-           if key not in ("loss", "epsilon")},
-        "loss": [StrOptions(set(_LOSSES))],
+        **BaseGD._parameter_constraints,
+        "loss": [StrOptions(set(CLASSIFICATION_LOSSES))],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "multi_class": [StrOptions({"multinomial", "ovr"})],
     }
@@ -151,29 +146,29 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         self,
         loss: str = "log_loss",
         *,
-        penalty: str | None = _default("penalty"),
-        alpha: float = _default("alpha"),
-        l1_ratio: float = _default("l1_ratio"),
-        fit_intercept: bool = _default("fit_intercept"),
+        penalty: str | None = "l2",
+        alpha: float = 1e-4,
+        l1_ratio: float = 0.15,
+        fit_intercept: bool = True,
         optimizer: str | type = "adam",
-        learning_rate: Any = _default("learning_rate"),
-        optimizer_params: dict | None = _default("optimizer_params"),
-        lr_schedule: str = _default("lr_schedule"),
-        schedule_params: dict | None = _default("schedule_params"),
-        batch_size: int | str = _default("batch_size"),
-        max_iter: int = _default("max_iter"),
-        tol: float | None = _default("tol"),
-        n_iter_no_change: int = _default("n_iter_no_change"),
-        early_stopping: bool = _default("early_stopping"),
-        validation_fraction: float = _default("validation_fraction"),
-        shuffle: bool = _default("shuffle"),
-        random_state: int | np.random.RandomState | None = _default("random_state"),
-        standardize: bool = _default("standardize"),
-        average: bool | int = _default("average"),
-        warm_start: bool = _default("warm_start"),
-        n_jobs: int | None = _default("n_jobs"),
-        verbose: int = _default("verbose"),
-        callback: Callable[[int, float], Any] | None = _default("callback"),
+        learning_rate: Any = "auto",
+        optimizer_params: dict | None = None,
+        lr_schedule: str = "plateau",
+        schedule_params: dict | None = None,
+        batch_size: int | str = "auto",
+        max_iter: int = 1000,
+        tol: float | None = 1e-4,
+        n_iter_no_change: int = 5,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        standardize: bool = True,
+        average: bool | int = False,
+        warm_start: bool = False,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        callback: Callable[[int, float], Any] | None = None,
         class_weight: dict | str | None = None,
         multi_class: str = "multinomial",
     ) -> None:
@@ -204,25 +199,18 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         self.class_weight = class_weight
         self.multi_class = multi_class
 
-    # -- hooks of the shared epoch loop -------------------------------------------
+    # -- hooks of the fit template --------------------------------------------------------
     def _engine_loss(self) -> tuple[str, float]:
-        return self._engine_loss_name, 0.1
+        return self._outputs()[0], 0.1
 
     #: "adam", "adamw", "nadam": beta2 = 0.9 (see the ``optimizer`` parameter).
     _optimizer_presets = {
-        **_OPTIMIZERS,
+        **OPTIMIZER_CLASSES,
         **{name: (cls, {**presets, "betas": (0.9, 0.9)})
-           for name, (cls, presets) in _OPTIMIZERS.items() if name in ("adam", "adamw", "nadam")},
+           for name, (cls, presets) in OPTIMIZER_CLASSES.items() if name in ("adam", "adamw", "nadam")},
     }
     _adaptive_full_rates = {optim.Adam: 0.1, optim.AdamW: 0.1, optim.NAdam: 0.1}
-
-    def _validation_score(self, P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:
-        """Weighted accuracy of the decisions P against the encoded targets Y."""
-        if P.shape[1] == 1:
-            right = (P[:, 0] > 0) == (Y[:, 0] > 0)
-        else:
-            right = P.argmax(axis=1) == Y.argmax(axis=1)
-        return float(s @ right / s.sum())
+    _validation_score = staticmethod(weighted_accuracy)
 
     # -- data ----------------------------------------------------------------------
     def _outputs(self) -> tuple[str, int]:
@@ -309,14 +297,14 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         previous = None
         if self.warm_start and hasattr(self, "coef_") and coef_init is None and intercept_init is None:
             previous = (self.coef_, self.intercept_, self.classes_)
-        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True,
-                              ensure_all_finite=False)  # checked by the training (_Engine._run)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True,
+                             ensure_all_finite=False)  # checked by the training (Trainer.run_epochs)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got "
                              f"{len(self.classes_)} class")
-        self._engine_loss_name, k = self._outputs()
+        k = self._outputs()[1]
         sw_arg, sw = self._weights(X, y_index, sample_weight, self.class_weight)
         Y = self._encode(y_index, X.dtype)
         if previous is not None and np.shape(previous[0]) == (k, X.shape[1]) and \
@@ -324,11 +312,7 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
             coef_init, intercept_init = previous[0], previous[1]
         if coef_init is None and intercept_init is None:
             intercept_init = self._initial_intercept(Y, sw)
-        rng = check_random_state(self.random_state)
-        self._rng = rng
-        self._start(X, Y, False, sw, rng, coef_init, intercept_init)
-        with _threads(self.n_jobs):
-            self._run(X, Y, sw_arg, sw, self.max_iter, rng)
+        self._fit(X, Y, False, sw_arg, sw, coef_init, intercept_init)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -354,7 +338,7 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         -------
         self : GDClassifier
         """
-        first = not hasattr(self, "_params")
+        first = not hasattr(self, "_trainer")
         if isinstance(self.class_weight, str) and self.class_weight == "balanced":
             raise ValueError(
                 "class_weight 'balanced' is not supported for partial_fit. In order to use "
@@ -364,8 +348,8 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
                 "resulting weights as the class_weight parameter.")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y = _validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=first,
-                              ensure_all_finite=False)  # checked by the training (_Engine._run)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=first,
+                             ensure_all_finite=False)  # checked by the training (Trainer.run_epochs)
         if first:
             # Later calls need no check: _class_index accepts only labels in classes_.
             check_classification_targets(y)
@@ -373,18 +357,10 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
             if len(self.classes_) < 2:
                 raise ValueError(f"The number of classes has to be greater than one; got "
                                  f"{len(self.classes_)} class")
-            self._engine_loss_name, _ = self._outputs()
         y_index = self._class_index(y)
         sw_arg, sw = self._weights(X, y_index, sample_weight, self.class_weight)
         Y = self._encode(y_index, X.dtype)
-        if first:
-            self._rng = check_random_state(self.random_state)
-            self._start(X, Y, False, sw, self._rng, None, self._initial_intercept(Y, sw),
-                        partial=True)
-        if X.dtype != self._params.dtype:
-            raise ValueError(f"X has dtype {X.dtype}; this model was fitted with {self._params.dtype}")
-        with _threads(self.n_jobs):
-            self._run(X, Y, sw_arg, sw, 1, self._rng, partial=True)
+        self._partial_fit(X, Y, False, sw_arg, sw, self._initial_intercept(Y, sw) if first else None)
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -399,13 +375,7 @@ class GDClassifier(ClassifierMixin, _Engine, BaseEstimator):
         ndarray of shape (n_samples,) for two classes (positive: ``classes_[1]``),
         else (n_samples, n_classes)
         """
-        check_is_fitted(self, "coef_")
-        X = _validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
-        coef = np.ascontiguousarray(self.coef_, dtype=np.float64)
-        intercept = np.ascontiguousarray(self.intercept_, dtype=np.float64)
-        predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
-        with _threads(self.n_jobs):
-            out = predict(X, None, coef, intercept)
+        out = self._decision(X)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def predict(self, X: Any) -> np.ndarray:

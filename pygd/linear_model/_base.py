@@ -1,0 +1,156 @@
+"""BaseGD: what GDRegressor and GDClassifier share — parameters, constraints, the fit template.
+
+A concrete estimator validates its data and encodes its targets, then calls
+:meth:`BaseGD._fit` or :meth:`BaseGD._partial_fit`, which build or continue
+one :class:`~pygd.linear_model._trainer.Trainer` (the training state), run its
+epochs and publish the fitted attributes.  Imports go one way: the concrete
+estimators import this module, this module imports the trainer.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import _core
+from .._config import threads
+from .._names import SCHEDULES
+from ._trainer import OPTIMIZER_CLASSES, Settings, Trainer
+
+__all__ = ["BaseGD"]
+
+
+class BaseGD(BaseEstimator):
+    """Shared parameters and the fit / partial_fit template of pygd's linear estimators.
+
+    A subclass stores its parameters in ``__init__`` (scikit-learn's rule) and
+    provides ``_engine_loss()`` (the engine's loss name and epsilon) and
+    ``_validation_score`` (a function ``(P, Y, s) -> float``, the early-stopping
+    score of predictions ``P`` against targets ``Y`` with weights ``s``).
+
+    Examples
+    --------
+    >>> from pygd.linear_model import GDClassifier, GDRegressor
+    >>> from pygd.linear_model._base import BaseGD
+    >>> issubclass(GDRegressor, BaseGD) and issubclass(GDClassifier, BaseGD)
+    True
+    """
+
+    #: Constraints of the parameters both estimators take (scikit-learn's validation).
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "optimizer": [StrOptions(set(OPTIMIZER_CLASSES)), type],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "optimizer_params": [dict, None],
+        "lr_schedule": [StrOptions(set(SCHEDULES))],
+        "schedule_params": [dict, None],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"full", "auto"})],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "standardize": ["boolean"],
+        "average": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
+        "warm_start": ["boolean"],
+        "n_jobs": [Interval(numbers.Integral, -1, None, closed="left"), None],
+        "verbose": ["verbose"],
+        "callback": [callable, None],
+    }
+
+    #: optimizer name -> (pygd.optim class, presets).
+    _optimizer_presets: dict[str, tuple[type, dict[str, Any]]] = OPTIMIZER_CLASSES
+    #: learning_rate="auto" for the whole training set as one batch, where it differs.
+    _adaptive_full_rates: dict[type, float] = {}
+
+    # -- hooks -------------------------------------------------------------------------
+    def _engine_loss(self) -> tuple[str, float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def _validation_score(P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- the template --------------------------------------------------------------------
+    def _settings(self) -> Settings:
+        """The parameters as the trainer reads them (fresh at every fit / partial_fit call)."""
+        loss, epsilon = self._engine_loss()
+        return Settings(
+            engine_loss=loss, epsilon=epsilon, penalty=self.penalty, alpha=self.alpha,
+            l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept, optimizer=self.optimizer,
+            learning_rate=self.learning_rate, optimizer_params=self.optimizer_params,
+            lr_schedule=self.lr_schedule, schedule_params=self.schedule_params,
+            batch_size=self.batch_size, max_iter=self.max_iter, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change, early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction, shuffle=self.shuffle,
+            standardize=self.standardize, average=self.average, verbose=self.verbose,
+            callback=self.callback, validation_score=type(self)._validation_score,
+            owner=type(self).__name__, optimizer_presets=self._optimizer_presets,
+            adaptive_full_rates=self._adaptive_full_rates,
+        )
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, one_d: bool, sw_arg: np.ndarray | None,
+             sw: np.ndarray, coef_init: Any, intercept_init: Any) -> None:
+        """A fresh trainer, up to ``max_iter`` epochs, the fitted attributes."""
+        rng = check_random_state(self.random_state)
+        trainer = Trainer(self._settings(), X, Y, sw, rng, coef_init, intercept_init, one_d=one_d)
+        self._trainer = trainer
+        with threads(self.n_jobs):
+            trainer.run_epochs(X, Y, sw_arg, sw, self.max_iter, rng)
+        self._publish(trainer, X)
+
+    def _partial_fit(self, X: np.ndarray, Y: np.ndarray, one_d: bool, sw_arg: np.ndarray | None,
+                     sw: np.ndarray, intercept_init: Any) -> None:
+        """One epoch on a new or continued trainer (set up from this call's data when new)."""
+        trainer: Trainer | None = getattr(self, "_trainer", None)
+        if trainer is None:
+            rng = check_random_state(self.random_state)
+            trainer = Trainer(self._settings(), X, Y, sw, rng, None, intercept_init, partial=True,
+                              one_d=one_d)
+            self._trainer = trainer
+        else:
+            trainer.settings = self._settings()
+            if Y.shape[1] != trainer.n_outputs:
+                raise ValueError(f"y has {Y.shape[1]} targets; this model was fitted with "
+                                 f"{trainer.n_outputs}")
+        if X.dtype != trainer.params.dtype:
+            raise ValueError(f"X has dtype {X.dtype}; this model was fitted with {trainer.params.dtype}")
+        with threads(self.n_jobs):
+            trainer.run_epochs(X, Y, sw_arg, sw, 1, trainer.rng, partial=True)
+        self._publish(trainer, X)
+
+    def _publish(self, trainer: Trainer, X: np.ndarray) -> None:
+        """The fitted attributes, from the trainer's state."""
+        coef, intercept = trainer.weights(X.shape[1])
+        self.coef_ = (coef[0] if trainer.one_d else coef).astype(X.dtype)
+        self.intercept_ = intercept.astype(X.dtype)
+        self.learning_rate_ = trainer.learning_rate
+        self.mean_ = trainer.mean
+        self.scale_ = trainer.scale
+        self.n_iter_ = trainer.n_iter
+        self.t_ = trainer.t
+        self.loss_curve_ = trainer.loss_curve
+        self.best_loss_ = trainer.best_loss
+        self.validation_scores_ = trainer.validation_scores
+        self.best_validation_score_ = trainer.best_validation_score
+
+    def _decision(self, X: Any) -> np.ndarray:
+        """``X @ coef_.T + intercept_`` as (n, outputs), computed in float64, in X's float dtype."""
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        coef = np.ascontiguousarray(np.atleast_2d(self.coef_), dtype=np.float64)
+        intercept = np.ascontiguousarray(self.intercept_, dtype=np.float64)
+        predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
+        with threads(self.n_jobs):
+            return predict(X, None, coef, intercept)

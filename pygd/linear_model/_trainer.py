@@ -1,0 +1,614 @@
+"""The training state of a linear estimator as one object, and its epoch loop.
+
+:class:`Trainer` holds everything that must survive between ``partial_fit``
+calls and pickling: the parameters and optimizer state the C++ engine updates,
+the engine's counters, the schedule's clock, the batch growth, the stopping
+counters and the per-epoch history.  An estimator builds one from its
+:class:`Settings` at ``fit`` (or the first ``partial_fit``) and calls
+:meth:`Trainer.run_epochs`; each epoch is one call of
+``pygd._core.train_epoch_*`` with the GIL released.  The maths of an epoch is
+:func:`pygd.reference.train_reference`.
+
+Imports go one way: the estimators import this module, this module imports
+:mod:`pygd._core`, :mod:`pygd.optim` and :mod:`._stopping`, never an estimator.
+
+This file is over 500 lines because the epoch loop, the learning-rate rule and the
+engine configuration share one state; splitting them would scatter that state again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from .. import _core, optim
+from .._names import KINKED_LOSSES, OPTIMIZER_KERNELS, OPTIMIZERS, renamed_schedule_params
+from .._validation import core_suffix
+from ..preprocessing import _scale_from_var
+from ._stopping import GradientTest, RelativeStall, StallCounter, ValidationStall, Verdict
+
+__all__ = ["DivergenceWarning", "Settings", "Trainer"]
+
+
+class DivergenceWarning(ConvergenceWarning):
+    """Training diverged (a non-finite or exploding loss); the weights were restored.
+
+    Examples
+    --------
+    >>> from pygd.linear_model import DivergenceWarning
+    >>> from sklearn.exceptions import ConvergenceWarning
+    >>> issubclass(DivergenceWarning, ConvergenceWarning)
+    True
+    """
+
+
+#: optimizer name -> (pygd.optim class, presets applied before ``optimizer_params``).
+OPTIMIZER_CLASSES: dict[str, tuple[type, dict[str, Any]]] = {
+    name: (getattr(optim, entry.cls), dict(entry.presets)) for name, entry in OPTIMIZERS.items()
+}
+#: pygd.optim class -> the engine's update kernel.
+KERNELS: dict[type, str] = {getattr(optim, cls): kernel for cls, kernel in OPTIMIZER_KERNELS.items()}
+#: the estimators' schedule names -> their parameters and defaults (T_max defaults to max_iter).
+SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {
+    "constant": {},
+    "invscaling": {"power_t": 0.25},
+    "step": {"step_size": 10.0, "gamma": 0.1},
+    "exponential": {"gamma": 0.9},
+    "cosine": {"T_max": -1.0, "eta_min": 0.0},
+    "warmup_cosine": {"T_max": -1.0, "eta_min": 0.0, "warmup": 1.0},
+    "plateau": {"factor": 0.2, "min_lr": 1e-6},
+}
+#: learning_rate="auto" for the adaptive optimizers (for 32 rows where a full-batch rate is given).
+ADAPTIVE_RATES: dict[type, float] = {
+    optim.Adam: 0.01, optim.AdamW: 0.01, optim.NAdam: 0.01, optim.RMSprop: 0.01,
+    optim.Adagrad: 0.1, optim.Adadelta: 1.0,
+}
+#: batch_size="auto": the first batch size and its growth factor at each stall.
+AUTO_BATCH = 32
+BATCH_GROWTH = 4
+
+
+def batch_growth(n_train: int) -> int:
+    """Factor of an "auto" batch at a stall: 4, or more so that at most 4 stalls reach n_train."""
+    return max(BATCH_GROWTH, math.ceil((n_train / AUTO_BATCH) ** 0.25))
+
+
+def standardization_stats(
+    X: np.ndarray, sample_weight: np.ndarray, rows: np.ndarray | None, center: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and standard deviation of X's columns over ``rows``, in float64.
+
+    Computed by the StandardScaler kernels (one pass over X, no copy, bitwise
+    the same for any thread count); rows outside ``rows`` (the validation
+    split) simply get weight 0.  Columns whose variance is rounding noise get
+    scale 1 (scikit-learn's rule); without ``center`` the mean is 0 and the
+    scale is the root mean square, since no intercept absorbs a shift.
+    """
+    weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
+    count = X.shape[0]
+    if rows is not None:
+        weights = np.zeros_like(weights)
+        weights[rows] = sample_weight[rows]
+        count = len(rows)
+    stats = getattr(_core, "column_stats_" + core_suffix(X.dtype))
+    _, mean, var, _ = stats(X, weights, None)
+    if not center:
+        return np.zeros_like(mean), _scale_from_var(var + mean * mean, np.zeros_like(mean), count)
+    return mean, _scale_from_var(var, mean, count)
+
+
+def epoch_order(rng: np.random.RandomState, rows: int | np.ndarray) -> np.ndarray:
+    """The shuffled order of one epoch (int64): a permutation of range(rows) or of rows.
+
+    Drawn by a PCG64 generator seeded from ``rng`` (the estimator's
+    ``random_state``), which shuffles about twice as fast as RandomState.
+    """
+    generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+    return generator.permutation(rows).astype(np.int64, copy=False)
+
+
+def check_finite_input(X: np.ndarray) -> None:
+    """Raise scikit-learn's ValueError if X has a NaN or an infinity.
+
+    The estimators' fit and partial_fit skip scikit-learn's up-front scan of X
+    (a full pass, ~10% of an epoch): a non-finite value always reaches the loss
+    or the weights of the epoch that visits its row (NaN and inf propagate
+    through every product), so the training loop calls this only then.
+    """
+    if not np.isfinite(X).all():
+        kind = "NaN" if np.isnan(X).any() else "infinity or a value too large for %r" % X.dtype
+        raise ValueError(f"Input X contains {kind}. Remove or impute such values "
+                         f"(e.g. with sklearn.impute.SimpleImputer) before fitting.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What an estimator's parameters ask of the training, fixed when a fit starts.
+
+    The estimator-specific parts: ``engine_loss`` (the engine's loss name),
+    ``optimizer_presets`` (name -> class and presets), ``adaptive_full_rates``
+    ("auto" rates for the whole set), ``validation_score`` (early stopping's
+    score of predictions) and ``owner`` (the class name, for messages).
+    """
+
+    engine_loss: str
+    epsilon: float
+    penalty: str | None
+    alpha: float
+    l1_ratio: float
+    fit_intercept: bool
+    optimizer: Any
+    learning_rate: Any
+    optimizer_params: dict | None
+    lr_schedule: str
+    schedule_params: dict | None
+    batch_size: Any
+    max_iter: int
+    tol: float | None
+    n_iter_no_change: int
+    early_stopping: bool
+    validation_fraction: float
+    shuffle: bool
+    standardize: bool
+    average: Any
+    verbose: int
+    callback: Callable[[int, float], Any] | None
+    validation_score: Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+    owner: str
+    optimizer_presets: dict[str, tuple[type, dict[str, Any]]] = field(default_factory=lambda: OPTIMIZER_CLASSES)
+    adaptive_full_rates: dict[type, float] = field(default_factory=dict)
+
+    # -- what the parameters mean ------------------------------------------------
+    def optimizer_class(self) -> tuple[type, dict[str, Any]]:
+        """The pygd.optim class and the presets the ``optimizer`` name stands for."""
+        if isinstance(self.optimizer, str):
+            return self.optimizer_presets[self.optimizer]
+        if isinstance(self.optimizer, type) and self.optimizer in KERNELS:
+            return self.optimizer, {}
+        raise ValueError(
+            f"optimizer must be one of {sorted(OPTIMIZER_CLASSES)} or a pygd.optim class among "
+            f"{[c.__name__ for c in KERNELS]}, got {self.optimizer!r}"
+        )
+
+    def optimizer_config(self, lr: float) -> tuple[dict[str, Any], str, float]:
+        """The engine's optimizer dict (every hyper-parameter explicit), its kernel, Adagrad's start."""
+        cls, presets = self.optimizer_class()
+        hyper: dict[str, Any] = {}
+        for name, p in inspect.signature(cls.__init__).parameters.items():
+            if name in ("self", "params", "lr", "maximize") or p.default is inspect.Parameter.empty:
+                continue
+            hyper[name] = p.default
+        hyper.update(presets)
+        user = dict(self.optimizer_params or {})
+        for bad in ("lr", "params", "maximize"):
+            if bad in user:
+                raise ValueError(f"optimizer_params may not set {bad!r}"
+                                 + ("; use learning_rate" if bad == "lr" else ""))
+        unknown = set(user) - set(hyper)
+        if unknown:
+            raise ValueError(f"unknown optimizer_params for {cls.__name__}: {sorted(unknown)}; "
+                             f"accepted: {sorted(hyper)}")
+        hyper.update(user)
+        # pygd.optim's own checks (torch's messages) on a throw-away parameter.
+        cls([np.zeros(1)], lr=lr, **hyper)
+        kernel = KERNELS[cls]
+        if cls is optim.AdamW:
+            hyper["decoupled_weight_decay"] = True
+        config = {"kind": kernel, "lr": lr}
+        for key, value in hyper.items():
+            if key == "initial_accumulator_value":
+                continue
+            config[key] = tuple(float(b) for b in value) if key == "betas" else value
+        return config, kernel, float(hyper.get("initial_accumulator_value", 0.0))
+
+    def schedule_values(self) -> dict[str, float]:
+        """The schedule's parameters: defaults, then ``schedule_params`` (torch's names)."""
+        values = dict(SCHEDULE_DEFAULTS[self.lr_schedule])
+        user = renamed_schedule_params(self.schedule_params, stacklevel=6)
+        unknown = set(user) - set(values)
+        if unknown:
+            raise ValueError(f"unknown schedule_params for lr_schedule={self.lr_schedule!r}: "
+                             f"{sorted(unknown)}; accepted: {sorted(values)}")
+        values.update({key: float(value) for key, value in user.items()})
+        return values
+
+    def schedule_config(self) -> dict[str, Any]:
+        """The engine's schedule: kind and parameters ("plateau" runs as "constant" times a factor)."""
+        values = self.schedule_values()
+        if "T_max" in values and values["T_max"] <= 0:
+            values["T_max"] = float(self.max_iter)
+        for key, value in values.items():
+            if not math.isfinite(value) or (key != "eta_min" and value < 0):
+                raise ValueError(f"schedule parameter {key} must be finite and >= 0, got {value}")
+        if self.lr_schedule == "warmup_cosine" and values["warmup"] >= values["T_max"]:
+            raise ValueError("warmup must be smaller than T_max")
+        kind = "constant" if self.lr_schedule == "plateau" else self.lr_schedule
+        engine_names = {"T_max": "t_max", "warmup": "warmup_epochs"}
+        return {"kind": kind, **{engine_names.get(k, k): v for k, v in values.items()}}
+
+    def penalties(self) -> tuple[float, float]:
+        """(l2, l1) strengths of the penalty."""
+        alpha = float(self.alpha)
+        if self.penalty is None:
+            return 0.0, 0.0
+        if self.penalty == "l2":
+            return alpha, 0.0
+        if self.penalty == "l1":
+            return 0.0, alpha
+        return alpha * (1.0 - self.l1_ratio), alpha * self.l1_ratio
+
+
+class Trainer:
+    """The training state of one model and its epoch loop (see the module docstring).
+
+    Attributes the estimator publishes after each call: ``params`` (through
+    :meth:`weights`), ``n_iter``, ``t``, ``learning_rate``, ``mean``,
+    ``scale``, ``loss_curve``, ``validation_scores``,
+    ``best_validation_score``, ``best_loss``.
+    """
+
+    def __init__(self, settings: Settings, X: np.ndarray, Y: np.ndarray, sw: np.ndarray,
+                 rng: np.random.RandomState, coef_init: Any, intercept_init: Any,
+                 partial: bool = False, one_d: bool = False) -> None:
+        """Validation split, standardisation, learning rate, parameters, optimizer state.
+
+        ``rng`` draws the validation split here and the epochs' orders later
+        (partial_fit after fit continues it); ``one_d``: y was 1-D.
+        """
+        self.settings = s = settings
+        self.rng = rng
+        self.one_d = one_d
+        n, d = X.shape
+        k = Y.shape[1]
+        dtype = X.dtype
+        self.batch_factor = 1
+        self.schedule = s.schedule_config()
+        if s.early_stopping and not partial:
+            try:
+                train, val = train_test_split(np.arange(n), test_size=s.validation_fraction,
+                                              random_state=rng)
+            except ValueError as exc:
+                raise ValueError(
+                    f"The validation split with validation_fraction={s.validation_fraction} "
+                    f"leaves no training or no validation rows for {n} samples: {exc}") from exc
+            self.train_rows: np.ndarray | None = np.sort(train).astype(np.int64)
+            self.val_rows: np.ndarray | None = np.sort(val).astype(np.int64)
+        else:
+            self.train_rows = None
+            self.val_rows = None
+        self.mean: np.ndarray | None
+        self.scale: np.ndarray | None
+        if s.standardize:
+            self.mean, self.scale = standardization_stats(X, sw, self.train_rows, center=s.fit_intercept)
+        else:
+            self.mean = self.scale = None
+        self.learning_rate = self._resolve_learning_rate(X, sw)
+        self.optimizer, kernel, initial_accumulator = s.optimizer_config(self.learning_rate)
+        size = k * d + k
+        params = np.zeros(size, dtype=dtype)
+        train_sw = sw if self.train_rows is None else sw[self.train_rows]
+        train_Y = Y if self.train_rows is None else Y[self.train_rows]
+        if coef_init is not None:
+            coef = np.asarray(coef_init, dtype=np.float64).reshape(-1)
+            if coef.size != k * d:
+                raise ValueError(f"coef_init has {coef.size} values, expected {k * d} "
+                                 f"({k} target(s) x {d} features)")
+            coef = coef.reshape(k, d)
+            params[: k * d] = (coef * self.scale if s.standardize else coef).ravel()
+        if s.fit_intercept:
+            if intercept_init is not None:
+                b = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
+                if b.size != k:
+                    raise ValueError(f"intercept_init has {b.size} values, expected {k}")
+                if s.standardize:
+                    b = b + params[: k * d].astype(np.float64).reshape(k, d) / self.scale @ self.mean
+                params[k * d :] = b
+            elif coef_init is None:
+                # Weighted mean of y, without BLAS (thread-independent bits).
+                w = train_sw.astype(np.float64)
+                params[k * d :] = (train_Y * w[:, None]).sum(axis=0) / w.sum()
+        self.params = params
+        self.n_outputs = k
+        self.states = [np.zeros(size, dtype=dtype) for _ in range(3)]
+        if kernel == "adagrad":
+            self.states[0][:] = initial_accumulator
+        avg = s.average
+        self.average_start = -1 if avg is False else (0 if avg is True else int(avg))
+        self.average = params.copy() if self.average_start >= 0 else None
+        self.scalars = np.array([0.0, 1.0, 0.0, 0.0])
+        self.lr_factor = 1.0
+        self.schedule_offset = 0.0
+        self.stall = StallCounter()
+        self.loss_curve: list[float] = []
+        self.validation_scores: list[float] | None = [] if self.val_rows is not None else None
+        self.best_validation_score: float | None = None
+        self.best_loss = math.inf
+        self.n_iter = 0
+        self.t = 0
+
+    # -- the learning rate ---------------------------------------------------------
+    def _resolve_learning_rate(self, X: np.ndarray, sw: np.ndarray) -> float:
+        """``learning_rate``, or for "auto" a rate from the problem's curvature.
+
+        SGD, momentum and Nesterov (momentum beta):
+        ``min(0.2 (1 + beta) / (1.1 lambda_max), 0.5 (1 - beta) batch_size / trace)``
+        where lambda_max and the trace are those of the (weighted)
+        second-moment matrix of the features the engine sees (standardised,
+        plus the intercept's column), lambda_max by power iteration on at most
+        2^18 elements of evenly spaced training rows.  The first term keeps
+        heavy-ball steps stable on the full-batch curvature of the squared
+        error (the other losses curve less); the second, used only when
+        batches are smaller than the training set, keeps the effective
+        step ``lr / (1 - beta)`` times a small batch's curvature (about
+        ``trace / batch_size``) below 1/2, so mini-batch noise cannot blow up.
+        Adaptive optimizers normalise their steps, so "auto" is a fixed rate:
+        0.01 for Adam, AdamW, NAdam and RMSprop, 0.1 for Adagrad, 1.0 for
+        Adadelta (:data:`ADAPTIVE_RATES`), or where ``adaptive_full_rates``
+        names a rate for the whole training set, ``0.01 sqrt(B / 32)`` for
+        batches of B rows, capped by that rate.
+
+        Returns the rate for the first batch; :meth:`_rate_for_batch` gives it
+        for the larger batches of ``batch_size="auto"``.
+        """
+        s = self.settings
+        self.auto_rule: tuple[str, float, float | None] | None = None
+        if s.learning_rate != "auto":
+            return float(s.learning_rate)
+        cls, presets = s.optimizer_class()
+        rows = self.train_rows
+        n_train = X.shape[0] if rows is None else len(rows)
+        if cls in ADAPTIVE_RATES:
+            self.auto_rule = ("adaptive", ADAPTIVE_RATES[cls], s.adaptive_full_rates.get(cls))
+            return self._rate_for_batch(self.batch_rows(n_train), n_train)
+        momentum = float({**presets, **(s.optimizer_params or {})}.get("momentum", 0.0))
+        d = X.shape[1]
+        m = int(min(n_train, max(64, (1 << 18) // max(d, 1))))
+        pick = np.linspace(0, n_train - 1, m).round().astype(np.int64)
+        pick = pick if rows is None else rows[pick]
+        Z = np.asarray(X[pick], dtype=np.float64)  # one copy of at most 2 MB
+        if not np.isfinite(Z).all():
+            check_finite_input(X)
+        if s.standardize:
+            Z -= self.mean
+            Z /= self.scale
+        if s.fit_intercept and not s.standardize:
+            Z = np.hstack([Z, np.ones((m, 1))])
+        w = sw[pick].astype(np.float64)
+        if not w.sum() > 0:
+            w = np.ones(m)
+        # Power iteration with pygd's own deterministic kernel: the gradient of
+        # 0.5 (z . v)^2 averaged over rows is C v (BLAS would make the rate,
+        # and so coef_, depend on the thread count).
+        from ..linear import loss_grad
+
+        v = np.random.default_rng(0).standard_normal(Z.shape[1])
+        lam = 0.0
+        for _ in range(30):
+            norm = np.sqrt(np.sum(v * v))
+            if not norm > 0:
+                break
+            v = v / norm
+            v = loss_grad(Z, np.zeros(m), v, 0.0, sample_weight=w)[1]
+            lam = float(np.sqrt(np.sum(v * v)))
+        if s.fit_intercept and s.standardize:
+            lam = max(lam, 1.0)  # the intercept's direction: centred features leave it at 1
+        trace = float(np.sum(w * np.einsum("ij,ij->i", Z, Z)) / np.sum(w))
+        if s.fit_intercept and s.standardize:
+            trace += 1.0
+        if not (lam > 0 and trace > 0):
+            return 0.1
+        self.auto_rule = ("curvature", 0.2 * (1.0 + momentum) / (1.1 * lam),
+                          0.5 * (1.0 - momentum) / trace)
+        return self._rate_for_batch(self.batch_rows(n_train), n_train)
+
+    def _rate_for_batch(self, batch: int, n_train: int) -> float:
+        """The "auto" rate for batches of ``batch`` rows (see _resolve_learning_rate)."""
+        kind, a, b = self.auto_rule
+        if kind == "adaptive":  # a: the rate for 32 rows; b: for the whole set, or None (a fixed rate)
+            if b is None:
+                return a
+            return b if batch >= n_train else min(b, a * math.sqrt(batch / AUTO_BATCH))
+        # "curvature": a is the full-batch term, b * batch the mini-batch noise term
+        return a if batch >= n_train else min(a, b * batch)
+
+    def batch_rows(self, n_train: int) -> int:
+        """Rows per step now: ``batch_size``, or for "auto" 32 times the growth so far."""
+        batch_size = self.settings.batch_size
+        if batch_size == "full":
+            return n_train
+        base = AUTO_BATCH if batch_size == "auto" else int(batch_size)
+        return min(base * self.batch_factor, n_train)
+
+    # -- results -------------------------------------------------------------------------
+    def weights(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """(coef (k, d), intercept (k,)) in X's units, float64, C order."""
+        k = self.n_outputs
+        source = self.average if (self.average is not None and self.scalars[3] > 0) else self.params
+        w = source[: k * d].astype(np.float64).reshape(k, d)
+        b = source[k * d :].astype(np.float64) if self.settings.fit_intercept else np.zeros(k)
+        if self.scale is not None:
+            w = w / self.scale
+            if self.settings.fit_intercept:
+                b = b - w @ self.mean
+        return np.ascontiguousarray(w), np.ascontiguousarray(b)
+
+    def _objective_penalty(self, l2: float, l1: float, kd: int) -> float:
+        w = self.params[:kd].astype(np.float64)
+        return 0.5 * l2 * float(np.sum(w * w)) + l1 * float(np.abs(w).sum())
+
+    # -- the epoch loop ------------------------------------------------------------------
+    def run_epochs(self, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None, sw: np.ndarray,
+                   epochs: int, rng: np.random.RandomState, partial: bool = False) -> None:
+        """Up to ``epochs`` epochs of the engine, with the stopping rules, divergence and reports.
+
+        ``sw_arg`` is the sample weight the engine reads (None: all ones), ``sw``
+        the weights as an array; ``partial`` (partial_fit) runs on all rows, never
+        stops early and never warns about max_iter.
+        """
+        s = self.settings
+        n, d = X.shape
+        k = Y.shape[1]
+        kd = k * d
+        train = self.train_rows if not partial else None
+        n_train = n if train is None else len(train)
+        l2, l1 = s.penalties()
+        train_weight = sw if train is None else sw[train]
+        config = {
+            "loss": s.engine_loss,
+            "epsilon": s.epsilon,
+            "fit_intercept": bool(s.fit_intercept),
+            "l2": l2,
+            "l1": l1,
+            "weight_per_row": float(train_weight.astype(np.float64).mean()),
+            "average_start": self.average_start,
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+        }
+        engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
+        mean = self.mean
+        if mean is not None and not s.fit_intercept:
+            mean = np.zeros(d)
+        plateau = s.lr_schedule == "plateau"
+        plateau_values = s.schedule_values() if plateau else {}
+        val = self.val_rows if not partial else None
+        if val is not None:
+            Yv = Y[val].astype(np.float64)
+            sv = sw[val].astype(np.float64)
+        validation_rule = ValidationStall(self.stall, s.tol, s.n_iter_no_change)
+        start = time.perf_counter()
+        best_params = None
+        for _ in range(epochs):
+            epoch = self.n_iter + 1
+            batch = self.batch_rows(n_train)
+            config["steps_per_epoch"] = -(-n_train // batch)
+            config["schedule_offset"] = self.schedule_offset
+            if batch == n_train and train is None:
+                order = None
+            elif s.shuffle:
+                order = epoch_order(rng, n_train if train is None else train)
+            else:
+                order = train if train is not None else np.arange(n, dtype=np.int64)
+            saved = (self.params.copy(), [state.copy() for state in self.states], self.scalars.copy(),
+                     None if self.average is None else self.average.copy())
+            penalty = self._objective_penalty(l2, l1, kd)
+            config["lr_factor"] = self.lr_factor
+            loss_sum, weight_sum, steps, finite, optimality = engine(
+                X, Y, sw_arg, order, batch, self.params, self.states, self.average, self.scalars,
+                mean, self.scale, config)
+            loss = loss_sum / weight_sum + penalty
+            first = self.loss_curve[0] if self.loss_curve else None
+            exploding = first is not None and first > 0 and loss > 1e10 * first
+            if not finite or not math.isfinite(loss) or exploding or not np.isfinite(self.params).all():
+                self.params, self.states, self.scalars, self.average = saved
+                check_finite_input(X)
+                self._warn_divergence(epoch, finite and math.isfinite(loss), loss)
+                break
+            self.n_iter = epoch
+            self.t = int(self.scalars[0])
+            self.loss_curve.append(loss)
+            stop = False
+            verdict = Verdict()
+            if val is not None:
+                coef, intercept = self.weights(d)
+                predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
+                Pv = predict(X, val, coef, intercept).astype(np.float64)
+                if not np.isfinite(Pv).all():
+                    check_finite_input(X)
+                score = s.validation_score(Pv, Yv, sv)
+                self.validation_scores.append(score)
+                if self.best_validation_score is None or score > self.best_validation_score:
+                    best_params = (self.params.copy(), None if self.average is None else self.average.copy())
+                verdict = validation_rule.update(score, self.best_validation_score)
+                if self.best_validation_score is None or score > self.best_validation_score:
+                    self.best_validation_score = score
+            self.best_loss = min(self.best_loss, loss)
+            self._report(epoch, loss, start, s.max_iter if not partial else None)
+            if s.callback is not None and s.callback(epoch, loss) is True:
+                stop = True
+            if s.tol is not None and val is None:
+                if batch == n_train and s.engine_loss not in KINKED_LOSSES:
+                    verdict = GradientTest(self.stall, s.tol, s.n_iter_no_change).update(loss, optimality)
+                    if verdict.restart_momentum and self.optimizer["kind"] == "sgd":
+                        self.scalars[2] = 0.0  # the next step starts the momentum from the gradient
+                else:
+                    verdict = RelativeStall(self.stall, s.tol, s.n_iter_no_change).update(loss)
+            if verdict.status == "stalled":
+                self.stall.reset()
+                if batch < n_train and s.batch_size == "auto":
+                    self._grow_batch(batch, n_train)
+                elif plateau and self.learning_rate * self.lr_factor * plateau_values["factor"] >= \
+                        plateau_values["min_lr"]:
+                    self.lr_factor *= plateau_values["factor"]
+                    if s.verbose >= 2:
+                        print(f"Learning rate lowered to {self.learning_rate * self.lr_factor:g}")
+                elif not partial:
+                    stop = True
+            elif verdict.status == "converged" and not partial:
+                # The test was passed by the weights the epoch started from: keep those.
+                self.params, self.average = saved[0], saved[3]
+                stop = True
+            if stop:
+                break
+        else:
+            if not partial and s.tol is not None and epochs > 0 and self.n_iter >= s.max_iter:
+                warnings.warn(
+                    f"{s.owner} reached max_iter={s.max_iter} epochs before the objective "
+                    f"stopped improving (tol={s.tol}); consider increasing max_iter or "
+                    f"learning_rate.", ConvergenceWarning, stacklevel=4)
+        if s.verbose == 1:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        if val is not None and best_params is not None:
+            self.params, self.average = best_params
+
+    def _grow_batch(self, batch: int, n_train: int) -> None:
+        """An "auto" batch at a stall: average the gradient noise away rather than shrink the steps.
+
+        The schedule's clock keeps counting passes over the data.
+        """
+        self.batch_factor *= batch_growth(n_train)
+        if self.auto_rule is not None:  # "auto" rates follow the batch
+            self.lr_factor *= (self._rate_for_batch(self.batch_rows(n_train), n_train)
+                               / self._rate_for_batch(batch, n_train))
+        steps_per_epoch = -(-n_train // self.batch_rows(n_train))
+        self.schedule_offset = float(self.n_iter * steps_per_epoch) - self.scalars[0]
+        if self.settings.verbose >= 2:
+            print(f"Batch size raised to {self.batch_rows(n_train)}")
+
+    def _warn_divergence(self, epoch: int, finite: bool, loss: float) -> None:
+        s = self.settings
+        rate = self.learning_rate * self.lr_factor
+        warnings.warn(
+            f"{s.owner} diverged in epoch {epoch}: the loss became "
+            f"{'non-finite' if not finite else f'{loss:.3g}'} with "
+            f"learning_rate={self.learning_rate:g} (current rate {rate:g}, optimizer "
+            f"{self.optimizer['kind']!r}, batch_size={s.batch_size!r}). The weights "
+            f"of epoch {epoch - 1} were restored and training stopped. Try a smaller "
+            f"learning_rate (e.g. {self.learning_rate / 10:g}), standardize=True, or an "
+            f"adaptive optimizer such as 'adam'.", DivergenceWarning, stacklevel=5)
+
+    def _report(self, epoch: int, loss: float, start: float, total: int | None) -> None:
+        verbose = self.settings.verbose
+        if verbose >= 2:
+            lr = self.learning_rate * self.lr_factor
+            print(f"Epoch {epoch}, loss {loss:.6g}, lr {lr:.3g}, steps {self.t}, "
+                  f"time {time.perf_counter() - start:.3f} s", flush=True)
+        elif verbose == 1:
+            width = 30
+            if total:
+                filled = min(width, int(width * epoch / total))
+                bar = f"[{'#' * filled}{'.' * (width - filled)}] {epoch}/{total}"
+            else:
+                bar = f"epoch {epoch}"
+            sys.stderr.write(f"\r{bar} loss {loss:.6g}")
+            sys.stderr.flush()
