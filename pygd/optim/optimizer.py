@@ -75,6 +75,20 @@ class Optimizer:
         per-group hyper-parameters (torch's parameter groups).
     defaults : dict
         Hyper-parameters used where a group does not set them.
+
+    Examples
+    --------
+    Every optimizer is one; its state is saved and loaded the same way:
+
+    >>> import numpy as np
+    >>> from pygd import optim
+    >>> w = np.zeros(2)
+    >>> opt = optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> isinstance(opt, optim.Optimizer)
+    True
+    >>> opt.step([np.ones(2)]); saved = opt.state_dict()
+    >>> saved["state"][0]["step"], saved["param_groups"][0]["params"]
+    (1, [0])
     """
 
     #: State arrays per parameter, in the kernel's slot order.
