@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import Optimizer
+from .optimizer import Optimizer
 
 __all__ = [
     "CosineAnnealingLR",
