@@ -81,10 +81,7 @@ def test_module_imports_alone(name, tmp_path):
 
 # Circles known today, each with the change that removes it.  Strict xfail: the
 # test fails once the circle is gone, so that the entry is removed with it.
-KNOWN_CIRCLES = {
-    "pygd._classifier": "linear_model.py imports _classifier.py at its end and _classifier.py "
-                        "imports linear_model.py; the pygd.linear_model package (on main) ends it",
-}
+KNOWN_CIRCLES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [

@@ -233,13 +233,45 @@ def test_diabetes_defaults_are_not_garbage(scaled):
     assert GDRegressor(random_state=0).fit(X, y).score(X, y) > best - 1e-2
 
 
-def test_standardize_false_on_unscaled_data_warns_or_fits():
+def test_standardize_false_on_unscaled_data_recovers_from_divergence():
+    # sgd at rate 1 on a column x1000 diverges: each time the epoch is run again at a tenth
+    # of the rate, and the model returned is a real fit, never garbage.
     X, y = _diabetes(True)
+    start = GDRegressor(standardize=False, max_iter=1, tol=None, learning_rate=1e-12,
+                        optimizer="sgd").fit(X, y).score(X, y)
     est = GDRegressor(standardize=False, optimizer="sgd", learning_rate=1.0, random_state=0, max_iter=50)
-    with pytest.warns(DivergenceWarning, match=r"diverged in epoch \d+.*learning_rate=1 "):
+    with pytest.warns(ConvergenceWarning, match="max_iter=50"):
         est.fit(X, y)
-    assert np.isfinite(est.coef_).all()
-    assert est.n_iter_ == len(est.loss_curve_) < 50
+    assert est.n_divergences_ >= 1 and est.stop_reason_ == "max_iter"
+    assert np.isfinite(est.coef_).all() and est.score(X, y) > max(start, 0.3)
+    assert est.n_iter_ == len(est.loss_curve_) == 50
+
+
+def test_divergence_that_cannot_be_recovered_raises_naming_the_optimizer():
+    X, y = _diabetes(False)
+    with pytest.raises(ValueError, match=r"diverged in epoch \d+ .*optimizer 'momentum' even after "
+                                         r"lowering the learning rate 6 times.*try learning_rate="):
+        GDRegressor(learning_rate=1e6, random_state=0).fit(X, y)
+
+
+def test_large_learning_rate_recovers_like_the_default():
+    # Before: learning_rate=10 warned "weights of epoch 1 restored" and returned R2 = -4.5e43.
+    X, y = _diabetes(False)
+    best = LinearRegression().fit(X, y).score(X, y)
+    est = GDRegressor(learning_rate=10.0, random_state=0).fit(X, y)
+    assert est.n_divergences_ >= 1 and est.stop_reason_ == "converged"
+    assert est.score(X, y) > best - 1e-5
+
+
+def test_huge_features_and_weights_give_a_fit_or_a_clear_error():
+    X, y = _diabetes(False)
+    with pytest.raises(ValueError, match="too large to standardise"):
+        GDRegressor(random_state=0).fit(X * 1e300, y)
+    plain = GDRegressor(random_state=0).fit(X, y)
+    heavy = GDRegressor(random_state=0).fit(X, y, sample_weight=np.full(len(y), 1e307))
+    np.testing.assert_array_equal(heavy.coef_, plain.coef_)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        GDRegressor().fit(X, y, coef_init=np.full(X.shape[1], np.nan))
 
 
 def test_multi_target_equals_separate_fits():

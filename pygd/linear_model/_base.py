@@ -26,6 +26,22 @@ from ._trainer import OPTIMIZER_CLASSES, Settings, Trainer
 __all__ = ["BaseGD"]
 
 
+def _tame_weights(sw_arg: np.ndarray | None,
+                  sw: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Sample weights so large that sums of weighted losses overflow, divided by their maximum.
+
+    The objective is a weighted *mean*, so this changes nothing but the rounding;
+    weights up to 1e100 are used as given (bitwise the same results as always).
+    """
+    top = float(np.max(sw)) if sw.size else 0.0
+    if not np.isfinite(top):
+        raise ValueError("sample_weight contains infinity")
+    if top <= 1e100:
+        return sw_arg, sw
+    scaled = np.ascontiguousarray(sw / sw.dtype.type(top))
+    return scaled, scaled
+
+
 class BaseGD(BaseEstimator):
     """Shared parameters and the fit / partial_fit template of pygd's linear estimators.
 
@@ -46,7 +62,7 @@ class BaseGD(BaseEstimator):
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both")],
+        "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both"), None],
         "fit_intercept": ["boolean"],
         "optimizer": [StrOptions(set(OPTIMIZER_CLASSES)), type],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -78,6 +94,10 @@ class BaseGD(BaseEstimator):
     def _engine_loss(self) -> tuple[str, float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _default_intercept(self, Y: np.ndarray, sw: np.ndarray) -> np.ndarray | None:
+        """The intercepts a fresh model starts from (None: the trainer's weighted mean of Y)."""
+        return None
+
     @staticmethod
     def _validation_score(P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:  # pragma: no cover
         raise NotImplementedError
@@ -101,23 +121,37 @@ class BaseGD(BaseEstimator):
         )
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, one_d: bool, sw_arg: np.ndarray | None,
-             sw: np.ndarray, coef_init: Any, intercept_init: Any) -> None:
-        """A fresh trainer, up to ``max_iter`` epochs, the fitted attributes."""
-        rng = check_random_state(self.random_state)
-        trainer = Trainer(self._settings(), X, Y, sw, rng, coef_init, intercept_init, one_d=one_d)
-        self._trainer = trainer
+             sw: np.ndarray, coef_init: Any, intercept_init: Any,
+             stratify: np.ndarray | None = None) -> None:
+        """Up to ``max_iter`` epochs on a fresh trainer (or, with warm_start, the last one), then publish."""
+        sw_arg, sw = _tame_weights(sw_arg, sw)
+        previous: Trainer | None = getattr(self, "_trainer", None)
+        if (self.warm_start and previous is not None and coef_init is None and intercept_init is None
+                and previous.params.dtype == X.dtype and previous.n_outputs == Y.shape[1]
+                and previous.params.size == Y.shape[1] * (X.shape[1] + 1)):
+            # Continue where the last fit stopped: weights, optimizer state, batch size, rate.
+            trainer = previous
+            trainer.restart(self._settings(), X, sw, stratify)
+        else:
+            if coef_init is None and intercept_init is None:
+                intercept_init = self._default_intercept(Y, sw)
+            rng = check_random_state(self.random_state)
+            trainer = Trainer(self._settings(), X, Y, sw, rng, coef_init, intercept_init, one_d=one_d,
+                              stratify=stratify)
+            self._trainer = trainer
         with threads(self.n_jobs):
-            trainer.run_epochs(X, Y, sw_arg, sw, self.max_iter, rng)
+            trainer.run_epochs(X, Y, sw_arg, sw, self.max_iter, trainer.rng)
         self._publish(trainer, X)
 
     def _partial_fit(self, X: np.ndarray, Y: np.ndarray, one_d: bool, sw_arg: np.ndarray | None,
-                     sw: np.ndarray, intercept_init: Any) -> None:
+                     sw: np.ndarray, stratify: np.ndarray | None = None) -> None:
         """One epoch on a new or continued trainer (set up from this call's data when new)."""
+        sw_arg, sw = _tame_weights(sw_arg, sw)
         trainer: Trainer | None = getattr(self, "_trainer", None)
         if trainer is None:
             rng = check_random_state(self.random_state)
-            trainer = Trainer(self._settings(), X, Y, sw, rng, None, intercept_init, partial=True,
-                              one_d=one_d)
+            trainer = Trainer(self._settings(), X, Y, sw, rng, None, self._default_intercept(Y, sw),
+                              partial=True, one_d=one_d)
             self._trainer = trainer
         else:
             trainer.settings = self._settings()
@@ -127,7 +161,7 @@ class BaseGD(BaseEstimator):
         if X.dtype != trainer.params.dtype:
             raise ValueError(f"X has dtype {X.dtype}; this model was fitted with {trainer.params.dtype}")
         with threads(self.n_jobs):
-            trainer.run_epochs(X, Y, sw_arg, sw, 1, trainer.rng, partial=True)
+            trainer.run_epochs(X, Y, sw_arg, sw, 1, trainer.rng, partial=True, stratify=stratify)
         self._publish(trainer, X)
 
     def _publish(self, trainer: Trainer, X: np.ndarray) -> None:
@@ -144,6 +178,8 @@ class BaseGD(BaseEstimator):
         self.best_loss_ = trainer.best_loss
         self.validation_scores_ = trainer.validation_scores
         self.best_validation_score_ = trainer.best_validation_score
+        self.stop_reason_ = trainer.stop_reason
+        self.n_divergences_ = trainer.divergences
 
     def _decision(self, X: Any) -> np.ndarray:
         """``X @ coef_.T + intercept_`` as (n, outputs), computed in float64, in X's float dtype."""

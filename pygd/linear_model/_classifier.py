@@ -258,11 +258,11 @@ class GDClassifier(ClassifierMixin, BaseGD):
                                       y=self.classes_[y_index])
             sw = sw * cw[y_index].astype(X.dtype)  # a new array: the caller's is never written
             weighted = True
-        if not sw.sum() > 0:
+        if not sw.max(initial=0.0) > 0:  # non-negative: the same as a positive sum, without overflow
             raise ValueError("sample_weight must have a positive sum")
         return (np.ascontiguousarray(sw) if weighted else None), sw
 
-    def _initial_intercept(self, Y: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    def _default_intercept(self, Y: np.ndarray, sw: np.ndarray) -> np.ndarray:
         engine, k = self._outputs()
         if engine not in ("log_loss", "multinomial"):
             return np.zeros(k)
@@ -294,9 +294,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         -------
         self : GDClassifier
         """
-        previous = None
-        if self.warm_start and hasattr(self, "coef_") and coef_init is None and intercept_init is None:
-            previous = (self.coef_, self.intercept_, self.classes_)
+        previous_classes = getattr(self, "classes_", None)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True,
                              ensure_all_finite=False)  # checked by the training (Trainer.run_epochs)
         check_classification_targets(y)
@@ -304,15 +302,13 @@ class GDClassifier(ClassifierMixin, BaseGD):
         if len(self.classes_) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got "
                              f"{len(self.classes_)} class")
-        k = self._outputs()[1]
         sw_arg, sw = self._weights(X, y_index, sample_weight, self.class_weight)
         Y = self._encode(y_index, X.dtype)
-        if previous is not None and np.shape(previous[0]) == (k, X.shape[1]) and \
-                np.array_equal(previous[2], self.classes_):
-            coef_init, intercept_init = previous[0], previous[1]
-        if coef_init is None and intercept_init is None:
-            intercept_init = self._initial_intercept(Y, sw)
-        self._fit(X, Y, False, sw_arg, sw, coef_init, intercept_init)
+        if hasattr(self, "_trainer") and not (
+                self.warm_start and previous_classes is not None
+                and np.array_equal(previous_classes, self.classes_)):
+            del self._trainer  # a fresh start (warm_start continues only with the same classes)
+        self._fit(X, Y, False, sw_arg, sw, coef_init, intercept_init, stratify=y_index)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -360,7 +356,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         y_index = self._class_index(y)
         sw_arg, sw = self._weights(X, y_index, sample_weight, self.class_weight)
         Y = self._encode(y_index, X.dtype)
-        self._partial_fit(X, Y, False, sw_arg, sw, self._initial_intercept(Y, sw) if first else None)
+        self._partial_fit(X, Y, False, sw_arg, sw, stratify=y_index)
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:

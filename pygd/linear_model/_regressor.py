@@ -53,8 +53,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         L2 enters the gradient; L1 is a proximal (soft-threshold) step after
         each update, so exact zeros appear.
     alpha : float, default=1e-4
-    l1_ratio : float, default=0.15
-        Elastic-net mixing, in [0, 1].
+    l1_ratio : float or None, default=0.15
+        Elastic-net mixing, in [0, 1]; None is accepted (as scikit-learn >= 1.7
+        does) unless ``penalty="elasticnet"``.
     fit_intercept : bool, default=True
         Without an intercept, standardisation only scales (no centring).
     optimizer : str or pygd.optim optimizer class, default="momentum"
@@ -130,8 +131,13 @@ class GDRegressor(RegressorMixin, BaseGD):
         with full batches too.  None: run ``max_iter`` epochs.
     n_iter_no_change : int, default=5
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows, score R² on them after
-        each epoch, stop as above and restore the best epoch's weights.
+        Hold out ``validation_fraction`` of the rows (stratified by class in
+        GDClassifier), score them after each epoch (R² here), stop after
+        ``n_iter_no_change`` epochs without a score above ``best + tol`` — as
+        scikit-learn, with no batch growth or rate cut in between — and
+        restore the best epoch's weights; a stop on validation is a pass (no
+        ConvergenceWarning).  ``partial_fit`` holds out the same fraction of
+        each call's rows and records their score, as scikit-learn's does.
     validation_fraction : float, default=0.1
     shuffle : bool, default=True
         Draw a new permutation of the rows each epoch.
@@ -140,11 +146,18 @@ class GDRegressor(RegressorMixin, BaseGD):
         bitwise-identical ``coef_`` for any number of threads.
     standardize : bool, default=True
     average : bool or int, default=False
-        Averaged SGD: ``coef_`` is the average of the iterates after
-        ``average`` steps (True: from the first).
+        Averaged SGD: ``coef_`` is the average of the iterates from the
+        ``average``-th optimizer step on (True or 1: from the first; False or
+        0: no averaging), as scikit-learn's ``average`` counts samples with
+        batches of one row.
     warm_start : bool, default=False
-        ``fit`` starts from the previous ``coef_``/``intercept_`` (fresh
-        optimizer state).
+        ``fit`` continues where the previous fit (or ``partial_fit``) stopped:
+        its weights, optimizer state, batch size, learning rate and
+        standardisation carry on (so refitting a converged model on the same
+        data stops after one epoch); ``n_iter_``, ``loss_curve_`` and the
+        stopping counts start afresh.  Without it, or with ``coef_init`` /
+        ``intercept_init``, or when the shapes or dtype differ, ``fit``
+        starts afresh.
     n_jobs : int or None, default=None
         Threads for this estimator's calls (None: pygd.get_num_threads(),
         -1: all CPUs).
@@ -173,6 +186,16 @@ class GDRegressor(RegressorMixin, BaseGD):
     validation_scores_ : list of float or None
         R² on the validation rows per epoch (``early_stopping`` only).
     best_validation_score_ : float or None
+    stop_reason_ : str
+        Why the last fit stopped: "converged" (the gradient test passed),
+        "stalled" (the relative test: no more progress), "min_lr" (the plateau
+        schedule reached min_lr), "validation" (early stopping), "max_iter",
+        "callback", or "partial_fit".  "max_iter", and "min_lr" where the
+        gradient test applies, come with a ConvergenceWarning.  ``verbose``
+        prints it with the epochs and the time taken.
+    n_divergences_ : int
+        Epochs of the last fit that diverged and were run again at a tenth
+        of the rate (see Notes).
     mean_, scale_ : ndarray of shape (n_features,) or None
         The standardisation used (None without it).
     n_features_in_ : int
@@ -190,8 +213,12 @@ class GDRegressor(RegressorMixin, BaseGD):
     the weighted mean of y (targets are not rescaled); a partial batch of m
     rows is normalised by m times the mean training weight (the whole epoch's
     batch by the total weight), so rows of weight 2 and duplicated rows give
-    the same full-batch trajectory; divergence restores the previous epoch's
-    weights and emits :class:`DivergenceWarning`.
+    the same full-batch trajectory.  Divergence (a non-finite or exploding
+    objective) restores the state at the start of the epoch, lowers the rate
+    tenfold and runs the epoch again, at most 6 times per fit
+    (``n_divergences_`` counts them); then ``fit`` raises ValueError naming
+    the optimizer and a rate to try.  ``fit`` never returns non-finite
+    weights.
 
     Examples
     --------
@@ -285,7 +312,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         if not np.isfinite(Y).all():
             raise ValueError("Input y contains NaN or infinity (as %s)." % X.dtype)
         sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-        if not sw.sum() > 0:
+        if not sw.max(initial=0.0) > 0:  # non-negative: the same as a positive sum, without overflow
             raise ValueError("sample_weight must have a positive sum")
         return X, Y, one_d, (None if sample_weight is None else np.ascontiguousarray(sw)), sw
 
@@ -310,12 +337,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         -------
         self : GDRegressor
         """
-        previous = None
-        if self.warm_start and hasattr(self, "coef_") and coef_init is None and intercept_init is None:
-            previous = (self.coef_, self.intercept_)
         X, Y, one_d, sw_arg, sw = self._validate_xy(X, y, sample_weight, reset=True)
-        if previous is not None and np.shape(previous[0])[-1] == X.shape[1]:
-            coef_init, intercept_init = previous
+        if hasattr(self, "_trainer") and not self.warm_start:
+            del self._trainer
         self._fit(X, Y, one_d, sw_arg, sw, coef_init, intercept_init)
         return self
 
@@ -340,7 +364,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         """
         first = not hasattr(self, "_trainer")
         X, Y, one_d, sw_arg, sw = self._validate_xy(X, y, sample_weight, reset=first)
-        self._partial_fit(X, Y, one_d, sw_arg, sw, None)
+        self._partial_fit(X, Y, one_d, sw_arg, sw)
         return self
 
     def predict(self, X: Any) -> np.ndarray:

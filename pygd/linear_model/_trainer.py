@@ -73,6 +73,18 @@ ADAPTIVE_RATES: dict[type, float] = {
     optim.Adam: 0.01, optim.AdamW: 0.01, optim.NAdam: 0.01, optim.RMSprop: 0.01,
     optim.Adagrad: 0.1, optim.Adadelta: 1.0,
 }
+#: Why training stopped (``stop_reason_``), as the verbose report says it.
+STOP_REASONS: dict[str, str] = {
+    "converged": "Converged (gradient test passed)",
+    "stalled": "Converged (the objective stopped improving)",
+    "min_lr": "Stopped (the plateau schedule reached min_lr)",
+    "validation": "Stopped early (no validation improvement)",
+    "max_iter": "Stopped at max_iter",
+    "callback": "Stopped by the callback",
+    "partial_fit": "One partial_fit epoch",
+}
+#: Divergences recovered by lowering the rate (times 0.1 each) before a fit gives up.
+MAX_RECOVERIES = 6
 #: batch_size="auto": the first batch size and its growth factor at each stall.
 AUTO_BATCH = 32
 BATCH_GROWTH = 4
@@ -102,9 +114,10 @@ def standardization_stats(
         count = len(rows)
     stats = getattr(_core, "column_stats_" + core_suffix(X.dtype))
     _, mean, var, _ = stats(X, weights, None)
-    if not center:
-        return np.zeros_like(mean), _scale_from_var(var + mean * mean, np.zeros_like(mean), count)
-    return mean, _scale_from_var(var, mean, count)
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e300: the caller says so
+        if not center:
+            return np.zeros_like(mean), _scale_from_var(var + mean * mean, np.zeros_like(mean), count)
+        return mean, _scale_from_var(var, mean, count)
 
 
 def epoch_order(rng: np.random.RandomState, rows: int | np.ndarray) -> np.ndarray:
@@ -129,6 +142,27 @@ def check_finite_input(X: np.ndarray) -> None:
         kind = "NaN" if np.isnan(X).any() else "infinity or a value too large for %r" % X.dtype
         raise ValueError(f"Input X contains {kind}. Remove or impute such values "
                          f"(e.g. with sklearn.impute.SimpleImputer) before fitting.")
+
+
+def validation_split(n: int, fraction: float, rng: np.random.RandomState,
+                     stratify: np.ndarray | None, sw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (training rows, validation rows) for ``early_stopping``, stratified by class if given.
+
+    Raises ValueError when either part is empty, a class is too rare to stratify,
+    or the validation rows' weights sum to 0 (no score could be computed).
+    """
+    try:
+        train, val = train_test_split(np.arange(n), test_size=fraction, random_state=rng,
+                                      stratify=stratify)
+    except ValueError as exc:
+        raise ValueError(
+            f"The validation split with validation_fraction={fraction} of {n} samples failed: "
+            f"{exc} Change validation_fraction, add samples, or set early_stopping=False.") from exc
+    val = np.sort(val).astype(np.int64)
+    if not sw[val].sum() > 0:
+        raise ValueError("The sample weights of the validation rows are all zero: no validation "
+                         "score can be computed; use another random_state or early_stopping=False.")
+    return np.sort(train).astype(np.int64), val
 
 
 @dataclass(frozen=True)
@@ -238,6 +272,8 @@ class Settings:
 
     def penalties(self) -> tuple[float, float]:
         """(l2, l1) strengths of the penalty."""
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
         alpha = float(self.alpha)
         if self.penalty is None:
             return 0.0, 0.0
@@ -259,11 +295,13 @@ class Trainer:
 
     def __init__(self, settings: Settings, X: np.ndarray, Y: np.ndarray, sw: np.ndarray,
                  rng: np.random.RandomState, coef_init: Any, intercept_init: Any,
-                 partial: bool = False, one_d: bool = False) -> None:
+                 partial: bool = False, one_d: bool = False,
+                 stratify: np.ndarray | None = None) -> None:
         """Validation split, standardisation, learning rate, parameters, optimizer state.
 
         ``rng`` draws the validation split here and the epochs' orders later
-        (partial_fit after fit continues it); ``one_d``: y was 1-D.
+        (partial_fit after fit continues it); ``one_d``: y was 1-D; ``stratify``:
+        class labels to stratify the validation split by (classifiers).
         """
         self.settings = s = settings
         self.rng = rng
@@ -274,15 +312,8 @@ class Trainer:
         self.batch_factor = 1
         self.schedule = s.schedule_config()
         if s.early_stopping and not partial:
-            try:
-                train, val = train_test_split(np.arange(n), test_size=s.validation_fraction,
-                                              random_state=rng)
-            except ValueError as exc:
-                raise ValueError(
-                    f"The validation split with validation_fraction={s.validation_fraction} "
-                    f"leaves no training or no validation rows for {n} samples: {exc}") from exc
-            self.train_rows: np.ndarray | None = np.sort(train).astype(np.int64)
-            self.val_rows: np.ndarray | None = np.sort(val).astype(np.int64)
+            self.train_rows, self.val_rows = validation_split(
+                n, s.validation_fraction, rng, stratify, sw)
         else:
             self.train_rows = None
             self.val_rows = None
@@ -290,6 +321,11 @@ class Trainer:
         self.scale: np.ndarray | None
         if s.standardize:
             self.mean, self.scale = standardization_stats(X, sw, self.train_rows, center=s.fit_intercept)
+            if not (np.isfinite(self.mean).all() and np.isfinite(self.scale).all()):
+                check_finite_input(X)
+                raise ValueError(
+                    "X has values too large to standardise (their squares overflow float64: "
+                    f"max |x| = {float(np.max(np.abs(X))):.3g}); rescale X, e.g. divide it by a power of 2.")
         else:
             self.mean = self.scale = None
         self.learning_rate = self._resolve_learning_rate(X, sw)
@@ -298,6 +334,9 @@ class Trainer:
         params = np.zeros(size, dtype=dtype)
         train_sw = sw if self.train_rows is None else sw[self.train_rows]
         train_Y = Y if self.train_rows is None else Y[self.train_rows]
+        for name, init in (("coef_init", coef_init), ("intercept_init", intercept_init)):
+            if init is not None and not np.isfinite(np.asarray(init, dtype=np.float64)).all():
+                raise ValueError(f"{name} contains NaN or infinity")
         if coef_init is not None:
             coef = np.asarray(coef_init, dtype=np.float64).reshape(-1)
             if coef.size != k * d:
@@ -322,19 +361,48 @@ class Trainer:
         self.states = [np.zeros(size, dtype=dtype) for _ in range(3)]
         if kernel == "adagrad":
             self.states[0][:] = initial_accumulator
+        # scikit-learn's meaning: average=k averages the iterates from the k-th step on
+        # (True: from the first); the engine averages after step average_start.
         avg = s.average
-        self.average_start = -1 if avg is False else (0 if avg is True else int(avg))
+        self.average_start = 0 if avg is True else (-1 if not avg else int(avg) - 1)
         self.average = params.copy() if self.average_start >= 0 else None
         self.scalars = np.array([0.0, 1.0, 0.0, 0.0])
         self.lr_factor = 1.0
         self.schedule_offset = 0.0
         self.stall = StallCounter()
         self.loss_curve: list[float] = []
-        self.validation_scores: list[float] | None = [] if self.val_rows is not None else None
+        self.validation_scores: list[float] | None = [] if s.early_stopping else None
         self.best_validation_score: float | None = None
         self.best_loss = math.inf
         self.n_iter = 0
         self.t = 0
+        self.divergences = 0
+        self.stop_reason = "max_iter"
+
+    def restart(self, settings: Settings, X: np.ndarray, sw: np.ndarray,
+                stratify: np.ndarray | None) -> None:
+        """A new fit that continues this state (``warm_start``).
+
+        Weights, optimizer state, step count, standardisation, batch size and
+        rate carry on, so a converged model refitted on the same data passes
+        its test again at once; the history (``n_iter``, ``loss_curve``,
+        validation scores, stall counts) starts afresh, and ``early_stopping``
+        draws a validation split of the new data.
+        """
+        self.settings = s = settings
+        if s.early_stopping:
+            self.train_rows, self.val_rows = validation_split(
+                X.shape[0], s.validation_fraction, self.rng, stratify, sw)
+        else:
+            self.train_rows = self.val_rows = None
+        self.stall = StallCounter()
+        self.loss_curve = []
+        self.validation_scores = [] if s.early_stopping else None
+        self.best_validation_score = None
+        self.best_loss = math.inf
+        self.n_iter = 0
+        self.divergences = 0
+        self.stop_reason = "max_iter"
 
     # -- the learning rate ---------------------------------------------------------
     def _resolve_learning_rate(self, X: np.ndarray, sw: np.ndarray) -> float:
@@ -442,24 +510,45 @@ class Trainer:
                 b = b - w @ self.mean
         return np.ascontiguousarray(w), np.ascontiguousarray(b)
 
+    def _objective(self, engine: Any, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None,
+                   train: np.ndarray | None, mean: np.ndarray | None, config: dict[str, Any],
+                   penalty: float) -> float:
+        """The exact objective at the current weights: one pass of the engine at rate 0 on copies."""
+        n_train = X.shape[0] if train is None else len(train)
+        probe = dict(config, lr_factor=0.0, steps_per_epoch=1)
+        result = engine(X, Y, sw_arg, train, n_train, self.params.copy(),
+                        [state.copy() for state in self.states],
+                        None if self.average is None else self.average.copy(), self.scalars.copy(),
+                        mean, self.scale, probe)
+        return result[0] / result[1] + penalty
+
     def _objective_penalty(self, l2: float, l1: float, kd: int) -> float:
         w = self.params[:kd].astype(np.float64)
         return 0.5 * l2 * float(np.sum(w * w)) + l1 * float(np.abs(w).sum())
 
     # -- the epoch loop ------------------------------------------------------------------
     def run_epochs(self, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None, sw: np.ndarray,
-                   epochs: int, rng: np.random.RandomState, partial: bool = False) -> None:
+                   epochs: int, rng: np.random.RandomState, partial: bool = False,
+                   stratify: np.ndarray | None = None) -> None:
         """Up to ``epochs`` epochs of the engine, with the stopping rules, divergence and reports.
 
         ``sw_arg`` is the sample weight the engine reads (None: all ones), ``sw``
-        the weights as an array; ``partial`` (partial_fit) runs on all rows, never
-        stops early and never warns about max_iter.
+        the weights as an array; ``partial`` (partial_fit) never stops early and
+        never warns about max_iter, and with ``early_stopping`` holds out a
+        validation split of this call's rows (stratified by ``stratify``) as
+        scikit-learn's partial_fit does.  Sets ``stop_reason`` (see
+        :data:`STOP_REASONS`).
         """
         s = self.settings
         n, d = X.shape
         k = Y.shape[1]
         kd = k * d
-        train = self.train_rows if not partial else None
+        if partial:
+            train = val = None
+            if s.early_stopping:
+                train, val = validation_split(n, s.validation_fraction, rng, stratify, sw)
+        else:
+            train, val = self.train_rows, self.val_rows
         n_train = n if train is None else len(train)
         l2, l1 = s.penalties()
         train_weight = sw if train is None else sw[train]
@@ -480,16 +569,26 @@ class Trainer:
             mean = np.zeros(d)
         plateau = s.lr_schedule == "plateau"
         plateau_values = s.schedule_values() if plateau else {}
-        val = self.val_rows if not partial else None
         if val is not None:
             Yv = Y[val].astype(np.float64)
             sv = sw[val].astype(np.float64)
         validation_rule = ValidationStall(self.stall, s.tol, s.n_iter_no_change)
         start = time.perf_counter()
+        # The objective at the start: the reference for divergence, and a bound for the result.
+        initial = self._objective(engine, X, Y, sw_arg, train, mean, config,
+                                  self._objective_penalty(l2, l1, kd))
+        if not math.isfinite(initial):
+            check_finite_input(X)
+            raise ValueError(f"The objective at the starting weights is {initial}: X, y or the "
+                             f"sample weights are too large for {X.dtype} arithmetic; rescale them.")
         best_params = None
-        for _ in range(epochs):
+        self.stop_reason = "max_iter" if not partial else "partial_fit"
+        done = 0
+        while done < epochs:
             epoch = self.n_iter + 1
             batch = self.batch_rows(n_train)
+            gradient_test = (s.tol is not None and val is None and batch == n_train
+                             and s.engine_loss not in KINKED_LOSSES)
             config["steps_per_epoch"] = -(-n_train // batch)
             config["schedule_offset"] = self.schedule_offset
             if batch == n_train and train is None:
@@ -506,17 +605,20 @@ class Trainer:
                 X, Y, sw_arg, order, batch, self.params, self.states, self.average, self.scalars,
                 mean, self.scale, config)
             loss = loss_sum / weight_sum + penalty
-            first = self.loss_curve[0] if self.loss_curve else None
-            exploding = first is not None and first > 0 and loss > 1e10 * first
+            if initial > 0:
+                exploding = loss > 1e3 * initial
+            else:  # a start at objective 0 (the perceptron's zero model): the first epoch is the scale
+                first = self.loss_curve[0] if self.loss_curve else 0.0
+                exploding = first > 0 and loss > 1e10 * first
             if not finite or not math.isfinite(loss) or exploding or not np.isfinite(self.params).all():
                 self.params, self.states, self.scalars, self.average = saved
                 check_finite_input(X)
-                self._warn_divergence(epoch, finite and math.isfinite(loss), loss)
-                break
+                self._recover(X, epoch, finite and math.isfinite(loss), loss)
+                continue  # the same epoch again, at the lower rate
+            done += 1
             self.n_iter = epoch
             self.t = int(self.scalars[0])
             self.loss_curve.append(loss)
-            stop = False
             verdict = Verdict()
             if val is not None:
                 coef, intercept = self.weights(d)
@@ -534,17 +636,21 @@ class Trainer:
             self.best_loss = min(self.best_loss, loss)
             self._report(epoch, loss, start, s.max_iter if not partial else None)
             if s.callback is not None and s.callback(epoch, loss) is True:
-                stop = True
-            if s.tol is not None and val is None:
-                if batch == n_train and s.engine_loss not in KINKED_LOSSES:
-                    verdict = GradientTest(self.stall, s.tol, s.n_iter_no_change).update(loss, optimality)
-                    if verdict.restart_momentum and self.optimizer["kind"] == "sgd":
-                        self.scalars[2] = 0.0  # the next step starts the momentum from the gradient
-                else:
-                    verdict = RelativeStall(self.stall, s.tol, s.n_iter_no_change).update(loss)
+                self.stop_reason = "callback"
+                break
+            if gradient_test:
+                verdict = GradientTest(self.stall, s.tol, s.n_iter_no_change).update(loss, optimality)
+                if verdict.restart_momentum and self.optimizer["kind"] == "sgd":
+                    self.scalars[2] = 0.0  # the next step starts the momentum from the gradient
+            elif s.tol is not None and val is None:
+                verdict = RelativeStall(self.stall, s.tol, s.n_iter_no_change).update(loss)
             if verdict.status == "stalled":
                 self.stall.reset()
-                if batch < n_train and s.batch_size == "auto":
+                if val is not None:
+                    if not partial:  # scikit-learn's early stopping: stop, no growth or rate cut
+                        self.stop_reason = "validation"
+                        break
+                elif batch < n_train and s.batch_size == "auto":
                     self._grow_batch(batch, n_train)
                 elif plateau and self.learning_rate * self.lr_factor * plateau_values["factor"] >= \
                         plateau_values["min_lr"]:
@@ -552,24 +658,47 @@ class Trainer:
                     if s.verbose >= 2:
                         print(f"Learning rate lowered to {self.learning_rate * self.lr_factor:g}")
                 elif not partial:
-                    stop = True
+                    self.stop_reason = "min_lr" if plateau else "stalled"
+                    break
             elif verdict.status == "converged" and not partial:
                 # The test was passed by the weights the epoch started from: keep those.
                 self.params, self.average = saved[0], saved[3]
-                stop = True
-            if stop:
+                self.stop_reason = "converged"
                 break
-        else:
-            if not partial and s.tol is not None and epochs > 0 and self.n_iter >= s.max_iter:
-                warnings.warn(
-                    f"{s.owner} reached max_iter={s.max_iter} epochs before the objective "
-                    f"stopped improving (tol={s.tol}); consider increasing max_iter or "
-                    f"learning_rate.", ConvergenceWarning, stacklevel=4)
+        if self.stop_reason in ("max_iter", "min_lr") and s.tol is not None and epochs > 0:
+            self._warn_unconverged(gradient_test)
         if s.verbose == 1:
             sys.stderr.write("\n")
             sys.stderr.flush()
-        if val is not None and best_params is not None:
+        if s.verbose and not partial:
+            print(f"{STOP_REASONS[self.stop_reason]} after {self.n_iter} epochs took "
+                  f"{time.perf_counter() - start:.2f} seconds", flush=True)
+        if val is not None and best_params is not None and not partial:
             self.params, self.average = best_params
+        if not partial and initial > 0 and self.loss_curve and self.loss_curve[-1] > initial:
+            final = self._objective(engine, X, Y, sw_arg, train, mean, config,
+                                    self._objective_penalty(l2, l1, kd))
+            if not final <= initial:
+                raise ValueError(
+                    f"{s.owner} ended at objective {final:.6g}, above its start ({initial:.6g}): "
+                    f"the learning rate {self.learning_rate * self.lr_factor:g} is too large for "
+                    f"optimizer {s.optimizer if isinstance(s.optimizer, str) else s.optimizer.__name__!r}; "
+                    f"try learning_rate='auto' or a smaller rate.")
+
+    def _warn_unconverged(self, gradient_test: bool) -> None:
+        """ConvergenceWarning for a fit that ended without passing its stopping test."""
+        s = self.settings
+        if self.stop_reason == "max_iter":
+            warnings.warn(
+                f"{s.owner} reached max_iter={s.max_iter} epochs before the objective "
+                f"stopped improving (tol={s.tol}); consider increasing max_iter or "
+                f"learning_rate.", ConvergenceWarning, stacklevel=4)
+        elif gradient_test:  # "min_lr" passes the relative test, not the gradient test
+            warnings.warn(
+                f"{s.owner} stopped after {self.n_iter} epochs: the learning rate cannot fall "
+                f"below min_lr={self.settings.schedule_values()['min_lr']:g}, and the gradient "
+                f"test (tol={s.tol}) was not passed; consider a larger max_iter with "
+                f"n_iter_no_change larger, or a smaller min_lr.", ConvergenceWarning, stacklevel=4)
 
     def _grow_batch(self, batch: int, n_train: int) -> None:
         """An "auto" batch at a stall: average the gradient noise away rather than shrink the steps.
@@ -585,17 +714,25 @@ class Trainer:
         if self.settings.verbose >= 2:
             print(f"Batch size raised to {self.batch_rows(n_train)}")
 
-    def _warn_divergence(self, epoch: int, finite: bool, loss: float) -> None:
+    def _recover(self, X: np.ndarray, epoch: int, finite: bool, loss: float) -> None:
+        """After a diverged epoch (state already restored): lower the rate, or raise ValueError."""
         s = self.settings
+        name = s.optimizer if isinstance(s.optimizer, str) else s.optimizer.__name__
         rate = self.learning_rate * self.lr_factor
-        warnings.warn(
-            f"{s.owner} diverged in epoch {epoch}: the loss became "
-            f"{'non-finite' if not finite else f'{loss:.3g}'} with "
-            f"learning_rate={self.learning_rate:g} (current rate {rate:g}, optimizer "
-            f"{self.optimizer['kind']!r}, batch_size={s.batch_size!r}). The weights "
-            f"of epoch {epoch - 1} were restored and training stopped. Try a smaller "
-            f"learning_rate (e.g. {self.learning_rate / 10:g}), standardize=True, or an "
-            f"adaptive optimizer such as 'adam'.", DivergenceWarning, stacklevel=5)
+        what = "non-finite" if not finite else f"{loss:.3g}"
+        if self.divergences >= MAX_RECOVERIES:
+            big = float(np.max(np.abs(X))) if X.size else 0.0
+            hint = (f"X has values as large as {big:.3g}: rescale X (and y)" if big > 1e150 else
+                    f"try learning_rate={rate * 0.01:g} or learning_rate='auto'")
+            raise ValueError(
+                f"{s.owner} diverged in epoch {epoch} (the objective became {what}) with optimizer "
+                f"{name!r} even after lowering the learning rate {MAX_RECOVERIES} times "
+                f"(from {self.learning_rate:g} to {rate:g}); {hint}.")
+        self.divergences += 1
+        self.lr_factor *= 0.1
+        if s.verbose >= 2:
+            print(f"Epoch {epoch} diverged (objective {what}) with optimizer {name!r} at rate "
+                  f"{rate:g}: restored the epoch's start, rate lowered to {rate * 0.1:g}")
 
     def _report(self, epoch: int, loss: float, start: float, total: int | None) -> None:
         verbose = self.settings.verbose
