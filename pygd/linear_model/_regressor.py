@@ -107,18 +107,19 @@ class GDRegressor(RegressorMixin, BaseGD):
     max_iter : int, default=1000
         Maximum number of epochs.
     tol : float or None, default=1e-4
-        With mini-batches, the objective *stalls* after ``n_iter_no_change``
-        epochs not below ``best * (1 - tol)`` (relative, so independent of
-        y's units); with ``early_stopping``, after as many epochs whose
-        validation score is not above ``best + tol``.  At a stall "auto"
-        batches grow, else the "plateau" schedule lowers the rate, else
-        training stops.  When one batch is the whole training set (and no
+        With mini-batches, the objective *stalls* after a patience of epochs
+        not below ``best * (1 - tol)`` (relative, so independent of y's
+        units; the patience is 5 while an adaptation is left, else
+        ``n_iter_no_change``).  At a stall "auto" batches grow, else the
+        "plateau" schedule lowers the rate, else training stops.  With
+        ``early_stopping``, training stops after ``n_iter_no_change`` epochs
+        whose validation score is not above ``best + tol``.  When one batch is the whole training set (and no
         ``early_stopping``), training stops once every component of the
         objective's gradient (standardised units; with L1, the subgradient of
         least norm) is at most ``tol * sqrt(2 * objective)`` — for the squared
         error: no feature's covariance with the residuals exceeds tol times
-        their root mean square — and a stall is ``2 * n_iter_no_change``
-        epochs without a new best objective (momentum may overshoot for a
+        their root mean square — and a stall is twice the patience (see
+        ``n_iter_no_change``) in epochs without a new best objective (momentum may overshoot for a
         while); there, with SGD and momentum, an epoch whose objective rose
         restarts the momentum from the gradient (O'Donoghue and Candès'
         function restart: heavy-ball steps no longer circle the optimum of a
@@ -130,6 +131,12 @@ class GDRegressor(RegressorMixin, BaseGD):
         whose gradient need not vanish at the optimum, keep the relative test
         with full batches too.  None: run ``max_iter`` epochs.
     n_iter_no_change : int, default=5
+        Epochs without improvement (as defined under ``tol``) before training
+        stops, once nothing is left to adapt.  The adaptations at a stall — an
+        "auto" batch that grows, a "plateau" rate that falls — always wait 5
+        epochs (10 in the full-batch gradient regime), so the trajectory does
+        not depend on ``n_iter_no_change`` and more patience never stops
+        earlier.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by class in
         GDClassifier), score them after each epoch (R² here), stop after

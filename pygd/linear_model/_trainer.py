@@ -83,6 +83,9 @@ STOP_REASONS: dict[str, str] = {
     "callback": "Stopped by the callback",
     "partial_fit": "One partial_fit epoch",
 }
+#: Epochs without progress before a stall grows an "auto" batch or lowers a "plateau" rate
+#: (n_iter_no_change decides only the final stop, so the trajectory does not depend on it).
+ADAPT_PATIENCE = 5
 #: Divergences recovered by lowering the rate (times 0.1 each) before a fit gives up.
 MAX_RECOVERIES = 6
 #: batch_size="auto": the first batch size and its growth factor at each stall.
@@ -638,22 +641,29 @@ class Trainer:
             if s.callback is not None and s.callback(epoch, loss) is True:
                 self.stop_reason = "callback"
                 break
+            # A stall first adapts (grows an "auto" batch, else lowers a "plateau" rate) with a
+            # fixed patience, so the trajectory never depends on n_iter_no_change; only once
+            # nothing is left to adapt does n_iter_no_change decide when to stop.  So more
+            # patience never stops earlier.
+            grow = batch < n_train and s.batch_size == "auto"
+            cut = plateau and self.learning_rate * self.lr_factor * plateau_values["factor"] >= \
+                plateau_values["min_lr"]
+            patience = ADAPT_PATIENCE if (grow or cut) else s.n_iter_no_change
             if gradient_test:
-                verdict = GradientTest(self.stall, s.tol, s.n_iter_no_change).update(loss, optimality)
+                verdict = GradientTest(self.stall, s.tol, patience).update(loss, optimality)
                 if verdict.restart_momentum and self.optimizer["kind"] == "sgd":
                     self.scalars[2] = 0.0  # the next step starts the momentum from the gradient
             elif s.tol is not None and val is None:
-                verdict = RelativeStall(self.stall, s.tol, s.n_iter_no_change).update(loss)
+                verdict = RelativeStall(self.stall, s.tol, patience).update(loss)
             if verdict.status == "stalled":
                 self.stall.reset()
                 if val is not None:
                     if not partial:  # scikit-learn's early stopping: stop, no growth or rate cut
                         self.stop_reason = "validation"
                         break
-                elif batch < n_train and s.batch_size == "auto":
+                elif grow:
                     self._grow_batch(batch, n_train)
-                elif plateau and self.learning_rate * self.lr_factor * plateau_values["factor"] >= \
-                        plateau_values["min_lr"]:
+                elif cut:
                     self.lr_factor *= plateau_values["factor"]
                     if s.verbose >= 2:
                         print(f"Learning rate lowered to {self.learning_rate * self.lr_factor:g}")
