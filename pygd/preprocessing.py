@@ -36,6 +36,26 @@ def _kernel_ready(X: np.ndarray) -> np.ndarray:
     return X
 
 
+# Rows whose median is a column's shift: kShiftRows in csrc/preprocessing.cpp.
+_SHIFT_ROWS = 64
+
+
+def _column_shifts(X: np.ndarray) -> np.ndarray:
+    # The shift the kernel picks itself when given none (column_shifts in
+    # csrc/preprocessing.cpp): the upper median of a column's non-NaN values
+    # among the first _SHIFT_ROWS rows, else its first non-NaN value, else 0.
+    # Chosen here so that partial_fit knows the shift its statistics are
+    # relative to, and keeps the mean as (shift, mean relative to it) without
+    # rounding their sum (a test checks fit's bits equal the kernel's own).
+    head = np.sort(np.asarray(X[:_SHIFT_ROWS], dtype=np.float64), axis=0)  # NaNs last
+    count = np.count_nonzero(~np.isnan(head), axis=0)
+    shift = head[count // 2, np.arange(X.shape[1])] if head.shape[0] else np.zeros(X.shape[1])
+    for j in np.flatnonzero(count == 0):
+        present = np.flatnonzero(~np.isnan(X[_SHIFT_ROWS:, j]))
+        shift[j] = float(X[_SHIFT_ROWS + present[0], j]) if present.size else 0.0
+    return shift
+
+
 def _raise_infinity(X: np.ndarray, name: str = "X") -> None:
     raise ValueError(f"Input {name} contains infinity or a value too large for {X.dtype!r}.")
 
@@ -123,12 +143,16 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Statistics are accumulated in float64 for both dtypes, around each
-    column's first non-NaN value, by cache-sized two-pass tiles combined with
-    Chan's merge in a fixed order; :meth:`partial_fit` merges chunks the same
-    way.  The transform is computed in float64 and rounded to the input dtype
-    (scikit-learn computes float32 input in float32, so float32 outputs may
-    differ from it in the last bits).  Sparse input is not supported.
+    Statistics are accumulated in float64 for both dtypes, around a shift
+    per column (the median of its first non-NaN values), by cache-sized
+    two-pass tiles combined with Chan's merge in a fixed order;
+    :meth:`partial_fit` merges chunks the same way, keeping each column's mean
+    relative to the shift of the first chunk that held it (the pair is summed
+    only into ``mean_``), so chunked fits agree with one :meth:`fit` to
+    rounding even at offsets of 1e12.  The transform is computed in float64
+    and rounded to the input dtype (scikit-learn computes float32 input in
+    float32, so float32 outputs may differ from it in the last bits).  Sparse
+    input is not supported.
 
     Examples
     --------
@@ -223,15 +247,30 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if sample_weight is not None:
             weights = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))
         kernel = getattr(_core, "column_stats_" + core_suffix(X.dtype))
-        # Every chunk after the first is shifted by the first chunk's mean
-        # (self._shift, fixed) and the running mean is kept relative to it
-        # (self._mean_rel), so neither the kernel nor Chan's merge rounds at the
-        # data's magnitude (a mean of 1e9 + N(0, 1) data is only good to 1e-7).
-        shift = getattr(self, "_shift", None) if not first_call else None
-        weight_b, mean_b, var_b, saw_inf = kernel(X, weights, shift)
+        # Each column's statistics are kept relative to a shift fixed by the
+        # first chunk that holds it (self._shift, the kernel's own choice of
+        # shift for that chunk): the running mean is the pair (self._shift,
+        # self._mean_rel), whose sum is rounded only into mean_, and every
+        # chunk's mean comes from the kernel relative to the same shift, so
+        # Chan's merge works at the size of the spread, not of the data (a
+        # mean of 1e9 + N(0, 1) data rounded to float64 is off by up to 6e-8,
+        # which a merge would square into var_ at 1e-9 relative).
+        seen_a = (
+            np.zeros(X.shape[1])
+            if first_call
+            else np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), X.shape[1:])
+        )
+        keep_stats = self.with_mean or self.with_std
+        if keep_stats:
+            shift = _column_shifts(X)
+            if not first_call:
+                shift = np.where(seen_a > 0, self._shift, shift)
+            weight_b, mean_b, var_b, saw_inf = kernel(X, weights, shift)
+        else:
+            weight_b, mean_b, var_b, saw_inf = kernel(X, weights)
         if saw_inf:
             _raise_infinity(X)
-        if not self.with_mean and not self.with_std:
+        if not keep_stats:
             self.mean_ = None
             self.var_ = None
             seen = weight_b if weights is not None else weight_b.astype(np.int64)
@@ -240,20 +279,13 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         else:
             if not self.with_std:
                 var_b = None
-            if shift is None:
-                seen, var = weight_b, var_b
-                self._shift = np.where(weight_b > 0, mean_b, 0.0)
-                self._mean_rel = np.where(weight_b > 0, 0.0, np.nan)
+            if first_call:
+                seen, self._mean_rel, var = weight_b, mean_b, var_b
             else:
-                seen_a = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), shift.shape)
                 seen, self._mean_rel, var = _merge_stats(
-                    self.n_samples_seen_, self._mean_rel, self.var_, weight_b, mean_b, var_b
+                    seen_a, self._mean_rel, self.var_, weight_b, mean_b, var_b
                 )
-                # A column seen for the first time (its shift was 0) takes this
-                # chunk's mean as its shift.
-                fresh = (seen_a == 0) & (weight_b > 0)
-                self._shift = np.where(fresh, shift + self._mean_rel, shift)
-                self._mean_rel = np.where(fresh, 0.0, self._mean_rel)
+            self._shift = shift
             self.mean_ = self._shift + self._mean_rel
             self.var_ = var
         seen = np.asarray(seen)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import sklearn.preprocessing
@@ -12,6 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import pygd
 from pygd import reference
+from pygd import _core
 from pygd.preprocessing import StandardScaler, _merge_stats, _scale_from_var
 
 from conftest import DTYPES
@@ -135,8 +138,10 @@ def test_partial_fit_chunks_equal_one_fit(dtype, weighted, case):
     edges = [0, 1, 2, 50, 51, 200, 333, 499, 500]
     for a, b in zip(edges[:-1], edges[1:]):
         chunked.partial_fit(X[a:b], sample_weight=None if w is None else w[a:b])
-    np.testing.assert_allclose(chunked.mean_, whole.mean_, rtol=1e-9)
-    np.testing.assert_allclose(chunked.var_, whole.var_, rtol=1e-9)
+    # To rounding: the mean to 1e-14 of the spread (or of itself), var_ relative.
+    size = np.abs(whole.mean_) + np.sqrt(whole.var_)
+    assert np.all(np.abs(chunked.mean_ - whole.mean_) <= 1e-14 * size)
+    np.testing.assert_allclose(chunked.var_, whole.var_, rtol=1e-12)
     np.testing.assert_allclose(chunked.n_samples_seen_, whole.n_samples_seen_, rtol=1e-12)
     sk = sklearn.preprocessing.StandardScaler()
     with np.errstate(all="ignore"):  # sklearn divides 0/0 for a chunk of one NaN row
@@ -149,6 +154,74 @@ def test_partial_fit_chunks_equal_one_fit(dtype, weighted, case):
     np.testing.assert_allclose(chunked.mean_[keep], sk.mean_[keep], rtol=1e-9)
     # sklearn's own chunked variance loses ~1e-8 at 1e9 offsets (sums of 1e9s).
     np.testing.assert_allclose(chunked.scale_[keep], sk.scale_[keep], rtol=1e-6)
+
+
+def _exact_stats(X, w=None):
+    """Weighted mean and biased variance of every column in exact rational arithmetic."""
+    s = [Fraction(1)] * X.shape[0] if w is None else [Fraction(float(v)) for v in w]
+    means, variances = [], []
+    for j in range(X.shape[1]):
+        col = [Fraction(float(v)) for v in X[:, j]]
+        total = sum(s)
+        mean = sum(si * x for si, x in zip(s, col)) / total
+        means.append(mean)
+        variances.append(sum(si * (x - mean) ** 2 for si, x in zip(s, col)) / total)
+    return means, variances
+
+
+def _assert_near_exact(scaler, means, variances, var_rtol=1e-13):
+    for j, (mean, var) in enumerate(zip(means, variances)):
+        # The mean within one ulp of the exact one, whatever the offset.
+        assert abs(Fraction(scaler.mean_[j]) - mean) <= Fraction(np.spacing(float(mean))), j
+        rel = abs((Fraction(scaler.var_[j]) - var) / var)
+        assert rel <= var_rtol, f"column {j}: var_ relative error {float(rel):.3g}"
+
+
+@pytest.mark.parametrize("offset", [1e9, 1e12])
+@pytest.mark.parametrize("n_chunks", [2, 3, 4, 7, 16, 37])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_partial_fit_chunks_exact_at_large_offsets(offset, n_chunks, weighted):
+    # partial_fit carries each column's mean as (shift, mean relative to it):
+    # rounding the first chunk's mean to float64 (6e-8 at 1e9) and merging
+    # from there lost 1e-9 (1e9) to 4e-7 (1e12) of var_ relative.
+    rng = np.random.default_rng(n_chunks)
+    X = offset + rng.normal(size=(600, 2)) * [1.0, 3.0]
+    w = rng.uniform(0.5, 2.0, size=600) if weighted else None
+    means, variances = _exact_stats(X, w)
+    whole = StandardScaler().fit(X, sample_weight=w)
+    _assert_near_exact(whole, means, variances)
+    chunked = StandardScaler()
+    for rows in np.array_split(np.arange(600), n_chunks):
+        chunked.partial_fit(X[rows], sample_weight=None if w is None else w[rows])
+    _assert_near_exact(chunked, means, variances)
+    assert np.all(np.abs(chunked.mean_ - whole.mean_) <= np.spacing(whole.mean_))
+    np.testing.assert_allclose(chunked.var_, whole.var_, rtol=2e-13)
+
+
+def test_fit_mean_within_one_ulp_where_sklearn_is_not():
+    # At 1.7e9 scikit-learn's mean is 26 ulps off; pygd's stays within one.
+    rng = np.random.default_rng(11)
+    X = 1.7e9 + rng.normal(size=(4000, 3))
+    means, variances = _exact_stats(X)
+    _assert_near_exact(StandardScaler().fit(X), means, variances)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_uses_the_kernels_own_shift(dtype):
+    # partial_fit picks each column's shift in Python (so that it can keep the
+    # mean relative to it); it must be the one the kernel picks when given
+    # none, so that fit's bits are the kernel's.
+    rng = np.random.default_rng(12)
+    X = (1e4 + rng.normal(size=(300, 6))).astype(dtype)
+    X[:10, 0] = np.nan  # NaNs among the head rows
+    X[:64, 1] = np.nan  # head all NaN: the first value after it
+    X[:, 2] = np.nan  # all NaN
+    X[0, 3] = 1e8  # an outlier in row 0: the median ignores it
+    X[1::2, 4] = np.nan
+    ours = StandardScaler().fit(X)
+    _, mean, var, _ = getattr(_core, "column_stats_" + ("f32" if dtype == np.float32 else "f64"))(X, None)
+    np.testing.assert_array_equal(ours.mean_, mean)
+    np.testing.assert_array_equal(ours.var_, var)
 
 
 def test_merge_stats_matches_reference():
