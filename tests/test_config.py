@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 import pygd
 from pygd import _core
 
-
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, **env)
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, cwd="/"
-    )
+from conftest import CHECKOUT, run_python
 
 
 def test_show_config_reports_build_and_choice(capsys):
@@ -35,19 +28,17 @@ def test_default_level_is_the_best_supported():
     if os.environ.get("PYGD_SIMD"):
         pytest.skip("PYGD_SIMD is set")
     out = run_python("import pygd; print(pygd.show_config()['simd_active'])")
-    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == _core.simd_levels_supported()[-1]
 
 
 @pytest.mark.parametrize("level", _core.simd_levels_supported())
 def test_pygd_simd_overrides(level):
     out = run_python("import pygd; print(pygd.show_config()['simd_active'])", PYGD_SIMD=level)
-    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == level
 
 
 def test_pygd_simd_unknown_level_is_refused():
-    out = run_python("import pygd", PYGD_SIMD="sse9")
+    out = run_python("import pygd", PYGD_SIMD="sse9", check=False)
     assert out.returncode != 0
     assert "PYGD_SIMD=sse9" in out.stderr and "unknown SIMD level" in out.stderr
 
@@ -58,7 +49,7 @@ def test_unsupported_level_is_refused():
         pytest.skip("this CPU supports every level")
     with pytest.raises(ValueError, match="not"):
         _core.set_simd_level(missing[-1])
-    out = run_python("import pygd", PYGD_SIMD=missing[-1])
+    out = run_python("import pygd", PYGD_SIMD=missing[-1], check=False)
     assert out.returncode != 0 and "PYGD_SIMD" in out.stderr
 
 
@@ -82,7 +73,6 @@ def test_set_num_threads_rejects_bad_values(bad):
 
 def test_default_threads_are_the_available_cpus():
     out = run_python("import pygd; print(pygd.get_num_threads())", OMP_NUM_THREADS="")
-    assert out.returncode == 0, out.stderr
     expected = len(os.sched_getaffinity(0)) if _core.have_openmp() else 1
     assert int(out.stdout) == expected
 
@@ -103,3 +93,24 @@ def test_tests_use_the_installed_package():
     if not os.environ.get("PYGD_TEST_INSTALLED"):
         pytest.skip("set PYGD_TEST_INSTALLED=1 to check (CI does)")
     assert "site-packages" in pygd.__file__, pygd.__file__
+
+
+def test_run_python_starts_outside_the_checkout():
+    # Child interpreters of the tests must import the installed pygd even when
+    # pytest runs from the checkout root (the README's command), so neither
+    # their folder nor their sys.path may be the checkout.
+    extra = os.path.join(os.sep, "pygd-nonexistent-path")
+    out = run_python("import os, sys; print(os.getcwd()); print(*sys.path, sep='\\n')",
+                     PYTHONPATH=os.pathsep.join([str(CHECKOUT), str(CHECKOUT / "pygd"), extra]))
+    cwd, *path = out.stdout.splitlines()
+    for entry in [cwd, *path]:
+        resolved = os.path.realpath(entry or cwd)
+        assert os.path.commonpath([resolved, str(CHECKOUT)]) != str(CHECKOUT), entry
+    assert extra in path  # other PYTHONPATH entries are kept
+
+
+def test_run_python_failure_shows_the_childs_output():
+    code = "import sys; print('on stdout'); sys.stderr.write('on stderr\\n'); sys.exit(3)"
+    with pytest.raises(AssertionError, match=r"(?s)exited with 3.*on stderr.*on stdout"):
+        run_python(code)
+    assert run_python(code, check=False).returncode == 3
