@@ -224,6 +224,61 @@ def test_fit_uses_the_kernels_own_shift(dtype):
     np.testing.assert_array_equal(ours.var_, var)
 
 
+def _true_std(X, w=None):
+    # np.std of each column in units of a power of two near its size (exact
+    # scaling): no overflow in the squares.
+    unit = np.ldexp(1.0, np.frexp(np.max(np.abs(X), axis=0))[1] - 1)
+    Xs = X / unit
+    mean = np.average(Xs, axis=0, weights=w)
+    return np.sqrt(np.average((Xs - mean) ** 2, axis=0, weights=w)) * unit
+
+
+@pytest.mark.parametrize("case", ["normal_1e160", "near_1e300", "near_max"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_overflowing_variance_is_inf_and_scale_exact(case, weighted):
+    # Finite data whose squares overflow float64 gave var_ = scale_ = NaN
+    # (inf - inf in the kernel).  Now var_ is inf (as scikit-learn: the
+    # variance exceeds float64) and scale_ the true standard deviation.
+    rng = np.random.default_rng(13)
+    X = {
+        "normal_1e160": rng.normal(size=(300, 3)) * 1e160,
+        "near_1e300": 1e300 * (1 + rng.random((300, 3))),
+        "near_max": np.where(rng.random((300, 3)) < 0.5, -1.0, 1.0) * 1.7e308,
+    }[case]
+    X[:, 2] = rng.normal(size=300)  # an ordinary column stays as it was
+    w = rng.uniform(0.5, 2.0, size=300) if weighted else None
+    ours = StandardScaler().fit(X, sample_weight=w)
+    assert np.all(np.isinf(ours.var_[:2])) and np.isfinite(ours.var_[2])
+    np.testing.assert_allclose(ours.scale_, _true_std(X, w), rtol=1e-12)
+    mean = np.average(X / 2.0**20, axis=0, weights=w) * 2.0**20
+    assert np.all(np.abs(ours.mean_ - mean) <= 1e-12 * ours.scale_)
+    plain = StandardScaler().fit(X[:, 2:], sample_weight=w)
+    assert ours.var_[2] == plain.var_[0] and ours.mean_[2] == plain.mean_[0]
+    if case != "near_max":  # there x - mean_ itself overflows in the transform kernel
+        Z = ours.transform(X)
+        assert np.all(np.isfinite(Z))
+        np.testing.assert_allclose(np.sqrt(np.average(Z**2, axis=0, weights=w)), 1.0, rtol=1e-9)
+    if not weighted:
+        with np.errstate(all="ignore"):
+            sk = sklearn.preprocessing.StandardScaler().fit(X)
+        np.testing.assert_array_equal(ours.var_[np.isinf(sk.var_)], sk.var_[np.isinf(sk.var_)])
+
+
+def test_overflowing_variance_in_later_chunks():
+    # The first chunk is ordinary, a later one overflows: the statistics so far
+    # move to the new units and chunked agrees with one fit.
+    rng = np.random.default_rng(14)
+    X = np.concatenate([rng.normal(size=(50, 2)), rng.normal(size=(200, 2)) * 1e200])
+    whole = StandardScaler().fit(X)
+    chunked = StandardScaler()
+    for rows in np.array_split(np.arange(250), 5):
+        chunked.partial_fit(X[rows])
+    assert np.all(np.isinf(whole.var_)) and np.all(np.isinf(chunked.var_))
+    np.testing.assert_allclose(whole.scale_, _true_std(X), rtol=1e-12)
+    np.testing.assert_allclose(chunked.scale_, whole.scale_, rtol=1e-12)
+    assert np.all(np.abs(chunked.mean_ - whole.mean_) <= 1e-12 * whole.scale_)
+
+
 def test_merge_stats_matches_reference():
     rng = np.random.default_rng(4)
     args = (rng.uniform(0, 5, 4), rng.normal(size=4), rng.uniform(0, 2, 4),
