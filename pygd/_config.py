@@ -126,7 +126,13 @@ def show_config(verbose: bool = False) -> dict[str, Any]:
 def threads(n_jobs: int | None) -> Iterator[None]:
     """Run the block with ``n_jobs`` threads (None: unchanged; -1: all CPUs), then restore.
 
-    The estimators' ``n_jobs`` parameter.
+    The estimators' ``n_jobs`` parameter.  "All CPUs" are those the process
+    may run on (its affinity mask), as for the default thread count.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is not None, -1 or an integer >= 1.
 
     Examples
     --------
@@ -139,8 +145,14 @@ def threads(n_jobs: int | None) -> Iterator[None]:
     if n_jobs is None:
         yield
         return
+    try:
+        n = None if isinstance(n_jobs, bool) else operator.index(n_jobs)
+    except TypeError:
+        n = None
+    if n is None or n == 0 or n < -1:
+        raise ValueError(f"n_jobs must be None, -1 (all CPUs) or an integer >= 1, got {n_jobs!r}")
     old = get_num_threads()
-    set_num_threads(max(1, os.cpu_count() or 1) if n_jobs < 0 else n_jobs)
+    set_num_threads(_available_cpus() if n == -1 else n)
     try:
         yield
     finally:

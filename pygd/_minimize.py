@@ -111,6 +111,41 @@ def _make_optimizer(method: Any, x: NDArray[Any], lr: float | None,
         raise TypeError(f"method {method!r}: {e}") from None
 
 
+# scipy's options that minimize takes: key -> (minimize's keyword, its default).
+_SCIPY_OPTIONS = {"maxiter": ("max_iter", 10_000), "gtol": ("gtol", 1e-6), "ftol": ("ftol", 0.0)}
+
+
+def _scipy_settings(tol: Any, options: Any, max_iter: Any, gtol: Any,
+                    ftol: Any) -> tuple[Any, Any, Any]:
+    # scipy.optimize.minimize's tol and options, turned into (max_iter, gtol, ftol).
+    given = {"max_iter": max_iter, "gtol": gtol, "ftol": ftol}
+    if tol is not None:
+        tol = _nonneg(tol, "tol")
+        if gtol != _SCIPY_OPTIONS["gtol"][1]:
+            raise TypeError(f"give tol or gtol, not both (tol={tol!r}, gtol={gtol!r}): "
+                            "tol sets gtol, as in scipy's gradient methods")
+        given["gtol"] = tol
+    if options is None:
+        return given["max_iter"], given["gtol"], given["ftol"]
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be a dict (scipy's options), got {type(options).__name__}")
+    unknown = sorted(set(options) - set(_SCIPY_OPTIONS) - {"disp"}, key=str)
+    if unknown:
+        raise TypeError(f"unknown options {unknown}: minimize takes {sorted(_SCIPY_OPTIONS)} and "
+                        "'disp' there; the optimizer's own arguments are keywords of minimize")
+    if options.get("disp"):
+        raise ValueError("options['disp'] is not supported: minimize prints nothing (use callback "
+                         "to follow the iterations)")
+    for key, (name, default) in _SCIPY_OPTIONS.items():
+        if key not in options:
+            continue
+        if given[name] != default or (key == "gtol" and tol is not None):
+            raise TypeError(f"{name} given twice: as a keyword ({given[name]!r}) and as "
+                            f"options[{key!r}] ({options[key]!r})")
+        given[name] = options[key]
+    return given["max_iter"], given["gtol"], given["ftol"]
+
+
 def _make_schedule(name: str, params: dict[str, Any] | None, opt: optim.Optimizer,
                    max_iter: int) -> Any:
     if not isinstance(name, str) or name not in SCHEDULES:
@@ -189,7 +224,8 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
              schedule_params: dict[str, Any] | None = None, max_iter: int = 10_000,
              gtol: float = 1e-6, ftol: float = 0.0, maximize: bool = False, bounds: Any = None,
              callback: Callable[..., Any] | None = None, record_path: bool = False,
-             **options: Any) -> Any:
+             tol: float | None = None, options: dict[str, Any] | None = None,
+             **optimizer_options: Any) -> Any:
     r"""Minimise a function by gradient descent with one of :mod:`pygd.optim`'s update rules.
 
     scipy's interface (``minimize(fun, x0, args, jac=..., bounds=..., callback=...)``
@@ -260,7 +296,18 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
     record_path : bool, default False
         Store the iterates in ``result.path`` (shape (nit + 1, n), ``x0``
         first) and the function's values there in ``result.path_fun``.
-    **options
+    tol : float, optional
+        scipy's ``tol``: sets ``gtol`` (as scipy's gradient methods, BFGS and
+        CG, do).  Giving both ``tol`` and a ``gtol`` other than the default is
+        an error.
+    options : dict, optional
+        scipy's ``options``: ``"maxiter"`` (sets ``max_iter``), ``"gtol"``,
+        ``"ftol"`` and ``"disp"`` (accepted when false: minimize prints
+        nothing; use ``callback`` to watch the iterations).  Any other key, or
+        a setting given both here and as a keyword (a keyword other than its
+        default), is an error.  The optimizer's own arguments are keywords
+        (below), not options.
+    **optimizer_options
         Passed to the optimizer (only with a method name or class).
 
     Returns
@@ -279,7 +326,9 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
         a gradient of the wrong shape; an unknown method or schedule; a
         negative ``lr``, ``gtol``, ``ftol`` or ``max_iter``; bad bounds.
     TypeError
-        Arguments of the wrong type, or options the optimizer does not take.
+        Arguments of the wrong type, keywords the optimizer does not take, an
+        unknown key of ``options``, or one setting given twice (``tol`` and
+        ``gtol``, a keyword and its ``options`` entry).
 
     Notes
     -----
@@ -315,6 +364,7 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
     n = x0_arr.size
     if not np.all(np.isfinite(x0_arr)):
         raise ValueError(f"x0 must be finite, got {x0_arr}")
+    max_iter, gtol, ftol = _scipy_settings(tol, options, max_iter, gtol, ftol)
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
         raise ValueError(f"max_iter must be an integer >= 0, got {max_iter!r}")
     max_iter = int(max_iter)
@@ -348,7 +398,7 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
         np.copyto(x, x0_arr, casting="unsafe")
     else:
         x = x0_arr.astype(np.float64, copy=True)
-    opt = _make_optimizer(method, x, lr, options)
+    opt = _make_optimizer(method, x, lr, optimizer_options)
     if box is not None:
         lo, hi = box
         np.clip(x, lo, hi, out=x)
@@ -502,6 +552,9 @@ def check_grad(fun: Callable[..., Any], grad: Callable[..., Any], x: ArrayLike, 
     Returns
     -------
     float
+        The error, ``inf`` when it is not a number (a NaN in the analytic or
+        the finite-difference gradient, or infinities in both), so that a test
+        ``error > tol`` fails rather than passes.
 
     Raises
     ------
@@ -530,7 +583,9 @@ def check_grad(fun: Callable[..., Any], grad: Callable[..., Any], x: ArrayLike, 
         raise ValueError(f"epsilon must be a number in (0, 1), got {epsilon!r}")
     numeric, _ = _central(fun, x, args, float(epsilon))
     diff = float(np.linalg.norm(analytic - numeric))
-    return diff / max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numeric)), 1.0)
+    error = diff / max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numeric)), 1.0)
+    # NaN (a NaN in either gradient, inf - inf) would pass every `error > tol`.
+    return error if error == error else math.inf
 
 
 def _central(fun: Callable[..., Any], x: NDArray[np.float64], args: tuple[Any, ...],

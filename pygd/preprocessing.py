@@ -36,6 +36,61 @@ def _kernel_ready(X: np.ndarray) -> np.ndarray:
     return X
 
 
+# Rows whose median is a column's shift: kShiftRows in csrc/preprocessing.cpp.
+_SHIFT_ROWS = 64
+
+
+def _column_shifts(X: np.ndarray) -> np.ndarray:
+    # The shift the kernel picks itself when given none (column_shifts in
+    # csrc/preprocessing.cpp): the upper median of a column's non-NaN values
+    # among the first _SHIFT_ROWS rows, else its first non-NaN value, else 0.
+    # Chosen here so that partial_fit knows the shift its statistics are
+    # relative to, and keeps the mean as (shift, mean relative to it) without
+    # rounding their sum (a test checks fit's bits equal the kernel's own).
+    head = np.sort(np.asarray(X[:_SHIFT_ROWS], dtype=np.float64), axis=0)  # NaNs last
+    count = np.count_nonzero(~np.isnan(head), axis=0)
+    shift = head[count // 2, np.arange(X.shape[1])] if head.shape[0] else np.zeros(X.shape[1])
+    for j in np.flatnonzero(count == 0):
+        present = np.flatnonzero(~np.isnan(X[_SHIFT_ROWS:, j]))
+        shift[j] = float(X[_SHIFT_ROWS + present[0], j]) if present.size else 0.0
+    return shift
+
+
+# Exponent of the largest |x| a column keeps after scaling by 2**-e: its
+# squares, summed over up to 2**200 rows, stay far below float64's 2**1024.
+_SCALED_MAX_EXPONENT = 400
+
+
+def _overflow_exponents(X: np.ndarray) -> np.ndarray:
+    # e >= 0 per column of X (each holding a non-NaN value) such that
+    # max|x| * 2**-e < 2**_SCALED_MAX_EXPONENT.
+    with np.errstate(invalid="ignore"):
+        biggest = np.nanmax(np.abs(np.asarray(X, dtype=np.float64)), axis=0)
+    return np.maximum(np.frexp(biggest)[1] - _SCALED_MAX_EXPONENT, 0).astype(np.int64)
+
+
+def _chunk_stats(
+    X: np.ndarray, weights: np.ndarray | None, shift: np.ndarray, exponent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # (weight, mean - shift, var) of every column of X, the mean in units of
+    # 2**exponent and the variance in units of 4**exponent.  Columns with
+    # exponent 0 come straight from the kernel; the others from the kernel on
+    # the column times 2**-exponent (exact: a power of two), so that squares
+    # of finite values beyond ~1e154 do not overflow (they made the variance
+    # inf - inf = NaN).
+    kernel = getattr(_core, "column_stats_" + core_suffix(X.dtype))
+    weight, mean, var, saw_inf = kernel(X, weights, shift)
+    if saw_inf:
+        _raise_infinity(X)
+    scaled = exponent > 0
+    if scaled.any():
+        unit = np.ldexp(1.0, -exponent[scaled])
+        Xs = np.ascontiguousarray(np.asarray(X[:, scaled], dtype=np.float64) * unit)
+        ws = None if weights is None else weights.astype(np.float64)
+        weight[scaled], mean[scaled], var[scaled], _ = _core.column_stats_f64(Xs, ws, shift[scaled] * unit)
+    return weight, mean, var
+
+
 def _raise_infinity(X: np.ndarray, name: str = "X") -> None:
     raise ValueError(f"Input {name} contains infinity or a value too large for {X.dtype!r}.")
 
@@ -68,7 +123,9 @@ def _scale_from_var(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.nda
     # variance within the two-pass error bound of 0 gives scale 1.
     eps = np.finfo(np.float64).eps
     n = np.asarray(n_samples, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
+    # The bound overflows only for a mean beyond ~1e292, whose column is then
+    # constant to rounding (a spread that large would have been scaled).
+    with np.errstate(invalid="ignore", over="ignore"):
         constant = var <= n * eps * var + (n * mean * eps) ** 2
         scale = np.sqrt(var)
     scale[constant] = 1.0
@@ -101,12 +158,15 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ----------
     scale_ : ndarray of shape (n_features,) or None
         Per-feature scale, ``sqrt(var_)`` except 1 for (near) constant
-        features; None when ``with_std=False``.
+        features; None when ``with_std=False``.  The true standard deviation
+        also where ``var_`` overflows float64 (``inf``, a spread beyond about
+        1e154), where scikit-learn gives 1.
     mean_ : ndarray of shape (n_features,) or None
         Per-feature mean (computed even when ``with_mean=False``); None when
         both ``with_mean`` and ``with_std`` are False.
     var_ : ndarray of shape (n_features,) or None
-        Per-feature variance; None when ``with_std=False``.
+        Per-feature variance (``inf`` where it exceeds float64's range); None
+        when ``with_std=False``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -123,12 +183,16 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Statistics are accumulated in float64 for both dtypes, around each
-    column's first non-NaN value, by cache-sized two-pass tiles combined with
-    Chan's merge in a fixed order; :meth:`partial_fit` merges chunks the same
-    way.  The transform is computed in float64 and rounded to the input dtype
-    (scikit-learn computes float32 input in float32, so float32 outputs may
-    differ from it in the last bits).  Sparse input is not supported.
+    Statistics are accumulated in float64 for both dtypes, around a shift
+    per column (the median of its first non-NaN values), by cache-sized
+    two-pass tiles combined with Chan's merge in a fixed order;
+    :meth:`partial_fit` merges chunks the same way, keeping each column's mean
+    relative to the shift of the first chunk that held it (the pair is summed
+    only into ``mean_``), so chunked fits agree with one :meth:`fit` to
+    rounding even at offsets of 1e12.  The transform is computed in float64
+    and rounded to the input dtype (scikit-learn computes float32 input in
+    float32, so float32 outputs may differ from it in the last bits).  Sparse
+    input is not supported.
 
     Examples
     --------
@@ -154,7 +218,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.with_std = with_std
 
     def _reset(self) -> None:
-        for name in ("scale_", "n_samples_seen_", "mean_", "var_", "_shift", "_mean_rel"):
+        for name in ("scale_", "n_samples_seen_", "mean_", "var_", "_shift", "_mean_rel", "_var_rel",
+                     "_exponent"):
             if hasattr(self, name):
                 delattr(self, name)
 
@@ -222,47 +287,80 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         weights = None
         if sample_weight is not None:
             weights = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))
-        kernel = getattr(_core, "column_stats_" + core_suffix(X.dtype))
-        # Every chunk after the first is shifted by the first chunk's mean
-        # (self._shift, fixed) and the running mean is kept relative to it
-        # (self._mean_rel), so neither the kernel nor Chan's merge rounds at the
-        # data's magnitude (a mean of 1e9 + N(0, 1) data is only good to 1e-7).
-        shift = getattr(self, "_shift", None) if not first_call else None
-        weight_b, mean_b, var_b, saw_inf = kernel(X, weights, shift)
-        if saw_inf:
-            _raise_infinity(X)
+        # Each column's statistics are kept relative to a shift fixed by the
+        # first chunk that holds it (self._shift, the kernel's own choice of
+        # shift for that chunk): the running mean is the pair (self._shift,
+        # self._mean_rel), whose sum is rounded only into mean_, and every
+        # chunk's mean comes from the kernel relative to the same shift, so
+        # Chan's merge works at the size of the spread, not of the data (a
+        # mean of 1e9 + N(0, 1) data rounded to float64 is off by up to 6e-8,
+        # which a merge would square into var_ at 1e-9 relative).  A column
+        # whose squares overflow float64 is kept in units of 2**e
+        # (self._mean_rel) and 4**e (self._var_rel), e = self._exponent.
+        seen_a = (
+            np.zeros(X.shape[1])
+            if first_call
+            else np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), X.shape[1:])
+        )
         if not self.with_mean and not self.with_std:
+            kernel = getattr(_core, "column_stats_" + core_suffix(X.dtype))
+            weight_b, _, _, saw_inf = kernel(X, weights)
+            if saw_inf:
+                _raise_infinity(X)
             self.mean_ = None
             self.var_ = None
             seen = weight_b if weights is not None else weight_b.astype(np.int64)
             if not first_call:
                 seen = self.n_samples_seen_ + seen
         else:
+            shift = _column_shifts(X)
+            if first_call:
+                exponent = np.zeros(X.shape[1], dtype=np.int64)
+            else:
+                shift = np.where(seen_a > 0, self._shift, shift)
+                exponent = self._exponent
+            weight_b, mean_b, var_b = _chunk_stats(X, weights, shift, exponent)
+            overflow = (weight_b > 0) & ~(np.isfinite(mean_b) & np.isfinite(var_b))
+            if overflow.any():
+                raised = exponent.copy()
+                raised[overflow] = np.maximum(exponent[overflow], _overflow_exponents(X[:, overflow]))
+                if not first_call:  # the statistics so far, in the new units (exact)
+                    factor = np.ldexp(1.0, exponent - raised)
+                    self._mean_rel = self._mean_rel * factor
+                    if self._var_rel is not None:
+                        self._var_rel = self._var_rel * factor * factor
+                exponent = raised
+                weight_b, mean_b, var_b = _chunk_stats(X, weights, shift, exponent)
+                still = (weight_b > 0) & ~(np.isfinite(mean_b) & np.isfinite(var_b))
+                if still.any():
+                    raise ValueError(
+                        f"the statistics of columns {np.flatnonzero(still).tolist()} overflow "
+                        "float64 even in scaled units (sample_weight too large?)"
+                    )
             if not self.with_std:
                 var_b = None
-            if shift is None:
-                seen, var = weight_b, var_b
-                self._shift = np.where(weight_b > 0, mean_b, 0.0)
-                self._mean_rel = np.where(weight_b > 0, 0.0, np.nan)
+            if first_call:
+                seen, self._mean_rel, self._var_rel = weight_b, mean_b, var_b
             else:
-                seen_a = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), shift.shape)
-                seen, self._mean_rel, var = _merge_stats(
-                    self.n_samples_seen_, self._mean_rel, self.var_, weight_b, mean_b, var_b
+                seen, self._mean_rel, self._var_rel = _merge_stats(
+                    seen_a, self._mean_rel, self._var_rel, weight_b, mean_b, var_b
                 )
-                # A column seen for the first time (its shift was 0) takes this
-                # chunk's mean as its shift.
-                fresh = (seen_a == 0) & (weight_b > 0)
-                self._shift = np.where(fresh, shift + self._mean_rel, shift)
-                self._mean_rel = np.where(fresh, 0.0, self._mean_rel)
-            self.mean_ = self._shift + self._mean_rel
-            self.var_ = var
+            self._shift = shift
+            self._exponent = exponent
+            unit = np.ldexp(1.0, exponent)
+            self.mean_ = self._shift + self._mean_rel * unit
+            with np.errstate(over="ignore"):  # var_ is inf where it exceeds float64
+                self.var_ = None if self._var_rel is None else self._var_rel * unit * unit
         seen = np.asarray(seen)
         if seen.ndim and seen.max() == seen.min():
             seen = seen[0]
         self.n_samples_seen_ = seen
-        self.scale_ = (
-            _scale_from_var(self.var_, self.mean_, self.n_samples_seen_) if self.with_std else None
-        )
+        if self.with_std:
+            # In the columns' units: finite where var_ overflowed to inf.
+            unit = np.ldexp(1.0, self._exponent)
+            self.scale_ = _scale_from_var(self._var_rel, self.mean_ / unit, self.n_samples_seen_) * unit
+        else:
+            self.scale_ = None
         return self
 
     def _affine(self, X: np.ndarray, copy: bool, inverse: bool) -> np.ndarray:

@@ -4,8 +4,6 @@ log-loss against LogisticRegression, probabilities, stability, determinism."""
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -25,6 +23,8 @@ from pygd import optim
 from pygd import reference as ref
 from pygd.linear_model import DivergenceWarning, GDClassifier, GDRegressor
 from pygd.linear_model._trainer import epoch_order as _epoch_order, standardization_stats as _standardization_stats
+
+from conftest import run_python
 
 
 def _blobs(n=300, d=5, k=3, seed=0, sep=2.0):
@@ -287,8 +287,7 @@ def test_thread_determinism_in_subprocesses():
             "y = (X[:, :10] + rng.normal(size=(20000, 10))).argmax(1); "
             "pygd.set_num_threads({t}); "
             "print(GDClassifier(batch_size=4096, random_state=0, max_iter=3, tol=None).fit(X, y).coef_.tobytes().hex())")
-    outs = [subprocess.run([sys.executable, "-c", code.format(t=t)], capture_output=True, text=True,
-                           check=True).stdout for t in (1, 2)]
+    outs = [run_python(code.format(t=t)).stdout for t in (1, 2)]
     assert outs[0] == outs[1] and len(outs[0]) > 100
 
 

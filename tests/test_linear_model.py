@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 import tracemalloc
 import warnings
 
@@ -25,6 +23,8 @@ from pygd import reference as ref
 from pygd.linear_model import DivergenceWarning, GDRegressor
 from pygd.linear_model._stopping import GradientTest
 from pygd.linear_model._trainer import epoch_order as _epoch_order, standardization_stats as _standardization_stats
+
+from conftest import run_python
 
 
 def _data(n=300, d=5, k=None, seed=0, noise=0.1, cond=1.0):
@@ -331,10 +331,7 @@ def test_thread_determinism_in_subprocesses():
     )
     outs = []
     for threads in ("1", "2"):
-        env = {"OMP_NUM_THREADS": threads, "PATH": "/usr/bin:/bin"}
-        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                             cwd="/", check=True)
-        outs.append(run.stdout.split())
+        outs.append(run_python(code, OMP_NUM_THREADS=threads).stdout.split())
     assert outs[0][0] == "1"
     assert outs[0][1] == outs[1][1]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import re
 import sys
 
@@ -11,16 +10,17 @@ import pytest
 
 from pygd import __main__ as demo_main
 
+from conftest import run_python
+
 
 def _quiet(msg):
     pass
 
 
 def test_help_documents_demo_and_bench():
-    out = subprocess.run([sys.executable, "-m", "pygd", "--help"], capture_output=True, text=True, check=True)
+    out = run_python(["-m", "pygd", "--help"])
     assert "--out" in out.stdout and "bench" in out.stdout and "Himmelblau" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "pygd", "bench", "--help"], capture_output=True, text=True,
-                         check=True)
+    out = run_python(["-m", "pygd", "bench", "--help"])
     assert "--quick" in out.stdout and "--json" in out.stdout
 
 

@@ -128,6 +128,26 @@ def test_gtol_and_max_iter():
     assert res.success and res.nit == 0
 
 
+def test_scipy_tol_and_options():
+    # scipy's tol sets gtol (its gradient methods'), options' maxiter/gtol/ftol set ours.
+    kw = dict(jac=testing.booth_grad, method="sgd", lr=0.05)
+    ref = minimize(testing.booth, [0.0, 0.0], gtol=1e-3, **kw)
+    res = minimize(testing.booth, [0.0, 0.0], tol=1e-3, **kw)
+    assert res.success and res.nit == ref.nit and np.array_equal(res.x, ref.x)
+    res = minimize(testing.booth, [0.0, 0.0], options={"gtol": 1e-3, "disp": False}, **kw)
+    assert res.nit == ref.nit
+    res = minimize(testing.booth, [0.0, 0.0], options={"maxiter": 7}, **kw)
+    assert res.status == 1 and res.nit == 7
+    loose = minimize(testing.booth, [0.0, 0.0], gtol=0.0, ftol=1e-6, max_iter=100000, **kw)
+    res = minimize(testing.booth, [0.0, 0.0], options={"ftol": 1e-6, "gtol": 0.0, "maxiter": 100000}, **kw)
+    assert "ftol" in res.message and res.nit == loose.nit
+    # as scipy: the same settings give the same kind of result
+    theirs = scipy.optimize.minimize(testing.booth, [0.0, 0.0], jac=testing.booth_grad, tol=1e-8,
+                                     options={"maxiter": 5000})
+    ours = minimize(testing.booth, [0.0, 0.0], tol=1e-8, options={"maxiter": 5000}, **kw)
+    assert ours.success and np.allclose(ours.x, theirs.x, atol=1e-7)
+
+
 def test_ftol():
     kw = dict(jac=testing.booth_grad, method="sgd", lr=0.01, gtol=0.0, max_iter=100000)
     res = minimize(testing.booth, [0.0, 0.0], ftol=1e-6, **kw)
@@ -324,6 +344,15 @@ def test_method_names_map_to_optimizers():
     (dict(callback=5), TypeError, "callback"),
     (dict(betas=(0.9, 0.99), method="sgd"), TypeError, "betas"),
     (dict(method="adam", betas=(1.5, 0.9)), ValueError, "beta"),
+    (dict(tol=-1.0), ValueError, "tol"),
+    (dict(tol=1e-3, gtol=1e-4), TypeError, "tol or gtol"),
+    (dict(options=[("maxiter", 3)]), TypeError, "options must be a dict"),
+    (dict(options={"maxiter": 3, "eps": 1e-8}), TypeError, r"unknown options \['eps'\]"),
+    (dict(options={"maxfun": 3}), TypeError, "unknown options"),
+    (dict(options={"disp": True}), ValueError, "disp"),
+    (dict(options={"maxiter": 3}, max_iter=5), TypeError, "max_iter given twice"),
+    (dict(options={"gtol": 1e-3}, tol=1e-4), TypeError, "gtol given twice"),
+    (dict(options={"maxiter": -1}), ValueError, "max_iter"),
 ])
 def test_bad_input(kwargs, exc, match):
     call = dict(fun=testing.booth, x0=[0.0, 0.0], jac=testing.booth_grad)

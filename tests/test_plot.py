@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -10,6 +9,8 @@ import numpy as np
 import pytest
 
 from pygd import minimize, testing
+
+from conftest import run_python
 
 mpl = pytest.importorskip("matplotlib")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -128,7 +129,7 @@ def test_draws_into_given_axes():
 def test_import_pygd_does_not_import_matplotlib():
     code = "import sys, pygd; assert 'matplotlib' not in sys.modules; import pygd.plot; " \
            "assert 'matplotlib' not in sys.modules; print(pygd.plot.__name__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code)
     assert out.stdout.strip() == "pygd.plot"
 
 
@@ -142,5 +143,5 @@ def test_headless_uses_agg():
     code = ("import os; os.environ.pop('DISPLAY', None); os.environ.pop('WAYLAND_DISPLAY', None); "
             "os.environ.pop('MPLBACKEND', None); from pygd import plot, testing; "
             "plot.surface(testing.booth, resolution=5); import matplotlib; print(matplotlib.get_backend())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code)
     assert out.stdout.strip().lower() == "agg"

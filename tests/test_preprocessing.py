@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import sklearn.preprocessing
@@ -12,6 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import pygd
 from pygd import reference
+from pygd import _core
 from pygd.preprocessing import StandardScaler, _merge_stats, _scale_from_var
 
 from conftest import DTYPES
@@ -135,8 +138,10 @@ def test_partial_fit_chunks_equal_one_fit(dtype, weighted, case):
     edges = [0, 1, 2, 50, 51, 200, 333, 499, 500]
     for a, b in zip(edges[:-1], edges[1:]):
         chunked.partial_fit(X[a:b], sample_weight=None if w is None else w[a:b])
-    np.testing.assert_allclose(chunked.mean_, whole.mean_, rtol=1e-9)
-    np.testing.assert_allclose(chunked.var_, whole.var_, rtol=1e-9)
+    # To rounding: the mean to 1e-14 of the spread (or of itself), var_ relative.
+    size = np.abs(whole.mean_) + np.sqrt(whole.var_)
+    assert np.all(np.abs(chunked.mean_ - whole.mean_) <= 1e-14 * size)
+    np.testing.assert_allclose(chunked.var_, whole.var_, rtol=1e-12)
     np.testing.assert_allclose(chunked.n_samples_seen_, whole.n_samples_seen_, rtol=1e-12)
     sk = sklearn.preprocessing.StandardScaler()
     with np.errstate(all="ignore"):  # sklearn divides 0/0 for a chunk of one NaN row
@@ -149,6 +154,129 @@ def test_partial_fit_chunks_equal_one_fit(dtype, weighted, case):
     np.testing.assert_allclose(chunked.mean_[keep], sk.mean_[keep], rtol=1e-9)
     # sklearn's own chunked variance loses ~1e-8 at 1e9 offsets (sums of 1e9s).
     np.testing.assert_allclose(chunked.scale_[keep], sk.scale_[keep], rtol=1e-6)
+
+
+def _exact_stats(X, w=None):
+    """Weighted mean and biased variance of every column in exact rational arithmetic."""
+    s = [Fraction(1)] * X.shape[0] if w is None else [Fraction(float(v)) for v in w]
+    means, variances = [], []
+    for j in range(X.shape[1]):
+        col = [Fraction(float(v)) for v in X[:, j]]
+        total = sum(s)
+        mean = sum(si * x for si, x in zip(s, col)) / total
+        means.append(mean)
+        variances.append(sum(si * (x - mean) ** 2 for si, x in zip(s, col)) / total)
+    return means, variances
+
+
+def _assert_near_exact(scaler, means, variances, var_rtol=1e-13):
+    for j, (mean, var) in enumerate(zip(means, variances)):
+        # The mean within one ulp of the exact one, whatever the offset.
+        assert abs(Fraction(scaler.mean_[j]) - mean) <= Fraction(np.spacing(float(mean))), j
+        rel = abs((Fraction(scaler.var_[j]) - var) / var)
+        assert rel <= var_rtol, f"column {j}: var_ relative error {float(rel):.3g}"
+
+
+@pytest.mark.parametrize("offset", [1e9, 1e12])
+@pytest.mark.parametrize("n_chunks", [2, 3, 4, 7, 16, 37])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_partial_fit_chunks_exact_at_large_offsets(offset, n_chunks, weighted):
+    # partial_fit carries each column's mean as (shift, mean relative to it):
+    # rounding the first chunk's mean to float64 (6e-8 at 1e9) and merging
+    # from there lost 1e-9 (1e9) to 4e-7 (1e12) of var_ relative.
+    rng = np.random.default_rng(n_chunks)
+    X = offset + rng.normal(size=(600, 2)) * [1.0, 3.0]
+    w = rng.uniform(0.5, 2.0, size=600) if weighted else None
+    means, variances = _exact_stats(X, w)
+    whole = StandardScaler().fit(X, sample_weight=w)
+    _assert_near_exact(whole, means, variances)
+    chunked = StandardScaler()
+    for rows in np.array_split(np.arange(600), n_chunks):
+        chunked.partial_fit(X[rows], sample_weight=None if w is None else w[rows])
+    _assert_near_exact(chunked, means, variances)
+    assert np.all(np.abs(chunked.mean_ - whole.mean_) <= np.spacing(whole.mean_))
+    np.testing.assert_allclose(chunked.var_, whole.var_, rtol=2e-13)
+
+
+def test_fit_mean_within_one_ulp_where_sklearn_is_not():
+    # At 1.7e9 scikit-learn's mean is 26 ulps off; pygd's stays within one.
+    rng = np.random.default_rng(11)
+    X = 1.7e9 + rng.normal(size=(4000, 3))
+    means, variances = _exact_stats(X)
+    _assert_near_exact(StandardScaler().fit(X), means, variances)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_uses_the_kernels_own_shift(dtype):
+    # partial_fit picks each column's shift in Python (so that it can keep the
+    # mean relative to it); it must be the one the kernel picks when given
+    # none, so that fit's bits are the kernel's.
+    rng = np.random.default_rng(12)
+    X = (1e4 + rng.normal(size=(300, 6))).astype(dtype)
+    X[:10, 0] = np.nan  # NaNs among the head rows
+    X[:64, 1] = np.nan  # head all NaN: the first value after it
+    X[:, 2] = np.nan  # all NaN
+    X[0, 3] = 1e8  # an outlier in row 0: the median ignores it
+    X[1::2, 4] = np.nan
+    ours = StandardScaler().fit(X)
+    _, mean, var, _ = getattr(_core, "column_stats_" + ("f32" if dtype == np.float32 else "f64"))(X, None)
+    np.testing.assert_array_equal(ours.mean_, mean)
+    np.testing.assert_array_equal(ours.var_, var)
+
+
+def _true_std(X, w=None):
+    # np.std of each column in units of a power of two near its size (exact
+    # scaling): no overflow in the squares.
+    unit = np.ldexp(1.0, np.frexp(np.max(np.abs(X), axis=0))[1] - 1)
+    Xs = X / unit
+    mean = np.average(Xs, axis=0, weights=w)
+    return np.sqrt(np.average((Xs - mean) ** 2, axis=0, weights=w)) * unit
+
+
+@pytest.mark.parametrize("case", ["normal_1e160", "near_1e300", "near_max"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_overflowing_variance_is_inf_and_scale_exact(case, weighted):
+    # Finite data whose squares overflow float64 gave var_ = scale_ = NaN
+    # (inf - inf in the kernel).  Now var_ is inf (as scikit-learn: the
+    # variance exceeds float64) and scale_ the true standard deviation.
+    rng = np.random.default_rng(13)
+    X = {
+        "normal_1e160": rng.normal(size=(300, 3)) * 1e160,
+        "near_1e300": 1e300 * (1 + rng.random((300, 3))),
+        "near_max": np.where(rng.random((300, 3)) < 0.5, -1.0, 1.0) * 1.7e308,
+    }[case]
+    X[:, 2] = rng.normal(size=300)  # an ordinary column stays as it was
+    w = rng.uniform(0.5, 2.0, size=300) if weighted else None
+    ours = StandardScaler().fit(X, sample_weight=w)
+    assert np.all(np.isinf(ours.var_[:2])) and np.isfinite(ours.var_[2])
+    np.testing.assert_allclose(ours.scale_, _true_std(X, w), rtol=1e-12)
+    mean = np.average(X / 2.0**20, axis=0, weights=w) * 2.0**20
+    assert np.all(np.abs(ours.mean_ - mean) <= 1e-12 * ours.scale_)
+    plain = StandardScaler().fit(X[:, 2:], sample_weight=w)
+    assert ours.var_[2] == plain.var_[0] and ours.mean_[2] == plain.mean_[0]
+    if case != "near_max":  # there x - mean_ itself overflows in the transform kernel
+        Z = ours.transform(X)
+        assert np.all(np.isfinite(Z))
+        np.testing.assert_allclose(np.sqrt(np.average(Z**2, axis=0, weights=w)), 1.0, rtol=1e-9)
+    if not weighted:
+        with np.errstate(all="ignore"):
+            sk = sklearn.preprocessing.StandardScaler().fit(X)
+        np.testing.assert_array_equal(ours.var_[np.isinf(sk.var_)], sk.var_[np.isinf(sk.var_)])
+
+
+def test_overflowing_variance_in_later_chunks():
+    # The first chunk is ordinary, a later one overflows: the statistics so far
+    # move to the new units and chunked agrees with one fit.
+    rng = np.random.default_rng(14)
+    X = np.concatenate([rng.normal(size=(50, 2)), rng.normal(size=(200, 2)) * 1e200])
+    whole = StandardScaler().fit(X)
+    chunked = StandardScaler()
+    for rows in np.array_split(np.arange(250), 5):
+        chunked.partial_fit(X[rows])
+    assert np.all(np.isinf(whole.var_)) and np.all(np.isinf(chunked.var_))
+    np.testing.assert_allclose(whole.scale_, _true_std(X), rtol=1e-12)
+    np.testing.assert_allclose(chunked.scale_, whole.scale_, rtol=1e-12)
+    assert np.all(np.abs(chunked.mean_ - whole.mean_) <= 1e-12 * whole.scale_)
 
 
 def test_merge_stats_matches_reference():

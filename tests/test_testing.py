@@ -118,6 +118,16 @@ def test_check_grad_detects_wrong_gradients():
     assert pygd.check_grad(f, lambda v: g(v) + np.array([0.0, 1e-4]), x) > 1e-6
 
 
+def test_check_grad_not_a_number_is_inf():
+    # NaN would pass `check_grad(...) > tol`: a gradient that cannot be checked is infinitely wrong.
+    f, g = testing.himmelblau, testing.himmelblau_grad
+    x = np.array([1.0, -2.0])
+    assert pygd.check_grad(f, lambda v: np.array([np.nan, 0.0]), x) == np.inf
+    assert pygd.check_grad(f, lambda v: np.array([np.inf, 0.0]), x) == np.inf
+    with np.errstate(invalid="ignore"):
+        assert pygd.check_grad(lambda v: float(np.sqrt(v[0] - 1.5)), lambda v: np.zeros(2), x) == np.inf
+
+
 def test_check_grad_agrees_with_scipy():
     # scipy returns the absolute error against forward differences; for a wrong
     # gradient both see the same difference, for a right one both are tiny.
