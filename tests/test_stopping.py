@@ -170,3 +170,10 @@ def test_patience_decides_the_final_stop_of_the_relative_test():
     epochs = [GDRegressor(batch_size=16, lr_schedule="constant", n_iter_no_change=p,
                           random_state=0).fit(X, y).n_iter_ for p in (1, 3, 6, 10)]
     assert epochs == sorted(epochs) and epochs[0] < epochs[-1]
+
+
+@pytest.mark.parametrize("cls", [GDRegressor, GDClassifier])
+def test_n_jobs_zero_is_refused_by_name(cls):
+    X, y = _regression()
+    with pytest.raises(ValueError, match="The 'n_jobs' parameter"):
+        cls(n_jobs=0).fit(X, y > 0)

@@ -80,7 +80,8 @@ class BaseGD(BaseEstimator):
         "standardize": ["boolean"],
         "average": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
         "warm_start": ["boolean"],
-        "n_jobs": [Interval(numbers.Integral, -1, None, closed="left"), None],
+        "n_jobs": [Interval(numbers.Integral, 1, None, closed="left"),
+                   Interval(numbers.Integral, -1, -1, closed="both"), None],
         "verbose": ["verbose"],
         "callback": [callable, None],
     }
