@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
@@ -81,7 +81,7 @@ class BaseGD(BaseEstimator):
         "average": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
         "warm_start": ["boolean"],
         "n_jobs": [Interval(numbers.Integral, 1, None, closed="left"),
-                   Interval(numbers.Integral, -1, -1, closed="both"), None],
+                   Options(numbers.Integral, {-1}), None],
         "verbose": ["verbose"],
         "callback": [callable, None],
     }
