@@ -428,7 +428,7 @@ def grad_norm(grads: list[np.ndarray], norm_type: float = 2.0) -> float:
     return float(np.linalg.norm(norms, norm_type))
 # ---------------------------------------------------------------------------
 # preprocessing (pygd.preprocessing.StandardScaler): column statistics and
-# standardisation.  Kernels: csrc/kernels_preprocessing.cpp.
+# standardisation.  Kernels: csrc/kernels/preprocessing.cpp.
 # ---------------------------------------------------------------------------
 
 __all__ += ["column_stats", "merge_column_stats", "standard_scale", "standardize", "unstandardize"]
@@ -531,7 +531,7 @@ def unstandardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
 
 
 # =============================================================================
-# pygd.linear_model: the training engine's loop (csrc/train.cpp), in NumPy.
+# pygd.linear_model: the training engine's loop (csrc/engine/train.cpp), in NumPy.
 #
 # ``train_reference`` runs the same epochs as _core.train_epoch_* given the same
 # row orders: per batch, the model in raw units (standardisation folded in),
@@ -579,7 +579,7 @@ def batch_loss_grad(
 
 def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: float,
                  steps_per_epoch: int, offset: float = 0.0) -> float:
-    """The learning rate at optimizer step ``step`` (from 1); see csrc/pygd/train.hpp.
+    """The learning rate at optimizer step ``step`` (from 1); see csrc/include/pygd/engine/train.hpp.
 
     ``offset`` is added to the step for the epoch-based schedules (the engine
     sets it when the batch size grew, so that the epoch count stays right).

@@ -1,4 +1,4 @@
-"""The training engine (_core.train_epoch_*, bind_train.cpp) against pygd.reference.train_reference."""
+"""The training engine (_core.train_epoch_*, bind/train.cpp) against pygd.reference.train_reference."""
 
 from __future__ import annotations
 
