@@ -90,6 +90,39 @@ _SCHEDULES: dict[str, dict[str, float]] = {
     "warmup_cosine": {"t_max": -1.0, "eta_min": 0.0, "warmup_epochs": 1.0},
     "plateau": {"factor": 0.2, "min_lr": 1e-6},
 }
+#: Every _core.OptimizerOptions field with torch.optim's default: what the engine is
+#: given for the fields the chosen optimizer class does not take.
+_OPTIMIZER_FIELDS: dict[str, Any] = {
+    "momentum": 0.0, "dampening": 0.0, "nesterov": False, "betas": (0.9, 0.999), "eps": 1e-8,
+    "weight_decay": 0.0, "amsgrad": False, "decoupled_weight_decay": False, "lr_decay": 0.0,
+    "alpha": 0.99, "centered": False, "rho": 0.9, "momentum_decay": 4e-3,
+}
+#: Every _core.ScheduleOptions field (torch's names) with its default, and the
+#: estimators' schedule_params names that differ.
+_SCHEDULE_FIELDS: dict[str, float] = {
+    "power_t": 0.25, "gamma": 0.1, "step_size": 10.0, "T_max": 1000.0, "eta_min": 0.0, "warmup": 1.0,
+}
+_SCHEDULE_RENAMES = {"t_max": "T_max", "warmup_epochs": "warmup"}
+
+
+def _optimizer_options(kernel: str, lr: float, hyper: dict[str, Any]) -> _core.OptimizerOptions:
+    """The engine's options for optimizer kernel ``kernel`` with hyper-parameters ``hyper``
+    (a pygd.optim class's keyword arguments; the other fields keep their defaults)."""
+    fields = dict(_OPTIMIZER_FIELDS)
+    for key, value in hyper.items():
+        if key != "initial_accumulator_value":
+            fields[key] = tuple(float(b) for b in value) if key == "betas" else value
+    return _core.OptimizerOptions(kind=_core.OptimizerKind.__members__[kernel], lr=lr, **fields)
+
+
+def _schedule_options(kind: str, params: dict[str, float]) -> _core.ScheduleOptions:
+    """The engine's options for schedule ``kind`` (a _core.ScheduleKind name) with the
+    estimators' ``schedule_params`` (t_max and warmup_epochs become T_max and warmup)."""
+    fields = dict(_SCHEDULE_FIELDS)
+    fields.update({_SCHEDULE_RENAMES.get(key, key): value for key, value in params.items()})
+    return _core.ScheduleOptions(kind=_core.ScheduleKind.__members__[kind], **fields)
+
+
 _LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")
 #: Engine losses with a kink: their gradient does not vanish at the optimum, so the
 #: full-batch gradient test of tol does not apply to them.
@@ -190,8 +223,8 @@ class _Engine:
             f"{[c.__name__ for c in _KERNELS]}, got {self.optimizer!r}"
         )
 
-    def _optimizer_config(self, lr: float) -> tuple[dict[str, Any], str]:
-        """The engine's optimizer dict (every hyper-parameter explicit) and its kernel."""
+    def _optimizer_config(self, lr: float) -> tuple[_core.OptimizerOptions, str]:
+        """The engine's optimizer options (every hyper-parameter explicit) and its kernel."""
         cls, presets = self._optimizer_class()
         hyper: dict[str, Any] = {}
         for name, p in inspect.signature(cls.__init__).parameters.items():
@@ -214,11 +247,7 @@ class _Engine:
         kernel = _KERNELS[cls]
         if cls is optim.AdamW:
             hyper["decoupled_weight_decay"] = True
-        config = {"kind": kernel, "lr": lr}
-        for key, value in hyper.items():
-            if key == "initial_accumulator_value":
-                continue
-            config[key] = tuple(float(b) for b in value) if key == "betas" else value
+        config = _optimizer_options(kernel, lr, hyper)
         self._initial_accumulator = float(hyper.get("initial_accumulator_value", 0.0))
         return config, kernel
 
@@ -321,7 +350,7 @@ class _Engine:
         base = _AUTO_BATCH if self.batch_size == "auto" else int(self.batch_size)
         return min(base * self._batch_factor, n_train)
 
-    def _schedule_config(self) -> dict[str, Any]:
+    def _schedule_config(self) -> _core.ScheduleOptions:
         defaults = dict(_SCHEDULES[self.lr_schedule])
         user = dict(self.schedule_params or {})
         unknown = set(user) - set(defaults)
@@ -336,8 +365,9 @@ class _Engine:
                 raise ValueError(f"schedule parameter {key} must be finite and >= 0, got {value}")
         if self.lr_schedule == "warmup_cosine" and defaults["warmup_epochs"] >= defaults["t_max"]:
             raise ValueError("warmup_epochs must be smaller than t_max")
-        kind = "constant" if self.lr_schedule == "plateau" else self.lr_schedule
-        return {"kind": kind, **defaults}
+        if self.lr_schedule == "plateau":  # a constant rate; factor and min_lr act between epochs
+            return _schedule_options("constant", {})
+        return _schedule_options(self.lr_schedule, defaults)
 
     def _penalties(self) -> tuple[float, float]:
         alpha = float(self.alpha)
@@ -411,7 +441,7 @@ class _Engine:
         avg = self.average
         self._average_start = -1 if avg is False else (0 if avg is True else int(avg))
         self._average = params.copy() if self._average_start >= 0 else None
-        self._scalars = np.array([0.0, 1.0, 0.0, 0.0])
+        self._counters = _core.TrainCounters()
         self._lr_factor = 1.0
         self._schedule_offset = 0.0
         self._best = math.inf
@@ -438,17 +468,20 @@ class _Engine:
         l2, l1 = self._penalties()
         train_weight = sw if train is None else sw[train]
         engine_loss, epsilon = self._engine_loss()
-        config = {
-            "loss": engine_loss,
-            "epsilon": epsilon,
-            "fit_intercept": bool(self.fit_intercept),
-            "l2": l2,
-            "l1": l1,
-            "weight_per_row": float(train_weight.astype(np.float64).mean()),
-            "average_start": self._average_start,
-            "optimizer": self._opt_config,
-            "schedule": self._sched_config,
-        }
+        config = _core.TrainOptions(
+            loss=_core.Loss.__members__[engine_loss],
+            epsilon=epsilon,
+            fit_intercept=bool(self.fit_intercept),
+            l2=l2,
+            l1=l1,
+            weight_per_row=float(train_weight.astype(np.float64).mean()),
+            average_start=self._average_start,
+            steps_per_epoch=1,  # set per epoch below
+            schedule_offset=self._schedule_offset,
+            lr_factor=self._lr_factor,
+            optimizer=self._opt_config,
+            schedule=self._sched_config,
+        )
         engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
         states = self._states
         mean = self.mean_
@@ -466,26 +499,28 @@ class _Engine:
         for _ in range(epochs):
             epoch = self.n_iter_ + 1
             batch = self._batch_rows(n_train)
-            config["steps_per_epoch"] = -(-n_train // batch)
-            config["schedule_offset"] = self._schedule_offset
+            config.steps_per_epoch = -(-n_train // batch)
+            config.schedule_offset = self._schedule_offset
             if batch == n_train and train is None:
                 order = None
             elif self.shuffle:
                 order = _epoch_order(rng, n_train if train is None else train)
             else:
                 order = train if train is not None else np.arange(n, dtype=np.int64)
-            saved = (self._params.copy(), [s.copy() for s in states], self._scalars.copy(),
+            saved = (self._params.copy(), [s.copy() for s in states], self._counters.copy(),
                      None if self._average is None else self._average.copy())
             penalty = self._objective_penalty(self._params, l2, l1, kd)
-            config["lr_factor"] = self._lr_factor
-            loss_sum, weight_sum, steps, finite, optimality = engine(
-                X, Y, sw_arg, order, batch, self._params, states, self._average, self._scalars,
+            config.lr_factor = self._lr_factor
+            result = engine(
+                X, Y, sw_arg, order, batch, self._params, states, self._average, self._counters,
                 mean, scale, config)
+            loss_sum, weight_sum, finite, optimality = (
+                result.loss_sum, result.weight_sum, result.finite, result.optimality)
             loss = loss_sum / weight_sum + penalty
             first = self.loss_curve_[0] if self.loss_curve_ else None
             exploding = first is not None and first > 0 and loss > 1e10 * first
             if not finite or not math.isfinite(loss) or exploding or not np.isfinite(self._params).all():
-                self._params, self._states, self._scalars, self._average = saved
+                self._params, self._states, self._counters, self._average = saved
                 states = self._states
                 _check_finite_input(X)
                 rate = self.learning_rate_ * self._lr_factor
@@ -493,13 +528,13 @@ class _Engine:
                     f"{type(self).__name__} diverged in epoch {epoch}: the loss became "
                     f"{'non-finite' if not (finite and math.isfinite(loss)) else f'{loss:.3g}'} with "
                     f"learning_rate={self.learning_rate_:g} (current rate {rate:g}, optimizer "
-                    f"{self._opt_config['kind']!r}, batch_size={self.batch_size!r}). The weights "
+                    f"{self._opt_config.kind.name!r}, batch_size={self.batch_size!r}). The weights "
                     f"of epoch {epoch - 1} were restored and training stopped. Try a smaller "
                     f"learning_rate (e.g. {self.learning_rate_ / 10:g}), standardize=True, or an "
                     f"adaptive optimizer such as 'adam'.", DivergenceWarning, stacklevel=3)
                 break
             self.n_iter_ = epoch
-            self.t_ = int(self._scalars[0])
+            self.t_ = self._counters.steps
             self.loss_curve_.append(loss)
             stop = False
             if val is not None:
@@ -550,7 +585,7 @@ class _Engine:
                         self._lr_factor *= (self._rate_for_batch(self._batch_rows(n_train), n_train)
                                             / self._rate_for_batch(old_batch, n_train))
                     spe = -(-n_train // self._batch_rows(n_train))
-                    self._schedule_offset = float(self.n_iter_ * spe) - self._scalars[0]
+                    self._schedule_offset = float(self.n_iter_ * spe) - self._counters.steps
                     if self.verbose >= 2:
                         print(f"Batch size raised to {self._batch_rows(n_train)}")
                 elif plateau and self.learning_rate_ * self._lr_factor * sched["factor"] >= sched["min_lr"]:
@@ -590,8 +625,8 @@ class _Engine:
         """
         if optimality <= self.tol * math.sqrt(2.0 * abs(loss)):
             return "converged"
-        if loss > self._last_full and self._opt_config["kind"] == "sgd":
-            self._scalars[2] = 0.0  # restart the momentum: the next step starts it from the gradient
+        if loss > self._last_full and self._opt_config.kind == _core.OptimizerKind.sgd:
+            self._counters.momentum_started = False  # restart the momentum: the next step starts it from the gradient
         self._last_full = loss
         if loss < self._best:
             self._best = loss
@@ -602,7 +637,7 @@ class _Engine:
 
     def _raw_weights(self, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(coef (k, d), intercept (k,)) in X's units, float64, C order."""
-        source = self._average if (self._average is not None and self._scalars[3] > 0) else self._params
+        source = self._average if (self._average is not None and self._counters.averaged > 0) else self._params
         w = source[: k * d].astype(np.float64).reshape(k, d)
         b = source[k * d :].astype(np.float64) if self.fit_intercept else np.zeros(k)
         if self.scale_ is not None:

@@ -581,6 +581,10 @@ def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: floa
                  steps_per_epoch: int, offset: float = 0.0) -> float:
     """The learning rate at optimizer step ``step`` (from 1); see csrc/include/pygd/engine/train.hpp.
 
+    ``optimizer`` and ``schedule`` are dicts with _core.OptimizerOptions' and
+    _core.ScheduleOptions' field names (torch's: ``T_max``, ``warmup`` in epochs);
+    missing schedule fields take the engine's defaults.
+
     ``offset`` is added to the step for the epoch-based schedules (the engine
     sets it when the batch size grew, so that the epoch count stays right).
     """
@@ -598,12 +602,12 @@ def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: floa
         return lr * schedule.get("gamma", 0.1) ** math.floor(e / schedule.get("step_size", 10.0))
     if kind == "exponential":
         return lr * schedule.get("gamma", 0.1) ** e
-    t_max = schedule.get("t_max", 1000.0)
+    t_max = schedule.get("T_max", 1000.0)
     eta_min = schedule.get("eta_min", 0.0)
     if kind == "cosine":
         return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * min(e, t_max) / t_max)) / 2
     if kind == "warmup_cosine":
-        warmup = schedule.get("warmup_epochs", 1.0)
+        warmup = schedule.get("warmup", 1.0)
         if ts <= warmup * steps_per_epoch:
             return lr * ts / (warmup * steps_per_epoch)
         span = t_max - warmup

@@ -28,13 +28,10 @@ using array_of = py::array_t<T, 0>;
 }
 
 // A loss by its Python name (the Python layer checked which ones a call takes).
+// (pygd.linear.loss_grad passes a string; the training engine takes _core.Loss.)
 inline Loss parse_loss(const std::string& name) {
-  static const char* const names[] = {"squared_error", "huber", "epsilon_insensitive",
-                                      "squared_epsilon_insensitive", "log_loss", "hinge",
-                                      "squared_hinge", "modified_huber", "perceptron",
-                                      "multinomial"};
-  for (int i = 0; i < int(sizeof(names) / sizeof(names[0])); ++i)
-    if (name == names[i]) return static_cast<Loss>(i);
+  for (int i = 0; i < kLossCount; ++i)
+    if (name == kLossNames[i]) return static_cast<Loss>(i);
   fail("unknown loss '" + name + "'");
 }
 
@@ -69,6 +66,7 @@ const T* vector_data(const array_of<T>& v, py::ssize_t size, const char* name) {
 }  // namespace bind
 
 void register_config(pybind11::module_& m);
+void register_options(pybind11::module_& m);
 void register_linear(pybind11::module_& m);
 void register_probe(pybind11::module_& m);
 void register_optim(pybind11::module_& m);

@@ -1,4 +1,5 @@
-// pygd._core.optim_check_grads, *_update, grad_power_sums and grads_scale.
+// pygd._core.optim_check_grads, *_update, adam_scalars, nadam_scalars,
+// grad_power_sums and grads_scale.
 // The bindings see lists of NumPy arrays and plain numbers; they know nothing
 // of pygd.optim's classes.  Every Python object becomes a raw pointer first,
 // then the GIL is released once for all parameters.
@@ -6,6 +7,7 @@
 
 #include "bind/common.hpp"
 #include "pygd/engine/optim.hpp"
+#include "pygd/optim_scalars.hpp"
 
 namespace pygd {
 namespace {
@@ -315,6 +317,26 @@ void register_optim(py::module_& m) {
         arg("lr"), arg("beta1"), arg("beta2"), arg("eps"), arg("weight_decay"),
         arg("decoupled_weight_decay"), arg("maximize"), arg("bias_correction2"), arg("grad_coef"),
         arg("exp_avg_coef"), "One NAdam step in place; inputs validated by pygd.optim.");
+  m.def(
+      "adam_scalars",
+      [](double lr, double beta1, double beta2, double step) {
+        const AdamScalars a = adam_scalars(lr, beta1, beta2, step);
+        return py::make_tuple(a.step_size, a.bias_correction2_sqrt);
+      },
+      arg("lr"), arg("beta1"), arg("beta2"), arg("step"),
+      "Adam's (step_size, bias_correction2_sqrt) at step `step` (from 1): the engine's "
+      "formulas (csrc/include/pygd/optim_scalars.hpp).");
+  m.def(
+      "nadam_scalars",
+      [](double lr, double beta1, double beta2, double momentum_decay, double step,
+         double mu_product) {
+        const NadamScalars n = nadam_scalars(lr, beta1, beta2, momentum_decay, step, mu_product);
+        return py::make_tuple(n.bias_correction2, n.mu_product, n.grad_coef, n.exp_avg_coef);
+      },
+      arg("lr"), arg("beta1"), arg("beta2"), arg("momentum_decay"), arg("step"),
+      arg("mu_product"),
+      "NAdam's (bias_correction2, mu_product, grad_coef, exp_avg_coef) at step `step` (from 1) "
+      "given the running mu_product before it; the returned mu_product is the one to store.");
   m.def("grad_power_sums", &grad_power_sums, arg("arrays"), arg("norm_type"),
         "sum |x|^p of each C-contiguous array (max |x| for p = inf), fixed-order, in double.");
   m.def("grads_scale", &grads_scale, arg("arrays"), arg("factor"),

@@ -1,7 +1,8 @@
 // pygd._core.train_epoch_f32/_f64, batch_predict_f32/_f64 and scheduled_lr:
-// the training engine.  pygd.linear_model validates everything; this file only
-// re-checks shapes and types, turns every Python object into a plain C++ value,
-// then releases the GIL for the whole epoch.
+// the training engine, and its typed contract (bind/options.cpp binds the
+// option structs and enums).  pygd.linear_model validates everything; this
+// file only re-checks shapes and types, turns every Python object into a plain
+// C++ value, then releases the GIL for the whole epoch.
 #include <cmath>
 #include <vector>
 
@@ -14,67 +15,6 @@ namespace {
 namespace py = pybind11;
 using bind::array_of;
 using bind::fail;
-
-OptimizerKind parse_optimizer(const std::string& name) {
-  if (name == "sgd") return OptimizerKind::sgd;
-  if (name == "adam") return OptimizerKind::adam;
-  if (name == "adagrad") return OptimizerKind::adagrad;
-  if (name == "rmsprop") return OptimizerKind::rmsprop;
-  if (name == "adadelta") return OptimizerKind::adadelta;
-  if (name == "nadam") return OptimizerKind::nadam;
-  fail("unknown optimizer kernel '" + name + "'");
-}
-
-ScheduleKind parse_schedule(const std::string& name) {
-  if (name == "constant") return ScheduleKind::constant;
-  if (name == "invscaling") return ScheduleKind::invscaling;
-  if (name == "step") return ScheduleKind::step;
-  if (name == "exponential") return ScheduleKind::exponential;
-  if (name == "cosine") return ScheduleKind::cosine;
-  if (name == "warmup_cosine") return ScheduleKind::warmup_cosine;
-  fail("unknown schedule '" + name + "'");
-}
-
-template <class V>
-V get(const py::dict& d, const char* key, V fallback) {
-  return d.contains(key) ? d[key].cast<V>() : fallback;
-}
-
-OptimizerConfig optimizer_config(const py::dict& o) {
-  OptimizerConfig c;
-  c.kind = parse_optimizer(o["kind"].cast<std::string>());
-  c.lr = o["lr"].cast<double>();
-  c.momentum = get(o, "momentum", c.momentum);
-  c.dampening = get(o, "dampening", c.dampening);
-  c.nesterov = get(o, "nesterov", c.nesterov);
-  if (o.contains("betas")) {
-    const auto betas = o["betas"].cast<std::pair<double, double>>();
-    c.beta1 = betas.first;
-    c.beta2 = betas.second;
-  }
-  c.eps = get(o, "eps", c.eps);
-  c.weight_decay = get(o, "weight_decay", c.weight_decay);
-  c.amsgrad = get(o, "amsgrad", c.amsgrad);
-  c.decoupled_weight_decay = get(o, "decoupled_weight_decay", c.decoupled_weight_decay);
-  c.lr_decay = get(o, "lr_decay", c.lr_decay);
-  c.alpha = get(o, "alpha", c.alpha);
-  c.centered = get(o, "centered", c.centered);
-  c.rho = get(o, "rho", c.rho);
-  c.momentum_decay = get(o, "momentum_decay", c.momentum_decay);
-  return c;
-}
-
-ScheduleConfig schedule_config(const py::dict& s) {
-  ScheduleConfig c;
-  c.kind = parse_schedule(s["kind"].cast<std::string>());
-  c.power_t = get(s, "power_t", c.power_t);
-  c.gamma = get(s, "gamma", c.gamma);
-  c.step_size = get(s, "step_size", c.step_size);
-  c.t_max = get(s, "t_max", c.t_max);
-  c.eta_min = get(s, "eta_min", c.eta_min);
-  c.warmup_epochs = get(s, "warmup_epochs", c.warmup_epochs);
-  return c;
-}
 
 template <class T>
 T* writable(array_of<T>& a, py::ssize_t size, const char* name) {
@@ -121,33 +61,34 @@ const index_t* rows_of(const std::optional<array_of<std::int64_t>>& rows, index_
 }
 
 template <class T>
-py::tuple train_epoch(const array_of<T>& X, const array_of<T>& Y,
-                      const std::optional<array_of<T>>& sample_weight,
-                      const std::optional<array_of<std::int64_t>>& rows, index_t batch_size,
-                      array_of<T> params, const py::list& states,
-                      std::optional<array_of<T>> average, array_of<double> scalars,
-                      const std::optional<array_of<double>>& mean,
-                      const std::optional<array_of<double>>& scale, const py::dict& config) {
+EpochResult train_epoch(const array_of<T>& X, const array_of<T>& Y,
+                        const std::optional<array_of<T>>& sample_weight,
+                        const std::optional<array_of<std::int64_t>>& rows, index_t batch_size,
+                        array_of<T> params, const py::list& states,
+                        std::optional<array_of<T>> average, TrainCounters& counters,
+                        const std::optional<array_of<double>>& mean,
+                        const std::optional<array_of<double>>& scale,
+                        const TrainOptions& options) {
   TrainSpec<T> spec;
   spec.data = problem_of(X, Y, sample_weight);
   const index_t d = spec.data.X.cols, k = spec.data.k, size = k * d + k;
   spec.data.rows = rows_of(rows, spec.data.X.rows, spec.n_order);
   if (batch_size < 1) fail("batch_size must be >= 1");
   spec.batch_size = batch_size;
-  spec.data.loss = bind::parse_loss(config["loss"].cast<std::string>());
-  spec.data.epsilon = get(config, "epsilon", 0.1);
-  spec.steps_per_epoch = get<index_t>(config, "steps_per_epoch", 1);
+  spec.data.loss = options.loss;
+  spec.data.epsilon = options.epsilon;
+  spec.steps_per_epoch = options.steps_per_epoch;
   if (spec.steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");
-  spec.schedule_offset = get(config, "schedule_offset", 0.0);
+  spec.schedule_offset = options.schedule_offset;
   if (!std::isfinite(spec.schedule_offset)) fail("schedule_offset must be finite");
-  spec.fit_intercept = get(config, "fit_intercept", true);
-  spec.l2 = get(config, "l2", 0.0);
-  spec.l1 = get(config, "l1", 0.0);
-  spec.weight_per_row = get(config, "weight_per_row", 1.0);
-  spec.lr_factor = get(config, "lr_factor", 1.0);
-  spec.average_start = get<index_t>(config, "average_start", -1);
-  spec.optimizer = optimizer_config(config["optimizer"].cast<py::dict>());
-  spec.schedule = schedule_config(config["schedule"].cast<py::dict>());
+  spec.fit_intercept = options.fit_intercept;
+  spec.l2 = options.l2;
+  spec.l1 = options.l1;
+  spec.weight_per_row = options.weight_per_row;
+  spec.lr_factor = options.lr_factor;
+  spec.average_start = options.average_start;
+  spec.optimizer = options.optimizer;
+  spec.schedule = options.schedule;
   if (mean.has_value() != scale.has_value()) fail("mean and scale go together");
   if (mean) {
     spec.mean = bind::vector_data(*mean, d, "mean");
@@ -165,15 +106,18 @@ py::tuple train_epoch(const array_of<T>& X, const array_of<T>& Y,
     state.state[s] = writable(state_arrays.back(), size, "optimizer state");
   }
   if (average) state.average = writable(*average, size, "average");
-  state.scalars = writable(scalars, 4, "scalars");
+  // The engine updates a copy, stored back after the epoch: `counters` is a
+  // Python object and must not be touched without the GIL.
+  TrainCounters local = counters;
+  state.counters = &local;
 
   EpochResult result;
   {
     py::gil_scoped_release release;
     result = pygd::train_epoch(spec, state);
   }
-  return py::make_tuple(result.loss_sum, result.weight_sum, result.steps, result.finite,
-                        result.optimality);
+  counters = local;
+  return result;
 }
 
 template <class T>
@@ -204,11 +148,11 @@ void def_for(py::module_& m, const char* suffix) {
   m.def((std::string("train_epoch_") + suffix).c_str(), &train_epoch<T>, py::arg("X").noconvert(),
         py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(),
         py::arg("rows").noconvert(), py::arg("batch_size"), py::arg("params").noconvert(),
-        py::arg("states"), py::arg("average").noconvert(), py::arg("scalars").noconvert(),
-        py::arg("mean").noconvert(), py::arg("scale").noconvert(), py::arg("config"),
-        "One epoch of the training engine; returns (loss_sum, weight_sum, steps, finite, "
-        "optimality): optimality is max |least-norm subgradient| at the last step. "
-        "Inputs validated by pygd.linear_model.");
+        py::arg("states"), py::arg("average").noconvert(), py::arg("counters"),
+        py::arg("mean").noconvert(), py::arg("scale").noconvert(), py::arg("options"),
+        "One epoch of the training engine: updates params, states, average and counters "
+        "in place and returns an EpochResult (optimality: max |least-norm subgradient| at "
+        "the last step). Inputs validated by pygd.linear_model.");
   m.def((std::string("batch_predict_") + suffix).c_str(), &batch_predict<T>,
         py::arg("X").noconvert(), py::arg("rows").noconvert(), py::arg("coef").noconvert(),
         py::arg("intercept").noconvert(),
@@ -222,12 +166,11 @@ void register_train(py::module_& m) {
   def_for<double>(m, "f64");
   m.def(
       "scheduled_lr",
-      [](const py::dict& optimizer, const py::dict& schedule, double step, index_t steps_per_epoch,
-         double offset) {
+      [](const OptimizerOptions& optimizer, const ScheduleOptions& schedule, double step,
+         index_t steps_per_epoch, double offset) {
         if (steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");
         if (!std::isfinite(offset)) fail("offset must be finite");
-        return pygd::scheduled_lr(optimizer_config(optimizer), schedule_config(schedule), step,
-                                  steps_per_epoch, offset);
+        return pygd::scheduled_lr(optimizer, schedule, step, steps_per_epoch, offset);
       },
       py::arg("optimizer"), py::arg("schedule"), py::arg("step"), py::arg("steps_per_epoch"),
       py::arg("offset") = 0.0,

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "pygd/engine/optim.hpp"
+#include "pygd/optim_scalars.hpp"
 #include "pygd/parallel.hpp"
 
 namespace pygd {
@@ -37,23 +38,20 @@ const TrainTable& active_table() { return PYGD_ACTIVE_TABLE(TrainTable, train_ta
 // One optimizer step over params[0, size), with the Python classes' scalar
 // expressions (pygd/optim/__init__.py, torch's order).
 template <class T>
-void optimizer_step(const OptimizerConfig& o, const ParamArrays<T>& arrays, double step,
-                    double lr, double* scalars) {
+void optimizer_step(const OptimizerOptions& o, const ParamArrays<T>& arrays, double step,
+                    double lr, TrainCounters& counters) {
   switch (o.kind) {
     case OptimizerKind::sgd: {
       const SgdStep s{lr, o.momentum, o.dampening, o.weight_decay, o.nesterov, false,
-                      scalars[2] == 0.0};
+                      !counters.momentum_started};
       sgd_update(arrays, s);
-      if (o.momentum != 0) scalars[2] = 1.0;
+      if (o.momentum != 0) counters.momentum_started = true;
       return;
     }
     case OptimizerKind::adam: {
-      const double bias_correction1 = 1 - std::pow(o.beta1, step);
-      const double bias_correction2 = 1 - std::pow(o.beta2, step);
-      const double step_size = lr / bias_correction1;
-      const double bias_correction2_sqrt = std::pow(bias_correction2, 0.5);
+      const AdamScalars a = adam_scalars(lr, o.beta1, o.beta2, step);
       const AdamStep s{lr,        o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad,
-                       false,     o.decoupled_weight_decay, step_size, bias_correction2_sqrt};
+                       false,     o.decoupled_weight_decay, a.step_size, a.bias_correction2_sqrt};
       adam_update(arrays, s);
       return;
     }
@@ -73,19 +71,13 @@ void optimizer_step(const OptimizerConfig& o, const ParamArrays<T>& arrays, doub
       return;
     }
     case OptimizerKind::nadam: {
-      const double bias_correction2 = 1 - std::pow(o.beta2, step);
-      const double mu = o.beta1 * (1.0 - 0.5 * std::pow(0.96, step * o.momentum_decay));
-      const double mu_next =
-          o.beta1 * (1.0 - 0.5 * std::pow(0.96, (step + 1) * o.momentum_decay));
-      const double mu_product = scalars[1] * mu;
-      const double mu_product_next = mu_product * mu_next;
-      const double grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product);
-      const double exp_avg_coef = (-lr * mu_next) / (1.0 - mu_product_next);
+      const NadamScalars n =
+          nadam_scalars(lr, o.beta1, o.beta2, o.momentum_decay, step, counters.mu_product);
       const NadamStep s{lr,    o.beta1,          o.beta2,   o.eps,       o.weight_decay,
-                        o.decoupled_weight_decay, false, bias_correction2, grad_coef,
-                        exp_avg_coef};
+                        o.decoupled_weight_decay, false, n.bias_correction2, n.grad_coef,
+                        n.exp_avg_coef};
       nadam_update(arrays, s);
-      scalars[1] = mu_product;
+      counters.mu_product = n.mu_product;
       return;
     }
   }
@@ -140,7 +132,7 @@ inline double dot4(const double* __restrict a, const double* __restrict b, index
 
 }  // namespace
 
-double scheduled_lr(const OptimizerConfig& optimizer, const ScheduleConfig& s, double t,
+double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& s, double t,
                     index_t steps_per_epoch, double offset) {
   const double lr = optimizer.lr;
   const double ts = t + offset;  // == t (bitwise) without an offset
@@ -156,14 +148,14 @@ double scheduled_lr(const OptimizerConfig& optimizer, const ScheduleConfig& s, d
     case ScheduleKind::exponential:
       return lr * std::pow(s.gamma, e);
     case ScheduleKind::cosine: {
-      const double progress = e < s.t_max ? e : s.t_max;
-      return s.eta_min + (lr - s.eta_min) * (1 + std::cos(pi * progress / s.t_max)) / 2;
+      const double progress = e < s.T_max ? e : s.T_max;
+      return s.eta_min + (lr - s.eta_min) * (1 + std::cos(pi * progress / s.T_max)) / 2;
     }
     case ScheduleKind::warmup_cosine: {
-      const double warmup_steps = s.warmup_epochs * double(steps_per_epoch);
+      const double warmup_steps = s.warmup * double(steps_per_epoch);
       if (ts <= warmup_steps) return lr * ts / warmup_steps;
-      const double span = s.t_max - s.warmup_epochs;
-      double progress = e - s.warmup_epochs;
+      const double span = s.T_max - s.warmup;
+      double progress = e - s.warmup;
       if (progress > span) progress = span;
       if (progress < 0) progress = 0;
       return s.eta_min + (lr - s.eta_min) * (1 + std::cos(pi * progress / span)) / 2;
@@ -207,7 +199,7 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
 
   EpochResult result;
   T* params = state.params;
-  double* scalars = state.scalars;
+  TrainCounters& counters = *state.counters;
   for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size) {
     const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
 
@@ -261,14 +253,14 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       result.optimality = optimality;
     }
 
-    const double step = scalars[0] + 1;
-    scalars[0] = step;
+    counters.steps += 1;
+    const double step = double(counters.steps);
     const double lr =
         scheduled_lr(spec.optimizer, spec.schedule, step, spec.steps_per_epoch,
                      spec.schedule_offset) *
         spec.lr_factor;
-    OptimizerConfig optimizer = spec.optimizer;
-    optimizer_step(optimizer, arrays, step, lr, scalars);
+    OptimizerOptions optimizer = spec.optimizer;
+    optimizer_step(optimizer, arrays, step, lr, counters);
 
     if (spec.l1 != 0) {
       const double threshold = lr * spec.l1;
@@ -278,8 +270,8 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       }
     }
     if (state.average && spec.average_start >= 0 && step > double(spec.average_start)) {
-      const double n_averaged = scalars[3] + 1;
-      scalars[3] = n_averaged;
+      counters.averaged += 1;
+      const double n_averaged = double(counters.averaged);
       for (index_t j = 0; j < size; ++j) {
         const double a = double(state.average[j]);
         state.average[j] = T(a + (double(params[j]) - a) / n_averaged);

@@ -3,15 +3,22 @@
 // validates, the binding re-checks shapes.  Maths: csrc/engine/train.cpp's header
 // comment and pygd.reference.train_reference, which the tests compare with.
 #pragma once
+#include <cstdint>
+
 #include "pygd/kernels/train.hpp"
 
 namespace pygd {
 
 enum class OptimizerKind : int { sgd = 0, adam = 1, adagrad = 2, rmsprop = 3, adadelta = 4, nadam = 5 };
+inline constexpr int kOptimizerKindCount = 6;
+// The kernels' names (pygd.linear_model maps pygd.optim classes onto them; AdamW is adam
+// with decoupled_weight_decay); index = the enum's value.
+inline constexpr const char* kOptimizerKindNames[kOptimizerKindCount] = {
+    "sgd", "adam", "adagrad", "rmsprop", "adadelta", "nadam"};
 
 // pygd.optim's hyper-parameters (torch.optim's names and defaults); `lr` is the
 // base rate the schedule scales.
-struct OptimizerConfig {
+struct OptimizerOptions {
   OptimizerKind kind = OptimizerKind::adam;
   double lr = 1e-3;
   double momentum = 0.0, dampening = 0.0;
@@ -33,6 +40,9 @@ enum class ScheduleKind : int {
   cosine = 4,
   warmup_cosine = 5,
 };
+inline constexpr int kScheduleKindCount = 6;
+inline constexpr const char* kScheduleKindNames[kScheduleKindCount] = {
+    "constant", "invscaling", "step", "exponential", "cosine", "warmup_cosine"};
 
 // Per-step learning-rate schedule; t counts optimizer steps from 1 and
 // e = (t + offset - 1) / steps_per_epoch is the (fractional) epoch.  The offset
@@ -43,12 +53,13 @@ enum class ScheduleKind : int {
 //   invscaling     lr / t^power_t                       (sklearn's eta0 / t^power_t)
 //   step           lr gamma^floor(e / step_size)
 //   exponential    lr gamma^e
-//   cosine         eta_min + (lr - eta_min) (1 + cos(pi min(e, t_max) / t_max)) / 2
-//   warmup_cosine  lr ((t + offset) / (warmup steps)) during warmup_epochs, then cosine over the rest of t_max
-struct ScheduleConfig {
+//   cosine         eta_min + (lr - eta_min) (1 + cos(pi min(e, T_max) / T_max)) / 2
+//   warmup_cosine  lr ((t + offset) / (warmup steps)) during `warmup` epochs, then cosine over the rest of T_max
+// (torch's names: T_max as in CosineAnnealingLR, in epochs; warmup in epochs.)
+struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::constant;
-  double power_t = 0.25, gamma = 0.1, step_size = 10.0, t_max = 1000.0, eta_min = 0.0,
-         warmup_epochs = 1.0;
+  double power_t = 0.25, gamma = 0.1, step_size = 10.0, T_max = 1000.0, eta_min = 0.0,
+         warmup = 1.0;
 };
 
 template <class T>
@@ -66,20 +77,43 @@ struct TrainSpec {
   double weight_per_row = 1.0;    // a partial batch of m rows is normalised by m * weight_per_row
   double lr_factor = 1.0;         // plateau factor set between epochs
   index_t average_start = -1;     // average the iterates after this step (-1: no averaging)
-  OptimizerConfig optimizer;
-  ScheduleConfig schedule;
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+};
+
+// Everything an epoch needs besides the arrays: pygd._core.TrainOptions, built
+// once per fit by pygd.linear_model (which updates steps_per_epoch,
+// schedule_offset and lr_factor between epochs).  See TrainSpec for the fields.
+struct TrainOptions {
+  Loss loss = Loss::squared_error;
+  double epsilon = 0.1;
+  bool fit_intercept = true;
+  double l2 = 0.0, l1 = 0.0;
+  double weight_per_row = 1.0;
+  index_t average_start = -1;
+  index_t steps_per_epoch = 1;
+  double schedule_offset = 0.0;
+  double lr_factor = 1.0;
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+};
+
+// The scalar training state carried from epoch to epoch (pygd._core.TrainCounters).
+struct TrainCounters {
+  std::int64_t steps = 0;         // optimizer steps taken
+  double mu_product = 1.0;        // NAdam's running product of mu_t
+  bool momentum_started = false;  // SGD: the momentum buffer holds a value
+  std::int64_t averaged = 0;      // iterates averaged so far
 };
 
 // Parameters and optimizer state, all of P = k d + k elements of T (coef
-// row-major, then the intercepts), plus float64 scalars:
-// scalars[0] = steps taken, [1] = NAdam's mu_product, [2] = SGD momentum buffer
-// set (0/1), [3] = iterates averaged.
+// row-major, then the intercepts), plus the counters.
 template <class T>
 struct TrainState {
   T* params = nullptr;
   T* state[3] = {nullptr, nullptr, nullptr};
   T* average = nullptr;
-  double* scalars = nullptr;
+  TrainCounters* counters = nullptr;
 };
 
 struct EpochResult {
@@ -93,7 +127,7 @@ struct EpochResult {
   double optimality = 0.0;
 };
 
-double scheduled_lr(const OptimizerConfig& optimizer, const ScheduleConfig& schedule, double t,
+double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& schedule, double t,
                     index_t steps_per_epoch, double offset = 0.0);
 
 // One epoch: for each batch of positions, gather, fused loss-and-gradient

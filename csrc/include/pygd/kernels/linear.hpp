@@ -25,6 +25,14 @@ enum class Loss : int {
   perceptron = 8,
   multinomial = 9,
 };
+inline constexpr int kLossCount = 10;
+
+// Each loss's name, the one spelling used by pygd's Python layer, the bound
+// enum _core.Loss and parse_loss (index = the enum's value).
+inline constexpr const char* kLossNames[kLossCount] = {
+    "squared_error", "huber",         "epsilon_insensitive", "squared_epsilon_insensitive",
+    "log_loss",      "hinge",         "squared_hinge",       "modified_huber",
+    "perceptron",    "multinomial"};
 
 template <class T>
 struct LossGradProblem {
