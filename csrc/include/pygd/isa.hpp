@@ -60,10 +60,7 @@ inline vdouble load_vd(const double* p) {
 // three instructions where AVX-512 has one: hence the intrinsics.)
 inline vdouble load_vd(const float* p) {
 #if defined(PYGD_X86_INTRINSICS) && defined(PYGD_ISA_LEVEL_avx512)
-  // The maskz form with every lane kept (the same instruction): GCC 12's
-  // unmasked intrinsic starts from _mm512_undefined_pd() and warns
-  // -Wmaybe-uninitialized (GCC bug 105593).
-  return (vdouble)_mm512_maskz_cvtps_pd(__mmask8(0xFF), _mm256_loadu_ps(p));
+  return (vdouble)_mm512_cvtps_pd(_mm256_loadu_ps(p));
 #elif defined(PYGD_X86_INTRINSICS) && defined(PYGD_ISA_LEVEL_avx2)
   return (vdouble)_mm256_cvtps_pd(_mm_loadu_ps(p));
 #elif defined(PYGD_X86_INTRINSICS)
@@ -89,12 +86,8 @@ inline void prefetch_bytes(const void* p, index_t ahead, index_t bytes) {
 // store-to-load forwarding); every version adds in the same order.
 inline double hsum(vdouble v) {
 #if defined(PYGD_X86_INTRINSICS) && defined(PYGD_ISA_LEVEL_avx512)
-  // Halves by __builtin_shufflevector, not _mm512_castpd512_pd256 /
-  // _mm512_extractf64x4_pd: GCC 12 builds those from _mm256_undefined_pd() and
-  // warns -Wmaybe-uninitialized (GCC bug 105593); the instructions are the same.
-  const __m256d lo = (__m256d)__builtin_shufflevector(v, v, 0, 1, 2, 3);
-  const __m256d hi = (__m256d)__builtin_shufflevector(v, v, 4, 5, 6, 7);
-  const __m256d s4 = _mm256_add_pd(lo, hi);
+  const __m512d z = (__m512d)v;
+  const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(z), _mm512_extractf64x4_pd(z, 1));
   const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
   return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
 #elif defined(PYGD_X86_INTRINSICS) && defined(PYGD_ISA_LEVEL_avx2)
