@@ -616,6 +616,16 @@ def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: floa
     raise ValueError(f"unknown schedule {kind!r}")
 
 
+def optimizer_dict(options: Any) -> dict[str, Any]:
+    """A ``_core.OptimizerOptions`` as the dict :func:`train_reference` takes: the
+    kind's name and the hyper-parameters its step function accepts."""
+    import inspect
+
+    kind = options.kind.name
+    accepted = inspect.signature(_STEP_FUNCTIONS[kind]).parameters
+    return {"kind": kind, **{name: getattr(options, name) for name in accepted if hasattr(options, name)}}
+
+
 def train_reference(
     X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, orders: list[np.ndarray],
     batch_size: int, params: np.ndarray, *, optimizer: dict[str, Any],

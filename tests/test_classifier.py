@@ -3,8 +3,6 @@ log-loss against LogisticRegression, probabilities, stability, determinism."""
 
 from __future__ import annotations
 
-import inspect
-
 import pickle
 import subprocess
 import sys
@@ -101,11 +99,7 @@ def test_fit_matches_reference_loop(loss, k, multi_class, batch_size):
     if loss != "log_loss":
         Y = 2 * Y - 1
     params = np.zeros(outputs * 4 + outputs)
-    options, _ = est._optimizer_config(est.learning_rate_)
-    # The reference takes a dict of the hyper-parameters its step function accepts.
-    accepted = inspect.signature(ref._STEP_FUNCTIONS[options.kind.name]).parameters
-    opt_config = {"kind": options.kind.name, **{name: getattr(options, name) for name in accepted
-                                                if hasattr(options, name)}}
+    opt_config = ref.optimizer_dict(est._optimizer_config(est.learning_rate_)[0])
     b = n if batch_size == "full" else batch_size
     ref.train_reference(X, np.ascontiguousarray(Y), sw, orders, b, params, optimizer=opt_config,
                         loss=engine_loss, l2=0.01, mean=mean, scale=scale, weight_per_row=float(sw.mean()))

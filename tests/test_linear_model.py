@@ -67,7 +67,7 @@ def test_fit_matches_reference_loop(optimizer, batch_size, penalty):
     orders = [np.arange(n) if o is None else o for o in orders]
     mean, scale = _standardization_stats(X, sw, None, center=True)
     params = np.zeros(X.shape[1] + 1)
-    opt_config, _ = est._optimizer_config(est.learning_rate_)
+    opt_config = ref.optimizer_dict(est._optimizer_config(est.learning_rate_)[0])
     l2, l1 = est._penalties()
     b = n if batch_size == "full" else batch_size
     ref.train_reference(X, y[:, None], sw, orders, b, params, optimizer=opt_config, l2=l2, l1=l1,
