@@ -77,6 +77,9 @@ status=0
 for level in "${levels[@]}"; do
   echo "== tests under ASan+UBSan, PYGD_SIMD=${level:-<default>}"
   if [ -n "$level" ]; then export PYGD_SIMD=$level; else unset PYGD_SIMD; fi
-  python -m pytest "${tests[@]}" -q -x -p no:cacheprovider || status=$?
+  # test_thread_determinism_in_subprocesses starts Pythons with a clean environment
+  # (no LD_PRELOAD), which the ASan runtime refuses to run in: not a pygd problem.
+  python -m pytest "${tests[@]}" -q -x -p no:cacheprovider \
+    --deselect "$repo/tests/test_linear_model.py::test_thread_determinism_in_subprocesses" || status=$?
 done
 exit "$status"
