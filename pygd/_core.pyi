@@ -1,5 +1,6 @@
 """Stubs for pygd's compiled module (private; use the pygd package)."""
 
+import enum
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,10 @@ def nadam_update(
     beta1: float, beta2: float, eps: float, weight_decay: float, decoupled_weight_decay: bool,
     maximize: bool, bias_correction2: float, grad_coef: float, exp_avg_coef: float,
 ) -> None: ...
+def adam_scalars(lr: float, beta1: float, beta2: float, step: float) -> tuple[float, float]: ...
+def nadam_scalars(
+    lr: float, beta1: float, beta2: float, momentum_decay: float, step: float, mu_product: float,
+) -> tuple[float, float, float, float]: ...
 def grad_power_sums(arrays: _Arrays, norm_type: float) -> list[float]: ...
 def grads_scale(arrays: _Arrays, factor: float) -> None: ...
 # pygd.preprocessing (inputs validated by pygd.preprocessing)
@@ -135,6 +140,113 @@ def unstandardize_f64(
 ) -> bool: ...
 
 # ---- pygd.linear_model's training engine (inputs validated by pygd.linear_model) ----
+# The typed contract (csrc/bind/options.cpp): every constructor argument is keyword-only
+# and required.  (pybind11 enums: members are also class attributes; `.name`, `.value`.)
+class Loss(enum.Enum):
+    squared_error = 0
+    huber = 1
+    epsilon_insensitive = 2
+    squared_epsilon_insensitive = 3
+    log_loss = 4
+    hinge = 5
+    squared_hinge = 6
+    modified_huber = 7
+    perceptron = 8
+    multinomial = 9
+
+class OptimizerKind(enum.Enum):
+    sgd = 0
+    adam = 1
+    adagrad = 2
+    rmsprop = 3
+    adadelta = 4
+    nadam = 5
+
+class ScheduleKind(enum.Enum):
+    constant = 0
+    invscaling = 1
+    step = 2
+    exponential = 3
+    cosine = 4
+    warmup_cosine = 5
+
+class OptimizerOptions:
+    kind: OptimizerKind
+    lr: float
+    momentum: float
+    dampening: float
+    nesterov: bool
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+    amsgrad: bool
+    decoupled_weight_decay: bool
+    lr_decay: float
+    alpha: float
+    centered: bool
+    rho: float
+    momentum_decay: float
+    def __init__(
+        self, *, kind: OptimizerKind, lr: float, momentum: float, dampening: float,
+        nesterov: bool, betas: tuple[float, float], eps: float, weight_decay: float,
+        amsgrad: bool, decoupled_weight_decay: bool, lr_decay: float, alpha: float,
+        centered: bool, rho: float, momentum_decay: float,
+    ) -> None: ...
+
+class ScheduleOptions:
+    kind: ScheduleKind
+    power_t: float
+    gamma: float
+    step_size: float
+    T_max: float
+    eta_min: float
+    warmup: float
+    def __init__(
+        self, *, kind: ScheduleKind, power_t: float, gamma: float, step_size: float,
+        T_max: float, eta_min: float, warmup: float,
+    ) -> None: ...
+
+class TrainOptions:
+    loss: Loss
+    epsilon: float
+    fit_intercept: bool
+    l2: float
+    l1: float
+    weight_per_row: float
+    average_start: int
+    steps_per_epoch: int
+    schedule_offset: float
+    lr_factor: float
+    optimizer: OptimizerOptions
+    schedule: ScheduleOptions
+    def __init__(
+        self, *, loss: Loss, epsilon: float, fit_intercept: bool, l2: float, l1: float,
+        weight_per_row: float, average_start: int, steps_per_epoch: int, schedule_offset: float,
+        lr_factor: float, optimizer: OptimizerOptions, schedule: ScheduleOptions,
+    ) -> None: ...
+
+class TrainCounters:
+    steps: int
+    mu_product: float
+    momentum_started: bool
+    averaged: int
+    def __init__(self) -> None: ...
+    def copy(self) -> TrainCounters: ...
+    def __copy__(self) -> TrainCounters: ...
+    def __deepcopy__(self, memo: dict[int, Any]) -> TrainCounters: ...
+
+class EpochResult:
+    @property
+    def loss_sum(self) -> float: ...
+    @property
+    def weight_sum(self) -> float: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def finite(self) -> bool: ...
+    @property
+    def optimality(self) -> float: ...
+
 def train_epoch_f32(
     X: npt.NDArray[np.float32],
     Y: npt.NDArray[np.float32],
@@ -144,11 +256,11 @@ def train_epoch_f32(
     params: npt.NDArray[np.float32],
     states: list[npt.NDArray[np.float32] | None],
     average: npt.NDArray[np.float32] | None,
-    scalars: npt.NDArray[np.float64],
+    counters: TrainCounters,
     mean: npt.NDArray[np.float64] | None,
     scale: npt.NDArray[np.float64] | None,
-    config: dict[str, Any],
-) -> tuple[float, float, int, bool, float]: ...
+    options: TrainOptions,
+) -> EpochResult: ...
 def train_epoch_f64(
     X: npt.NDArray[np.float64],
     Y: npt.NDArray[np.float64],
@@ -158,11 +270,11 @@ def train_epoch_f64(
     params: npt.NDArray[np.float64],
     states: list[npt.NDArray[np.float64] | None],
     average: npt.NDArray[np.float64] | None,
-    scalars: npt.NDArray[np.float64],
+    counters: TrainCounters,
     mean: npt.NDArray[np.float64] | None,
     scale: npt.NDArray[np.float64] | None,
-    config: dict[str, Any],
-) -> tuple[float, float, int, bool, float]: ...
+    options: TrainOptions,
+) -> EpochResult: ...
 def batch_predict_f32(
     X: npt.NDArray[np.float32],
     rows: npt.NDArray[np.int64] | None,
@@ -176,8 +288,8 @@ def batch_predict_f64(
     intercept: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]: ...
 def scheduled_lr(
-    optimizer: dict[str, Any],
-    schedule: dict[str, Any],
+    optimizer: OptimizerOptions,
+    schedule: ScheduleOptions,
     step: float,
     steps_per_epoch: int,
     offset: float = 0.0,

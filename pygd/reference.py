@@ -428,7 +428,7 @@ def grad_norm(grads: list[np.ndarray], norm_type: float = 2.0) -> float:
     return float(np.linalg.norm(norms, norm_type))
 # ---------------------------------------------------------------------------
 # preprocessing (pygd.preprocessing.StandardScaler): column statistics and
-# standardisation.  Kernels: csrc/kernels_preprocessing.cpp.
+# standardisation.  Kernels: csrc/kernels/preprocessing.cpp.
 # ---------------------------------------------------------------------------
 
 __all__ += ["column_stats", "merge_column_stats", "standard_scale", "standardize", "unstandardize"]
@@ -531,7 +531,7 @@ def unstandardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
 
 
 # =============================================================================
-# pygd.linear_model: the training engine's loop (csrc/train.cpp), in NumPy.
+# pygd.linear_model: the training engine's loop (csrc/engine/train.cpp), in NumPy.
 #
 # ``train_reference`` runs the same epochs as _core.train_epoch_* given the same
 # row orders: per batch, the model in raw units (standardisation folded in),
@@ -579,7 +579,11 @@ def batch_loss_grad(
 
 def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: float,
                  steps_per_epoch: int, offset: float = 0.0) -> float:
-    """The learning rate at optimizer step ``step`` (from 1); see csrc/pygd/train.hpp.
+    """The learning rate at optimizer step ``step`` (from 1); see csrc/include/pygd/engine/train.hpp.
+
+    ``optimizer`` and ``schedule`` are dicts with _core.OptimizerOptions' and
+    _core.ScheduleOptions' field names (torch's: ``T_max``, ``warmup`` in epochs);
+    missing schedule fields take the engine's defaults.
 
     ``offset`` is added to the step for the epoch-based schedules (the engine
     sets it when the batch size grew, so that the epoch count stays right).
@@ -598,18 +602,28 @@ def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: floa
         return lr * schedule.get("gamma", 0.1) ** math.floor(e / schedule.get("step_size", 10.0))
     if kind == "exponential":
         return lr * schedule.get("gamma", 0.1) ** e
-    t_max = schedule.get("t_max", 1000.0)
+    t_max = schedule.get("T_max", 1000.0)
     eta_min = schedule.get("eta_min", 0.0)
     if kind == "cosine":
         return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * min(e, t_max) / t_max)) / 2
     if kind == "warmup_cosine":
-        warmup = schedule.get("warmup_epochs", 1.0)
+        warmup = schedule.get("warmup", 1.0)
         if ts <= warmup * steps_per_epoch:
             return lr * ts / (warmup * steps_per_epoch)
         span = t_max - warmup
         progress = min(max(e - warmup, 0.0), span)
         return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * progress / span)) / 2
     raise ValueError(f"unknown schedule {kind!r}")
+
+
+def optimizer_dict(options: Any) -> dict[str, Any]:
+    """A ``_core.OptimizerOptions`` as the dict :func:`train_reference` takes: the
+    kind's name and the hyper-parameters its step function accepts."""
+    import inspect
+
+    kind = options.kind.name
+    accepted = inspect.signature(_STEP_FUNCTIONS[kind]).parameters
+    return {"kind": kind, **{name: getattr(options, name) for name in accepted if hasattr(options, name)}}
 
 
 def train_reference(

@@ -56,11 +56,11 @@ def test_shared_defaults_come_from_gdregressor():
 def test_adam_names_preset_beta2_and_classes_keep_torch_defaults():
     X, y = load_iris(return_X_y=True)
     fit = dict(max_iter=2, tol=None, random_state=0)
-    assert GDClassifier(**fit).fit(X, y)._trainer.optimizer["betas"] == (0.9, 0.9)
-    assert GDClassifier(optimizer="nadam", **fit).fit(X, y)._trainer.optimizer["betas"] == (0.9, 0.9)
-    assert GDClassifier(optimizer_params={"betas": (0.8, 0.99)}, **fit).fit(X, y)._trainer.optimizer["betas"] == (0.8, 0.99)
-    assert GDClassifier(optimizer=optim.Adam, **fit).fit(X, y)._trainer.optimizer["betas"] == (0.9, 0.999)
-    assert GDRegressor(optimizer="adam", **fit).fit(X, y)._trainer.optimizer["betas"] == (0.9, 0.999)
+    assert GDClassifier(**fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.9)
+    assert GDClassifier(optimizer="nadam", **fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.9)
+    assert GDClassifier(optimizer_params={"betas": (0.8, 0.99)}, **fit).fit(X, y)._trainer.optimizer.betas == (0.8, 0.99)
+    assert GDClassifier(optimizer=optim.Adam, **fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.999)
+    assert GDRegressor(optimizer="adam", **fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.999)
     # "auto" rate of Adam: 0.01 sqrt(B / 32) for batches of B rows, 0.1 for the whole set.
     assert GDClassifier(**fit).fit(X, y).learning_rate_ == 0.01
     assert GDClassifier(batch_size=128, **fit).fit(X, y).learning_rate_ == pytest.approx(0.02)
@@ -100,7 +100,7 @@ def test_fit_matches_reference_loop(loss, k, multi_class, batch_size):
     if loss != "log_loss":
         Y = 2 * Y - 1
     params = np.zeros(outputs * 4 + outputs)
-    opt_config = est._trainer.optimizer
+    opt_config = ref.optimizer_dict(est._trainer.optimizer)
     b = n if batch_size == "full" else batch_size
     ref.train_reference(X, np.ascontiguousarray(Y), sw, orders, b, params, optimizer=opt_config,
                         loss=engine_loss, l2=0.01, mean=mean, scale=scale, weight_per_row=float(sw.mean()))

@@ -1,4 +1,4 @@
-"""The training engine (_core.train_epoch_*, bind_train.cpp) against pygd.reference.train_reference."""
+"""The training engine (_core.train_epoch_*, bind/train.cpp) against pygd.reference.train_reference."""
 
 from __future__ import annotations
 
@@ -24,6 +24,36 @@ OPTIMIZERS = {
                   momentum_decay=4e-3, decoupled_weight_decay=False),
     "adadelta": dict(kind="adadelta", lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0),
 }
+# Every OptimizerOptions / ScheduleOptions field with the engine's defaults: the
+# reference takes the partial dicts above, the engine the complete options.
+OPTIMIZER_FIELDS = dict(momentum=0.0, dampening=0.0, nesterov=False, betas=(0.9, 0.999), eps=1e-8,
+                        weight_decay=0.0, amsgrad=False, decoupled_weight_decay=False, lr_decay=0.0,
+                        alpha=0.99, centered=False, rho=0.9, momentum_decay=4e-3)
+SCHEDULE_FIELDS = dict(power_t=0.25, gamma=0.1, step_size=10.0, T_max=1000.0, eta_min=0.0, warmup=1.0)
+
+
+def optimizer_options(opt: dict) -> _core.OptimizerOptions:
+    fields = dict(OPTIMIZER_FIELDS, **{key: value for key, value in opt.items() if key != "kind"})
+    return _core.OptimizerOptions(kind=_core.OptimizerKind.__members__[opt["kind"]], **fields)
+
+
+def schedule_options(sched: dict | None) -> _core.ScheduleOptions:
+    sched = sched or dict(kind="constant")
+    fields = dict(SCHEDULE_FIELDS, **{key: value for key, value in sched.items() if key != "kind"})
+    return _core.ScheduleOptions(kind=_core.ScheduleKind.__members__[sched["kind"]], **fields)
+
+
+def train_options(*, optimizer: dict, schedule: dict | None = None, loss: str = "squared_error",
+                  epsilon: float = 0.1, fit_intercept: bool = True, l2: float = 0.0, l1: float = 0.0,
+                  weight_per_row: float = 1.0, average_start: int = -1, steps_per_epoch: int = 1,
+                  schedule_offset: float = 0.0, lr_factor: float = 1.0) -> _core.TrainOptions:
+    return _core.TrainOptions(
+        loss=_core.Loss.__members__[loss], epsilon=epsilon, fit_intercept=fit_intercept, l2=l2, l1=l1,
+        weight_per_row=weight_per_row, average_start=average_start, steps_per_epoch=steps_per_epoch,
+        schedule_offset=schedule_offset, lr_factor=lr_factor, optimizer=optimizer_options(optimizer),
+        schedule=schedule_options(schedule))
+
+
 PENALTIES = {"none": (0.0, 0.0), "l2": (0.01, 0.0), "l1": (0.0, 0.05), "elasticnet": (0.005, 0.02)}
 
 
@@ -43,20 +73,20 @@ def _run_engine(X, Y, sw, orders, batch, opt, *, l2=0.0, l1=0.0, mean=None, scal
     params = np.zeros(size, dtype=X.dtype)
     states = [np.zeros(size, dtype=X.dtype) for _ in range(3)]
     average = params.copy() if average_start >= 0 else None
-    scalars = np.array([0.0, 1.0, 0.0, 0.0])
+    counters = _core.TrainCounters()
     n_order = len(orders[0]) if orders[0] is not None else X.shape[0]
-    config = dict(loss=loss, epsilon=0.5, steps_per_epoch=-(-n_order // batch), fit_intercept=fit_intercept,
-                  l2=l2, l1=l1, weight_per_row=1.0 if sw is None else float(sw.astype(np.float64).mean()),
-                  average_start=average_start, optimizer=opt, schedule=schedule or dict(kind="constant"))
+    options = train_options(loss=loss, epsilon=0.5, steps_per_epoch=-(-n_order // batch),
+                            fit_intercept=fit_intercept, l2=l2, l1=l1,
+                            weight_per_row=1.0 if sw is None else float(sw.astype(np.float64).mean()),
+                            average_start=average_start, optimizer=opt, schedule=schedule)
     engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
     losses = []
     for order in orders:
-        loss_sum, weight_sum, steps, finite, _ = engine(X, Y, sw, order, batch, params, states, average,
-                                                     scalars, mean, scale, config)
-        assert finite
-        assert steps == -(-n_order // batch)
-        losses.append(loss_sum)
-    return params, average, losses, scalars
+        result = engine(X, Y, sw, order, batch, params, states, average, counters, mean, scale, options)
+        assert result.finite
+        assert result.steps == -(-n_order // batch)
+        losses.append(result.loss_sum)
+    return params, average, losses, counters
 
 
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
@@ -83,8 +113,8 @@ def test_engine_matches_reference_f64(optimizer, batch, penalty):
 
 @pytest.mark.parametrize("loss", ["huber", "epsilon_insensitive", "squared_epsilon_insensitive"])
 @pytest.mark.parametrize("schedule", [dict(kind="invscaling", power_t=0.5), dict(kind="step", step_size=1.0, gamma=0.5),
-                                      dict(kind="exponential", gamma=0.8), dict(kind="cosine", t_max=3.0, eta_min=0.001),
-                                      dict(kind="warmup_cosine", t_max=3.0, eta_min=0.0, warmup_epochs=1.0)])
+                                      dict(kind="exponential", gamma=0.8), dict(kind="cosine", T_max=3.0, eta_min=0.001),
+                                      dict(kind="warmup_cosine", T_max=3.0, eta_min=0.0, warmup=1.0)])
 def test_losses_and_schedules_match_reference(loss, schedule):
     X, Y, sw, rng = _problem(k=3)
     orders = [rng.permutation(X.shape[0]) for _ in range(3)]
@@ -103,8 +133,9 @@ def test_losses_and_schedules_match_reference(loss, schedule):
 @pytest.mark.parametrize("kind", ["invscaling", "step", "exponential", "cosine", "warmup_cosine"])
 def test_scheduled_lr_matches_reference(kind):
     opt = dict(kind="adam", lr=0.3)
-    sched = dict(kind=kind, t_max=7.0, warmup_epochs=2.0, step_size=2.0, gamma=0.5)
-    values = [_core.scheduled_lr(opt, sched, float(t), 5) for t in range(1, 60)]
+    sched = dict(kind=kind, T_max=7.0, warmup=2.0, step_size=2.0, gamma=0.5)
+    core_opt, core_sched = optimizer_options(opt), schedule_options(sched)
+    values = [_core.scheduled_lr(core_opt, core_sched, float(t), 5) for t in range(1, 60)]
     expected = [ref.scheduled_lr(opt, sched, float(t), 5) for t in range(1, 60)]
     np.testing.assert_allclose(values, expected, rtol=1e-15)
     assert len(set(values)) > 3  # it schedules something
@@ -115,19 +146,20 @@ def test_schedule_offset_keeps_counting_passes(kind):
     # After E epochs of T steps at one batch size, offset = E * spe' - T makes the next step's
     # fractional epoch exactly E at the new spe' (what GDRegressor sets when a batch grows).
     opt = dict(kind="adam", lr=0.3)
-    sched = dict(kind=kind, t_max=7.0, warmup_epochs=3.0, step_size=1.0, gamma=0.5)
+    sched = dict(kind=kind, T_max=7.0, warmup=3.0, step_size=1.0, gamma=0.5)
+    core_opt, core_sched = optimizer_options(opt), schedule_options(sched)
     E, spe, spe_new = 2, 10, 3
     T = E * spe
     offset = E * spe_new - T
-    values = [_core.scheduled_lr(opt, sched, float(t), spe_new, offset) for t in range(T + 1, T + 12)]
+    values = [_core.scheduled_lr(core_opt, core_sched, float(t), spe_new, offset) for t in range(T + 1, T + 12)]
     expected = [ref.scheduled_lr(opt, sched, float(t), spe_new, offset) for t in range(T + 1, T + 12)]
     np.testing.assert_allclose(values, expected, rtol=1e-15)
     # ... and equal the schedule of a run that had used spe' from the start.
     same = [ref.scheduled_lr(opt, sched, float(t), spe_new) for t in range(E * spe_new + 1, E * spe_new + 12)]
     np.testing.assert_allclose(values, same, rtol=1e-15)
-    assert _core.scheduled_lr(opt, sched, 5.0, 3) == _core.scheduled_lr(opt, sched, 5.0, 3, 0.0)
+    assert _core.scheduled_lr(core_opt, core_sched, 5.0, 3) == _core.scheduled_lr(core_opt, core_sched, 5.0, 3, 0.0)
     with pytest.raises(ValueError, match="offset must be finite"):
-        _core.scheduled_lr(opt, sched, 5.0, 3, float("nan"))
+        _core.scheduled_lr(core_opt, core_sched, 5.0, 3, float("nan"))
 
 
 def test_engine_with_a_grown_batch_matches_reference():
@@ -142,14 +174,15 @@ def test_engine_with_a_grown_batch_matches_reference():
     size = X.shape[1] + 1
     params = np.zeros(size)
     states = [np.zeros(size) for _ in range(3)]
-    scalars = np.array([0.0, 1.0, 0.0, 0.0])
-    config = dict(loss="squared_error", steps_per_epoch=10, fit_intercept=True, l2=0.0, l1=0.0,
-                  weight_per_row=float(sw.mean()), average_start=-1, optimizer=opt, schedule=sched)
+    counters = _core.TrainCounters()
+    options = train_options(loss="squared_error", steps_per_epoch=10, weight_per_row=float(sw.mean()),
+                            optimizer=opt, schedule=sched)
     for order in orders[:2]:
-        _core.train_epoch_f64(X, Y, sw, order, 16, params, states, None, scalars, mean, scale, config)
-    config.update(steps_per_epoch=3, schedule_offset=2 * 3 - scalars[0])
+        _core.train_epoch_f64(X, Y, sw, order, 16, params, states, None, counters, mean, scale, options)
+    options.steps_per_epoch = 3
+    options.schedule_offset = 2 * 3 - counters.steps
     for order in orders[2:]:
-        _core.train_epoch_f64(X, Y, sw, order, 64, params, states, None, scalars, mean, scale, config)
+        _core.train_epoch_f64(X, Y, sw, order, 64, params, states, None, counters, mean, scale, options)
     expected = np.zeros(size)
     common = dict(optimizer=opt, schedule=sched, mean=mean, scale=scale, weight_per_row=float(sw.mean()))
     ref.train_reference(X, Y, sw, orders[:2], 16, expected, **common)
@@ -175,14 +208,14 @@ def test_optimality_is_the_least_norm_subgradient(penalty, dtype):
     size = k * d + k
     params = np.zeros(size, dtype=dtype)
     states = [np.zeros(size, dtype=dtype) for _ in range(3)]
-    scalars = np.array([0.0, 1.0, 0.0, 0.0])
-    config = dict(loss="squared_error", steps_per_epoch=1, fit_intercept=True, l2=l2, l1=l1,
-                  weight_per_row=float(sw.astype(np.float64).mean()), average_start=-1,
-                  optimizer=OPTIMIZERS["sgd"], schedule=dict(kind="constant"))
+    counters = _core.TrainCounters()
+    config = train_options(loss="squared_error", steps_per_epoch=1, fit_intercept=True, l2=l2, l1=l1,
+                           weight_per_row=float(sw.astype(np.float64).mean()), average_start=-1,
+                           optimizer=OPTIMIZERS["sgd"])
     engine = _core.train_epoch_f32 if dtype == np.float32 else _core.train_epoch_f64
     for _ in range(5):
         before = params.astype(np.float64)
-        *_, optimality = engine(X, Y, sw, None, n, params, states, None, scalars, mean, scale, config)
+        optimality = engine(X, Y, sw, None, n, params, states, None, counters, mean, scale, config).optimality
     w = before[: k * d].reshape(k, d)
     b = before[k * d :]
     v = w / scale
@@ -195,8 +228,8 @@ def test_optimality_is_the_least_norm_subgradient(penalty, dtype):
         assert (w == 0).sum() > 0  # the zero branch was exercised
     # Mini-batches: the measure of the epoch's last batch, still finite and positive.
     order = rng.permutation(n)
-    *_, last = engine(X, Y, sw, order, 16, params, states, None, scalars, mean, scale,
-                      dict(config, steps_per_epoch=-(-n // 16)))
+    config.steps_per_epoch = -(-n // 16)
+    last = engine(X, Y, sw, order, 16, params, states, None, counters, mean, scale, config).optimality
     assert np.isfinite(last) and last > 0
 
 
@@ -208,13 +241,12 @@ def test_optimality_at_zero_weights_subtracts_l1():
     G, _, _, S = ref.batch_loss_grad(X, Y, sw, np.arange(n), np.zeros((1, d)), np.zeros(1))
     g = np.abs((G[0] - 0.0) / scale / S)  # mean = 0 when no intercept is fitted
     l1 = float(np.sort(g)[d // 2])
-    config = dict(loss="squared_error", steps_per_epoch=1, fit_intercept=False, l2=0.0, l1=l1,
-                  weight_per_row=float(sw.mean()), average_start=-1, optimizer=OPTIMIZERS["sgd"],
-                  schedule=dict(kind="constant"))
+    config = train_options(loss="squared_error", steps_per_epoch=1, fit_intercept=False, l2=0.0, l1=l1,
+                           weight_per_row=float(sw.mean()), average_start=-1, optimizer=OPTIMIZERS["sgd"])
     params = np.zeros(d + 1)
     states = [np.zeros(d + 1) for _ in range(3)]
-    *_, optimality = _core.train_epoch_f64(X, Y, sw, None, n, params, states, None,
-                                           np.array([0.0, 1.0, 0.0, 0.0]), np.zeros(d), scale, config)
+    optimality = _core.train_epoch_f64(X, Y, sw, None, n, params, states, None, _core.TrainCounters(),
+                                       np.zeros(d), scale, config).optimality
     np.testing.assert_allclose(optimality, g.max() - l1, rtol=1e-12)
 
 
@@ -278,35 +310,40 @@ def test_non_finite_loss_stops_the_epoch():
     order = np.arange(X.shape[0])
     params = np.zeros(X.shape[1] + 1)
     states = [np.zeros_like(params) for _ in range(3)]
-    scalars = np.array([0.0, 1.0, 0.0, 0.0])
-    config = dict(loss="squared_error", optimizer=OPTIMIZERS["adam"], schedule=dict(kind="constant"))
-    _, _, steps, finite, _ = _core.train_epoch_f64(X, Y, None, order, 10, params, states, None, scalars,
-                                                None, None, config)
-    assert not finite
-    assert steps == 5  # rows 0..49 were fine; the batch with row 50 made no update
-    assert scalars[0] == 5
+    counters = _core.TrainCounters()
+    config = train_options(loss="squared_error", optimizer=OPTIMIZERS["adam"])
+    result = _core.train_epoch_f64(X, Y, None, order, 10, params, states, None, counters,
+                                   None, None, config)
+    assert not result.finite
+    assert result.steps == 5  # rows 0..49 were fine; the batch with row 50 made no update
+    assert counters.steps == 5
 
 
 def test_binding_checks():
     X, Y, sw, rng = _problem()
     params = np.zeros(X.shape[1] + 1)
     states = [np.zeros_like(params)]
-    scalars = np.array([0.0, 1.0, 0.0, 0.0])
-    config = dict(loss="squared_error", optimizer=OPTIMIZERS["adam"], schedule=dict(kind="constant"))
-    args = (None, None, 4, params, states, None, scalars, None, None, config)
+    counters = _core.TrainCounters()
+    config = train_options(loss="squared_error", optimizer=OPTIMIZERS["adam"])
+    args = (None, None, 4, params, states, None, counters, None, None, config)
     with pytest.raises(ValueError, match="contiguous rows"):
         _core.train_epoch_f64(np.asfortranarray(X), Y, *args)
     with pytest.raises(TypeError):
         _core.train_epoch_f64(X.astype(np.float32), Y, *args)
     with pytest.raises(ValueError, match="outside"):
-        _core.train_epoch_f64(X, Y, None, np.array([0, X.shape[0]]), 4, params, states, None, scalars,
+        _core.train_epoch_f64(X, Y, None, np.array([0, X.shape[0]]), 4, params, states, None, counters,
                               None, None, config)
     with pytest.raises(ValueError, match="params must be 1-D"):
-        _core.train_epoch_f64(X, Y, None, None, 4, params[:-1], states, None, scalars, None, None, config)
-    bad = dict(config, loss="nope")
-    with pytest.raises(ValueError, match="unknown loss"):
-        _core.train_epoch_f64(X, Y, None, None, 4, params, states, None, scalars, None, None, bad)
-    assert scalars[0] == 0  # nothing ran
+        _core.train_epoch_f64(X, Y, None, None, 4, params[:-1], states, None, counters, None, None, config)
+    with pytest.raises(TypeError):  # options are typed: no dict, no loss by a wrong name
+        _core.train_epoch_f64(X, Y, None, None, 4, params, states, None, counters, None, None,
+                              dict(loss="squared_error"))
+    with pytest.raises(TypeError):
+        config.loss = "nope"
+    config.steps_per_epoch = 0
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        _core.train_epoch_f64(X, Y, None, None, 4, params, states, None, counters, None, None, config)
+    assert counters == _core.TrainCounters()  # nothing ran
 
 
 def test_batch_predict_gathers_rows():

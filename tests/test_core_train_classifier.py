@@ -9,7 +9,7 @@ import pytest
 import pygd
 from pygd import reference as ref
 
-from test_core_train import OPTIMIZERS, _run_engine
+from test_core_train import OPTIMIZERS, _run_engine, train_options
 
 CLASSIFIER_LOSSES = ["hinge", "squared_hinge", "modified_huber", "perceptron", "log_loss", "multinomial"]
 
@@ -81,10 +81,9 @@ def test_engine_softmax_is_finite_for_extreme_logits(logit):
     opt = dict(kind="sgd", lr=0.0, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False)
     from pygd import _core
     params = np.array([logit, 0.0, -logit, 0.0, 0.0, 0.0])
-    scalars = np.array([0.0, 1.0, 0.0, 0.0])
-    config = dict(loss="multinomial", steps_per_epoch=1, optimizer=opt, schedule=dict(kind="constant"))
-    loss_sum, weight_sum, steps, finite, _ = _core.train_epoch_f64(
-        X, Y, None, None, 1, params, [], None, scalars, None, None, config)
-    assert finite and steps == 1
-    assert loss_sum == pytest.approx(abs(logit) + np.log1p(np.exp(-abs(logit)) + np.exp(-2 * abs(logit))),
+    config = train_options(loss="multinomial", steps_per_epoch=1, optimizer=opt)
+    result = _core.train_epoch_f64(
+        X, Y, None, None, 1, params, [], None, _core.TrainCounters(), None, None, config)
+    assert result.finite and result.steps == 1
+    assert result.loss_sum == pytest.approx(abs(logit) + np.log1p(np.exp(-abs(logit)) + np.exp(-2 * abs(logit))),
                                      rel=1e-12, abs=1e-300)

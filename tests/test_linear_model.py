@@ -69,7 +69,7 @@ def test_fit_matches_reference_loop(optimizer, batch_size, penalty):
     orders = [np.arange(n) if o is None else o for o in orders]
     mean, scale = _standardization_stats(X, sw, None, center=True)
     params = np.zeros(X.shape[1] + 1)
-    opt_config = est._trainer.optimizer
+    opt_config = ref.optimizer_dict(est._trainer.optimizer)
     l2, l1 = est._trainer.settings.penalties()
     b = n if batch_size == "full" else batch_size
     ref.train_reference(X, y[:, None], sw, orders, b, params, optimizer=opt_config, l2=l2, l1=l1,

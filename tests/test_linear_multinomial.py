@@ -77,7 +77,7 @@ def test_multinomial_extreme_logits_are_finite(logit, simd_level):
 
 def test_softmax_exponential_is_accurate_over_its_range(simd_level):
     # X = identity makes grad_coef[0, i] = dl_i0 / n, one row per logit gap delta_i:
-    # softmax_0 of (delta, 0) for label 1.  The kernels' vectorised exp (csrc/pygd/isa.hpp,
+    # softmax_0 of (delta, 0) for label 1.  The kernels' vectorised exp (csrc/include/pygd/isa.hpp,
     # exp_vd) must match scipy's expit to a few ulp wherever e^delta is normal, and give 0
     # (not garbage) where it is subnormal.
     normal = np.concatenate([np.linspace(-708.0, 0.0, 3001), np.linspace(0.0, 700.0, 1001)[1:],

@@ -58,6 +58,17 @@ OPTIMIZER_CLASSES: dict[str, tuple[type, dict[str, Any]]] = {
 }
 #: pygd.optim class -> the engine's update kernel.
 KERNELS: dict[type, str] = {getattr(optim, cls): kernel for cls, kernel in OPTIMIZER_KERNELS.items()}
+#: Every _core.OptimizerOptions field with torch.optim's default: what the engine is given
+#: for the fields the chosen optimizer class does not take (they do not enter its step).
+OPTIMIZER_FIELDS: dict[str, Any] = {
+    "momentum": 0.0, "dampening": 0.0, "nesterov": False, "betas": (0.9, 0.999), "eps": 1e-8,
+    "weight_decay": 0.0, "amsgrad": False, "decoupled_weight_decay": False, "lr_decay": 0.0,
+    "alpha": 0.99, "centered": False, "rho": 0.9, "momentum_decay": 4e-3,
+}
+#: Every _core.ScheduleOptions field, for the fields a schedule does not take.
+SCHEDULE_FIELDS: dict[str, float] = {
+    "power_t": 0.25, "gamma": 0.1, "step_size": 10.0, "T_max": 1000.0, "eta_min": 0.0, "warmup": 1.0,
+}
 #: the estimators' schedule names -> their parameters and defaults (T_max defaults to max_iter).
 SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {
     "constant": {},
@@ -217,8 +228,8 @@ class Settings:
             f"{[c.__name__ for c in KERNELS]}, got {self.optimizer!r}"
         )
 
-    def optimizer_config(self, lr: float) -> tuple[dict[str, Any], str, float]:
-        """The engine's optimizer dict (every hyper-parameter explicit), its kernel, Adagrad's start."""
+    def optimizer_config(self, lr: float) -> tuple[_core.OptimizerOptions, str, float]:
+        """The engine's optimizer options (every field explicit), its kernel, Adagrad's start."""
         cls, presets = self.optimizer_class()
         hyper: dict[str, Any] = {}
         for name, p in inspect.signature(cls.__init__).parameters.items():
@@ -241,12 +252,12 @@ class Settings:
         kernel = KERNELS[cls]
         if cls is optim.AdamW:
             hyper["decoupled_weight_decay"] = True
-        config = {"kind": kernel, "lr": lr}
+        fields = dict(OPTIMIZER_FIELDS)
         for key, value in hyper.items():
-            if key == "initial_accumulator_value":
-                continue
-            config[key] = tuple(float(b) for b in value) if key == "betas" else value
-        return config, kernel, float(hyper.get("initial_accumulator_value", 0.0))
+            if key != "initial_accumulator_value":
+                fields[key] = tuple(float(b) for b in value) if key == "betas" else value
+        options = _core.OptimizerOptions(kind=_core.OptimizerKind.__members__[kernel], lr=lr, **fields)
+        return options, kernel, float(hyper.get("initial_accumulator_value", 0.0))
 
     def schedule_values(self) -> dict[str, float]:
         """The schedule's parameters: defaults, then ``schedule_params`` (torch's names)."""
@@ -259,8 +270,8 @@ class Settings:
         values.update({key: float(value) for key, value in user.items()})
         return values
 
-    def schedule_config(self) -> dict[str, Any]:
-        """The engine's schedule: kind and parameters ("plateau" runs as "constant" times a factor)."""
+    def schedule_config(self) -> _core.ScheduleOptions:
+        """The engine's schedule ("plateau" runs as "constant"; factor and min_lr act between epochs)."""
         values = self.schedule_values()
         if "T_max" in values and values["T_max"] <= 0:
             values["T_max"] = float(self.max_iter)
@@ -270,8 +281,10 @@ class Settings:
         if self.lr_schedule == "warmup_cosine" and values["warmup"] >= values["T_max"]:
             raise ValueError("warmup must be smaller than T_max")
         kind = "constant" if self.lr_schedule == "plateau" else self.lr_schedule
-        engine_names = {"T_max": "t_max", "warmup": "warmup_epochs"}
-        return {"kind": kind, **{engine_names.get(k, k): v for k, v in values.items()}}
+        fields = dict(SCHEDULE_FIELDS)
+        if kind != "constant":
+            fields.update(values)
+        return _core.ScheduleOptions(kind=_core.ScheduleKind.__members__[kind], **fields)
 
     def penalties(self) -> tuple[float, float]:
         """(l2, l1) strengths of the penalty."""
@@ -369,7 +382,7 @@ class Trainer:
         avg = s.average
         self.average_start = 0 if avg is True else (-1 if not avg else int(avg) - 1)
         self.average = params.copy() if self.average_start >= 0 else None
-        self.scalars = np.array([0.0, 1.0, 0.0, 0.0])
+        self.counters = _core.TrainCounters()
         self.lr_factor = 1.0
         self.schedule_offset = 0.0
         self.stall = StallCounter()
@@ -504,7 +517,7 @@ class Trainer:
     def weights(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         """(coef (k, d), intercept (k,)) in X's units, float64, C order."""
         k = self.n_outputs
-        source = self.average if (self.average is not None and self.scalars[3] > 0) else self.params
+        source = self.average if (self.average is not None and self.counters.averaged > 0) else self.params
         w = source[: k * d].astype(np.float64).reshape(k, d)
         b = source[k * d :].astype(np.float64) if self.settings.fit_intercept else np.zeros(k)
         if self.scale is not None:
@@ -514,16 +527,20 @@ class Trainer:
         return np.ascontiguousarray(w), np.ascontiguousarray(b)
 
     def _objective(self, engine: Any, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None,
-                   train: np.ndarray | None, mean: np.ndarray | None, config: dict[str, Any],
+                   train: np.ndarray | None, mean: np.ndarray | None, config: _core.TrainOptions,
                    penalty: float) -> float:
         """The exact objective at the current weights: one pass of the engine at rate 0 on copies."""
         n_train = X.shape[0] if train is None else len(train)
-        probe = dict(config, lr_factor=0.0, steps_per_epoch=1)
-        result = engine(X, Y, sw_arg, train, n_train, self.params.copy(),
-                        [state.copy() for state in self.states],
-                        None if self.average is None else self.average.copy(), self.scalars.copy(),
-                        mean, self.scale, probe)
-        return result[0] / result[1] + penalty
+        kept = config.lr_factor, config.steps_per_epoch
+        config.lr_factor, config.steps_per_epoch = 0.0, 1
+        try:
+            result = engine(X, Y, sw_arg, train, n_train, self.params.copy(),
+                            [state.copy() for state in self.states],
+                            None if self.average is None else self.average.copy(),
+                            self.counters.copy(), mean, self.scale, config)
+        finally:
+            config.lr_factor, config.steps_per_epoch = kept
+        return result.loss_sum / result.weight_sum + penalty
 
     def _objective_penalty(self, l2: float, l1: float, kd: int) -> float:
         w = self.params[:kd].astype(np.float64)
@@ -555,17 +572,20 @@ class Trainer:
         n_train = n if train is None else len(train)
         l2, l1 = s.penalties()
         train_weight = sw if train is None else sw[train]
-        config = {
-            "loss": s.engine_loss,
-            "epsilon": s.epsilon,
-            "fit_intercept": bool(s.fit_intercept),
-            "l2": l2,
-            "l1": l1,
-            "weight_per_row": float(train_weight.astype(np.float64).mean()),
-            "average_start": self.average_start,
-            "optimizer": self.optimizer,
-            "schedule": self.schedule,
-        }
+        config = _core.TrainOptions(
+            loss=_core.Loss.__members__[s.engine_loss],
+            epsilon=s.epsilon,
+            fit_intercept=bool(s.fit_intercept),
+            l2=l2,
+            l1=l1,
+            weight_per_row=float(train_weight.astype(np.float64).mean()),
+            average_start=self.average_start,
+            steps_per_epoch=1,  # set per epoch below
+            schedule_offset=self.schedule_offset,
+            lr_factor=self.lr_factor,
+            optimizer=self.optimizer,
+            schedule=self.schedule,
+        )
         engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
         mean = self.mean
         if mean is not None and not s.fit_intercept:
@@ -592,35 +612,35 @@ class Trainer:
             batch = self.batch_rows(n_train)
             gradient_test = (s.tol is not None and val is None and batch == n_train
                              and s.engine_loss not in KINKED_LOSSES)
-            config["steps_per_epoch"] = -(-n_train // batch)
-            config["schedule_offset"] = self.schedule_offset
+            config.steps_per_epoch = -(-n_train // batch)
+            config.schedule_offset = self.schedule_offset
             if batch == n_train and train is None:
                 order = None
             elif s.shuffle:
                 order = epoch_order(rng, n_train if train is None else train)
             else:
                 order = train if train is not None else np.arange(n, dtype=np.int64)
-            saved = (self.params.copy(), [state.copy() for state in self.states], self.scalars.copy(),
+            saved = (self.params.copy(), [state.copy() for state in self.states], self.counters.copy(),
                      None if self.average is None else self.average.copy())
             penalty = self._objective_penalty(l2, l1, kd)
-            config["lr_factor"] = self.lr_factor
-            loss_sum, weight_sum, steps, finite, optimality = engine(
-                X, Y, sw_arg, order, batch, self.params, self.states, self.average, self.scalars,
-                mean, self.scale, config)
-            loss = loss_sum / weight_sum + penalty
+            config.lr_factor = self.lr_factor
+            result = engine(X, Y, sw_arg, order, batch, self.params, self.states, self.average,
+                            self.counters, mean, self.scale, config)
+            finite, optimality = result.finite, result.optimality
+            loss = result.loss_sum / result.weight_sum + penalty
             if initial > 0:
                 exploding = loss > 1e3 * initial
             else:  # a start at objective 0 (the perceptron's zero model): the first epoch is the scale
                 first = self.loss_curve[0] if self.loss_curve else 0.0
                 exploding = first > 0 and loss > 1e10 * first
             if not finite or not math.isfinite(loss) or exploding or not np.isfinite(self.params).all():
-                self.params, self.states, self.scalars, self.average = saved
+                self.params, self.states, self.counters, self.average = saved
                 check_finite_input(X)
                 self._recover(X, epoch, finite and math.isfinite(loss), loss)
                 continue  # the same epoch again, at the lower rate
             done += 1
             self.n_iter = epoch
-            self.t = int(self.scalars[0])
+            self.t = self.counters.steps
             self.loss_curve.append(loss)
             verdict = Verdict()
             if val is not None:
@@ -651,8 +671,8 @@ class Trainer:
             patience = ADAPT_PATIENCE if (grow or cut) else s.n_iter_no_change
             if gradient_test:
                 verdict = GradientTest(self.stall, s.tol, patience).update(loss, optimality)
-                if verdict.restart_momentum and self.optimizer["kind"] == "sgd":
-                    self.scalars[2] = 0.0  # the next step starts the momentum from the gradient
+                if verdict.restart_momentum and self.optimizer.kind == _core.OptimizerKind.sgd:
+                    self.counters.momentum_started = False  # the next step starts it from the gradient
             elif s.tol is not None and val is None:
                 verdict = RelativeStall(self.stall, s.tol, patience).update(loss)
             if verdict.status == "stalled":
@@ -720,7 +740,7 @@ class Trainer:
             self.lr_factor *= (self._rate_for_batch(self.batch_rows(n_train), n_train)
                                / self._rate_for_batch(batch, n_train))
         steps_per_epoch = -(-n_train // self.batch_rows(n_train))
-        self.schedule_offset = float(self.n_iter * steps_per_epoch) - self.scalars[0]
+        self.schedule_offset = float(self.n_iter * steps_per_epoch) - self.counters.steps
         if self.settings.verbose >= 2:
             print(f"Batch size raised to {self.batch_rows(n_train)}")
 

@@ -74,11 +74,8 @@ class Adam(Optimizer):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         step = data.step + 1
-        # torch's scalar expressions, in torch's order.
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2**0.5
+        # torch's scalar expressions, written once in C++ (the engine uses them too).
+        step_size, bias_correction2_sqrt = _core.adam_scalars(lr, beta1, beta2, step)
         _core.adam_update(data.kernel_params, grads, states["exp_avg"], states["exp_avg_sq"],
                           states["max_exp_avg_sq"] if amsgrad else None, lr, beta1, beta2,
                           group["eps"], group["weight_decay"], amsgrad, group["maximize"],

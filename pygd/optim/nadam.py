@@ -74,14 +74,9 @@ class NAdam(Optimizer):
         beta1, beta2 = group["betas"]
         momentum_decay = group["momentum_decay"]
         step = data.step + 1
-        # torch's scalar expressions, in torch's order.
-        bias_correction2 = 1 - beta2**step
-        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
-        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
-        mu_product = data.extra["mu_product"] * mu
-        mu_product_next = mu_product * mu_next
-        grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product)
-        exp_avg_coef = (-lr * mu_next) / (1.0 - mu_product_next)
+        # torch's scalar expressions, written once in C++ (the engine uses them too).
+        bias_correction2, mu_product, grad_coef, exp_avg_coef = _core.nadam_scalars(
+            lr, beta1, beta2, momentum_decay, step, data.extra["mu_product"])
         _core.nadam_update(data.kernel_params, grads, data.states["exp_avg"],
                            data.states["exp_avg_sq"], lr, beta1, beta2, group["eps"],
                            group["weight_decay"], group["decoupled_weight_decay"],

@@ -1,0 +1,76 @@
+// The one header through which binding files include pybind11.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "pygd/common.hpp"
+#include "pygd/kernels/linear.hpp"
+
+namespace pygd {
+namespace bind {
+
+namespace py = pybind11;
+
+// A NumPy array of exactly T, any strides, read-only allowed.  Bind every such
+// argument with py::arg(...).noconvert() so that pybind11 never copies it into
+// another dtype.
+template <class T>
+using array_of = py::array_t<T, 0>;
+
+[[noreturn]] inline void fail(const std::string& message) {
+  throw std::invalid_argument(message);
+}
+
+// A loss by its Python name (the Python layer checked which ones a call takes).
+// (pygd.linear.loss_grad passes a string; the training engine takes _core.Loss.)
+inline Loss parse_loss(const std::string& name) {
+  for (int i = 0; i < kLossCount; ++i)
+    if (name == kLossNames[i]) return static_cast<Loss>(i);
+  fail("unknown loss '" + name + "'");
+}
+
+// A 2-D view of X after the cheap checks (the Python layer did the rest).
+template <class T>
+MatrixView<T> matrix_view(const array_of<T>& X, const char* name) {
+  if (X.ndim() != 2) fail(std::string(name) + " must be 2-D");
+  const auto item = static_cast<py::ssize_t>(sizeof(T));
+  if (X.strides(0) % item != 0 || X.strides(1) % item != 0)
+    fail(std::string(name) + " has strides that are not a multiple of its item size");
+  if (reinterpret_cast<std::uintptr_t>(X.data()) % alignof(T) != 0)
+    fail(std::string(name) + " is not aligned");
+  MatrixView<T> view;
+  view.data = X.data();
+  view.rows = X.shape(0);
+  view.cols = X.shape(1);
+  view.row_stride = X.strides(0) / item;
+  view.col_stride = X.strides(1) / item;
+  return view;
+}
+
+// A contiguous 1-D array of `size` values of T.
+template <class T>
+const T* vector_data(const array_of<T>& v, py::ssize_t size, const char* name) {
+  if (v.ndim() != 1 || v.shape(0) != size)
+    fail(std::string(name) + " must be 1-D with " + std::to_string(size) + " entries");
+  if (size > 1 && v.strides(0) != static_cast<py::ssize_t>(sizeof(T)))
+    fail(std::string(name) + " must be contiguous");
+  return v.data();
+}
+
+}  // namespace bind
+
+void register_config(pybind11::module_& m);
+void register_options(pybind11::module_& m);
+void register_linear(pybind11::module_& m);
+void register_probe(pybind11::module_& m);
+void register_optim(pybind11::module_& m);
+void register_preprocessing(pybind11::module_& m);
+void register_train(pybind11::module_& m);
+
+}  // namespace pygd

@@ -1,0 +1,92 @@
+// pygd._core.column_stats_f32/_f64, standardize_f32/_f64, unstandardize_f32/_f64.
+#include <algorithm>
+
+#include "bind/common.hpp"
+#include "pygd/engine/preprocessing.hpp"
+
+namespace pygd {
+namespace {
+
+namespace py = pybind11;
+using bind::array_of;
+
+template <class T>
+py::tuple column_stats(const array_of<T>& X, const std::optional<array_of<T>>& sample_weight,
+                       const std::optional<array_of<double>>& shift) {
+  const MatrixView<T> view = bind::matrix_view(X, "X");
+  const T* weights = nullptr;
+  if (sample_weight) weights = bind::vector_data(*sample_weight, view.rows, "sample_weight");
+  const double* shift_data = shift ? bind::vector_data(*shift, view.cols, "shift") : nullptr;
+  py::array_t<double> weight_sum(view.cols), mean(view.cols), var(view.cols);
+  double* w_data = weight_sum.mutable_data();
+  double* mean_data = mean.mutable_data();
+  double* var_data = var.mutable_data();
+  bool saw_inf;
+  {
+    py::gil_scoped_release release;
+    saw_inf = pygd::column_stats(view, weights, shift_data, w_data, mean_data, var_data);
+  }
+  return py::make_tuple(weight_sum, mean, var, saw_inf);
+}
+
+// Bytes [lo, hi) an array's elements span.
+template <class T>
+std::pair<std::uintptr_t, std::uintptr_t> extent(const array_of<T>& a) {
+  auto lo = reinterpret_cast<std::uintptr_t>(a.data()), hi = lo;
+  for (py::ssize_t k = 0; k < a.ndim(); ++k) {
+    const auto step = static_cast<std::intptr_t>(a.strides(k)) * (a.shape(k) - 1);
+    if (step < 0) lo += step; else hi += step;
+  }
+  return {lo, hi + sizeof(T)};
+}
+
+template <class T, bool Inverse>
+bool affine(const array_of<T>& X, array_of<T>& out, const array_of<double>& center,
+            const array_of<double>& scale) {
+  const MatrixView<T> view = bind::matrix_view(X, "X");
+  const MatrixView<T> out_view = bind::matrix_view(out, "out");
+  if (out_view.rows != view.rows || out_view.cols != view.cols)
+    bind::fail("out must have the shape of X");
+  if (!out.writeable()) bind::fail("out must be writeable");
+  const bool same = out_view.data == view.data && out_view.row_stride == view.row_stride &&
+                    out_view.col_stride == view.col_stride;
+  if (!same && X.size() > 0) {
+    const auto a = extent(X), b = extent(out);
+    if (a.first < b.second && b.first < a.second)
+      bind::fail("out must be X itself or not overlap it");
+  }
+  MutableMatrixView<T> target;
+  target.data = out.mutable_data();
+  target.rows = out_view.rows;
+  target.cols = out_view.cols;
+  target.row_stride = out_view.row_stride;
+  target.col_stride = out_view.col_stride;
+  const double* c = bind::vector_data(center, view.cols, "center");
+  const double* s = bind::vector_data(scale, view.cols, "scale");
+  py::gil_scoped_release release;
+  return Inverse ? pygd::unstandardize(view, target, c, s) : pygd::standardize(view, target, c, s);
+}
+
+template <class T>
+void def_for(py::module_& m, const char* suffix) {
+  const std::string s(suffix);
+  m.def(("column_stats_" + s).c_str(), &column_stats<T>, py::arg("X"), py::arg("sample_weight"),
+        py::arg("shift") = py::none(),
+        "(weight_sum, mean, var, saw_inf) of every column, NaNs left out (mean relative to "
+        "shift when one is given); inputs validated by pygd.preprocessing.");
+  m.def(("standardize_" + s).c_str(), &affine<T, false>, py::arg("X"), py::arg("out").noconvert(),
+        py::arg("center"), py::arg("scale"),
+        "out = (X - center) / scale (out may be X); returns whether X holds an infinity.");
+  m.def(("unstandardize_" + s).c_str(), &affine<T, true>, py::arg("X"),
+        py::arg("out").noconvert(), py::arg("center"), py::arg("scale"),
+        "out = X * scale + center (out may be X); returns whether X holds an infinity.");
+}
+
+}  // namespace
+
+void register_preprocessing(py::module_& m) {
+  def_for<float>(m, "f32");
+  def_for<double>(m, "f64");
+}
+
+}  // namespace pygd

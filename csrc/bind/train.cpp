@@ -1,0 +1,181 @@
+// pygd._core.train_epoch_f32/_f64, batch_predict_f32/_f64 and scheduled_lr:
+// the training engine, and its typed contract (bind/options.cpp binds the
+// option structs and enums).  pygd.linear_model validates everything; this
+// file only re-checks shapes and types, turns every Python object into a plain
+// C++ value, then releases the GIL for the whole epoch.
+#include <cmath>
+#include <vector>
+
+#include "bind/common.hpp"
+#include "pygd/engine/train.hpp"
+
+namespace pygd {
+namespace {
+
+namespace py = pybind11;
+using bind::array_of;
+using bind::fail;
+
+template <class T>
+T* writable(array_of<T>& a, py::ssize_t size, const char* name) {
+  if (a.ndim() != 1 || a.shape(0) != size)
+    fail(std::string(name) + " must be 1-D with " + std::to_string(size) + " entries");
+  if (size > 1 && a.strides(0) != static_cast<py::ssize_t>(sizeof(T)))
+    fail(std::string(name) + " must be contiguous");
+  if (!a.writeable()) fail(std::string(name) + " must be writable");
+  return a.mutable_data();
+}
+
+// X (n, d) with contiguous rows, Y (n, k) C-contiguous, sample_weight (n,) or None.
+template <class T>
+BatchProblem<T> problem_of(const array_of<T>& X, const array_of<T>& Y,
+                           const std::optional<array_of<T>>& sample_weight) {
+  BatchProblem<T> pb;
+  pb.X = bind::matrix_view(X, "X");
+  if (!pb.X.rows_contiguous()) fail("X must have contiguous rows (C order)");
+  if (Y.ndim() != 2 || Y.shape(0) != pb.X.rows) fail("Y must be 2-D with X's number of rows");
+  pb.k = Y.shape(1);
+  if (pb.k < 1) fail("Y must have at least one column");
+  if (pb.k > 1 && Y.strides(1) != static_cast<py::ssize_t>(sizeof(T)))
+    fail("Y must be C-contiguous");
+  if (pb.X.rows > 1 && Y.strides(0) != static_cast<py::ssize_t>(sizeof(T)) * pb.k)
+    fail("Y must be C-contiguous");
+  pb.Y = Y.data();
+  if (sample_weight) pb.sample_weight = bind::vector_data(*sample_weight, pb.X.rows, "sample_weight");
+  return pb;
+}
+
+const index_t* rows_of(const std::optional<array_of<std::int64_t>>& rows, index_t n,
+                       index_t& count) {
+  if (!rows) {
+    count = n;
+    return nullptr;
+  }
+  if (rows->ndim() != 1) fail("rows must be 1-D");
+  count = rows->shape(0);
+  const std::int64_t* data = bind::vector_data(*rows, count, "rows");
+  // Cheap compared with an epoch, and an out-of-range row would read outside X.
+  for (index_t i = 0; i < count; ++i)
+    if (data[i] < 0 || data[i] >= n) fail("rows holds a row number outside [0, n)");
+  return reinterpret_cast<const index_t*>(data);
+}
+
+template <class T>
+EpochResult train_epoch(const array_of<T>& X, const array_of<T>& Y,
+                        const std::optional<array_of<T>>& sample_weight,
+                        const std::optional<array_of<std::int64_t>>& rows, index_t batch_size,
+                        array_of<T> params, const py::list& states,
+                        std::optional<array_of<T>> average, TrainCounters& counters,
+                        const std::optional<array_of<double>>& mean,
+                        const std::optional<array_of<double>>& scale,
+                        const TrainOptions& options) {
+  TrainSpec<T> spec;
+  spec.data = problem_of(X, Y, sample_weight);
+  const index_t d = spec.data.X.cols, k = spec.data.k, size = k * d + k;
+  spec.data.rows = rows_of(rows, spec.data.X.rows, spec.n_order);
+  if (batch_size < 1) fail("batch_size must be >= 1");
+  spec.batch_size = batch_size;
+  spec.data.loss = options.loss;
+  spec.data.epsilon = options.epsilon;
+  spec.steps_per_epoch = options.steps_per_epoch;
+  if (spec.steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");
+  spec.schedule_offset = options.schedule_offset;
+  if (!std::isfinite(spec.schedule_offset)) fail("schedule_offset must be finite");
+  spec.fit_intercept = options.fit_intercept;
+  spec.l2 = options.l2;
+  spec.l1 = options.l1;
+  spec.weight_per_row = options.weight_per_row;
+  spec.lr_factor = options.lr_factor;
+  spec.average_start = options.average_start;
+  spec.optimizer = options.optimizer;
+  spec.schedule = options.schedule;
+  if (mean.has_value() != scale.has_value()) fail("mean and scale go together");
+  if (mean) {
+    spec.mean = bind::vector_data(*mean, d, "mean");
+    spec.scale = bind::vector_data(*scale, d, "scale");
+  }
+
+  TrainState<T> state;
+  state.params = writable(params, size, "params");
+  if (states.size() > 3) fail("at most three optimizer state arrays");
+  std::vector<array_of<T>> state_arrays;
+  for (size_t s = 0; s < states.size(); ++s) {
+    if (states[s].is_none()) continue;
+    if (!py::isinstance<array_of<T>>(states[s])) fail("optimizer state arrays must have params' dtype");
+    state_arrays.push_back(states[s].cast<array_of<T>>());
+    state.state[s] = writable(state_arrays.back(), size, "optimizer state");
+  }
+  if (average) state.average = writable(*average, size, "average");
+  // The engine updates a copy, stored back after the epoch: `counters` is a
+  // Python object and must not be touched without the GIL.
+  TrainCounters local = counters;
+  state.counters = &local;
+
+  EpochResult result;
+  {
+    py::gil_scoped_release release;
+    result = pygd::train_epoch(spec, state);
+  }
+  counters = local;
+  return result;
+}
+
+template <class T>
+array_of<T> batch_predict(const array_of<T>& X, const std::optional<array_of<std::int64_t>>& rows,
+                          const array_of<double>& coef, const array_of<double>& intercept) {
+  BatchProblem<T> pb;
+  pb.X = bind::matrix_view(X, "X");
+  if (!pb.X.rows_contiguous()) fail("X must have contiguous rows (C order)");
+  const index_t d = pb.X.cols;
+  if (coef.ndim() != 2 || coef.shape(1) != d) fail("coef must be 2-D with X's number of columns");
+  if (!(coef.flags() & py::array::c_style)) fail("coef must be C-contiguous");
+  pb.k = coef.shape(0);
+  pb.coef = coef.data();
+  pb.intercept = bind::vector_data(intercept, pb.k, "intercept");
+  index_t m = 0;
+  pb.rows = rows_of(rows, pb.X.rows, m);
+  array_of<T> out({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(pb.k)});
+  T* out_data = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    pygd::batch_predict(pb, m, out_data);
+  }
+  return out;
+}
+
+template <class T>
+void def_for(py::module_& m, const char* suffix) {
+  m.def((std::string("train_epoch_") + suffix).c_str(), &train_epoch<T>, py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(),
+        py::arg("rows").noconvert(), py::arg("batch_size"), py::arg("params").noconvert(),
+        py::arg("states"), py::arg("average").noconvert(), py::arg("counters"),
+        py::arg("mean").noconvert(), py::arg("scale").noconvert(), py::arg("options"),
+        "One epoch of the training engine: updates params, states, average and counters "
+        "in place and returns an EpochResult (optimality: max |least-norm subgradient| at "
+        "the last step). Inputs validated by pygd.linear_model.");
+  m.def((std::string("batch_predict_") + suffix).c_str(), &batch_predict<T>,
+        py::arg("X").noconvert(), py::arg("rows").noconvert(), py::arg("coef").noconvert(),
+        py::arg("intercept").noconvert(),
+        "(m, k) predictions X[rows] @ coef.T + intercept, computed in double.");
+}
+
+}  // namespace
+
+void register_train(py::module_& m) {
+  def_for<float>(m, "f32");
+  def_for<double>(m, "f64");
+  m.def(
+      "scheduled_lr",
+      [](const OptimizerOptions& optimizer, const ScheduleOptions& schedule, double step,
+         index_t steps_per_epoch, double offset) {
+        if (steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");
+        if (!std::isfinite(offset)) fail("offset must be finite");
+        return pygd::scheduled_lr(optimizer, schedule, step, steps_per_epoch, offset);
+      },
+      py::arg("optimizer"), py::arg("schedule"), py::arg("step"), py::arg("steps_per_epoch"),
+      py::arg("offset") = 0.0,
+      "The engine's learning rate at optimizer step `step` (from 1); `offset` is added to the "
+      "step for the epoch-based schedules.");
+}
+
+}  // namespace pygd

@@ -1,0 +1,298 @@
+// The training engine: one call runs a whole epoch, no Python per batch.
+//
+// Maths of one step t (reference: pygd/reference.py, train_reference), for the
+// batch B of m positions, model weights w (k x d, in standardised units when
+// standardising) and intercepts b, weights s_i:
+//
+//   v_tj = w_tj / scale_j,  c_t = b_t - sum_j v_tj mean_j     (standardisation folded
+//                                                             into the model: X is read as is)
+//   G, Gb, L, S = the kernel's sums over B at (v, c)          (kernels/train.cpp)
+//   D = S if B is the whole epoch else m * weight_per_row      (so all-zero-weight
+//                                                             batches cannot divide by 0)
+//   grad_w_tj = ((G_tj - mean_j Gb_t) / scale_j) / D + l2 w_tj
+//   grad_b_t  = Gb_t / D                                      (0 without intercept: not updated)
+//   lr_t      = scheduled_lr(t) * lr_factor
+//   (w, b)    = optimizer step (pygd.optim's kernel maths and scalar expressions)
+//   w         = sign(w) max(|w| - lr_t l1, 0)                 (L1 proximal step: exact zeros)
+//   average   = average + ((w, b) - average) / n_averaged      (after average_start steps)
+//
+// Determinism: the batch is split into fixed blocks (plan_row_blocks on the
+// batch size, never on threads) whose partial sums are added in block order;
+// the optimizer kernels are element-wise.  So the same order gives the same
+// bits for any number of threads.
+#include "pygd/engine/train.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "pygd/engine/optim.hpp"
+#include "pygd/optim_scalars.hpp"
+#include "pygd/parallel.hpp"
+
+namespace pygd {
+namespace {
+
+const TrainTable& active_table() { return PYGD_ACTIVE_TABLE(TrainTable, train_table); }
+
+// One optimizer step over params[0, size), with the Python classes' scalar
+// expressions (pygd/optim/__init__.py, torch's order).
+template <class T>
+void optimizer_step(const OptimizerOptions& o, const ParamArrays<T>& arrays, double step,
+                    double lr, TrainCounters& counters) {
+  switch (o.kind) {
+    case OptimizerKind::sgd: {
+      const SgdStep s{lr, o.momentum, o.dampening, o.weight_decay, o.nesterov, false,
+                      !counters.momentum_started};
+      sgd_update(arrays, s);
+      if (o.momentum != 0) counters.momentum_started = true;
+      return;
+    }
+    case OptimizerKind::adam: {
+      const AdamScalars a = adam_scalars(lr, o.beta1, o.beta2, step);
+      const AdamStep s{lr,        o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad,
+                       false,     o.decoupled_weight_decay, a.step_size, a.bias_correction2_sqrt};
+      adam_update(arrays, s);
+      return;
+    }
+    case OptimizerKind::adagrad: {
+      const AdagradStep s{lr / (1 + (step - 1) * o.lr_decay), o.weight_decay, o.eps, false};
+      adagrad_update(arrays, s);
+      return;
+    }
+    case OptimizerKind::rmsprop: {
+      const RmspropStep s{lr, o.alpha, o.eps, o.weight_decay, o.momentum, o.centered, false};
+      rmsprop_update(arrays, s);
+      return;
+    }
+    case OptimizerKind::adadelta: {
+      const AdadeltaStep s{lr, o.rho, o.eps, o.weight_decay, false};
+      adadelta_update(arrays, s);
+      return;
+    }
+    case OptimizerKind::nadam: {
+      const NadamScalars n =
+          nadam_scalars(lr, o.beta1, o.beta2, o.momentum_decay, step, counters.mu_product);
+      const NadamStep s{lr,    o.beta1,          o.beta2,   o.eps,       o.weight_decay,
+                        o.decoupled_weight_decay, false, n.bias_correction2, n.grad_coef,
+                        n.exp_avg_coef};
+      nadam_update(arrays, s);
+      counters.mu_product = n.mu_product;
+      return;
+    }
+  }
+}
+
+// Partial sums of one block: k*d gradient values, k intercept values, loss, weight.
+struct BatchScratch {
+  index_t kd = 0, k = 0;
+  std::vector<double> partial;  // count * stride
+  index_t stride() const { return kd + k + 2; }
+  double* block(index_t b) { return partial.data() + b * stride(); }
+};
+
+// Sums of positions [begin, begin + m) into scratch.block(0).
+template <class T>
+void batch_sums(const BatchProblem<T>& pb, index_t begin, index_t m, BatchScratch& scratch,
+                BatchGradBlockFn<T> kernel) {
+  const index_t kd = scratch.kd, k = scratch.k, stride = scratch.stride();
+  const BlockPlan plan = plan_row_blocks(m, stride, pb.X.cols);
+  if (static_cast<index_t>(scratch.partial.size()) < plan.count * stride)
+    scratch.partial.resize(static_cast<size_t>(plan.count * stride));
+  auto run = [&](index_t b) {
+    double* out = scratch.block(b);
+    kernel(pb, begin + plan.begin(b), begin + plan.end(b), out, out + kd, out + kd + k);
+  };
+  if (plan.count <= 1) {
+    run(0);
+    return;
+  }
+  parallel_for(plan.count, run);
+  // Block order, whatever the threads did.
+  double* acc = scratch.block(0);
+  for (index_t b = 1; b < plan.count; ++b) {
+    const double* part = scratch.block(b);
+    for (index_t j = 0; j < stride; ++j) acc[j] += part[j];
+  }
+}
+
+// sum_j a[j] b[j] with four partial sums (a fixed order).
+inline double dot4(const double* __restrict a, const double* __restrict b, index_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  index_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    s0 += a[j] * b[j];
+    s1 += a[j + 1] * b[j + 1];
+    s2 += a[j + 2] * b[j + 2];
+    s3 += a[j + 3] * b[j + 3];
+  }
+  for (; j < n; ++j) s0 += a[j] * b[j];
+  return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace
+
+double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& s, double t,
+                    index_t steps_per_epoch, double offset) {
+  const double lr = optimizer.lr;
+  const double ts = t + offset;  // == t (bitwise) without an offset
+  const double e = (ts - 1) / double(steps_per_epoch);
+  const double pi = 3.141592653589793;
+  switch (s.kind) {
+    case ScheduleKind::constant:
+      return lr;
+    case ScheduleKind::invscaling:
+      return lr / std::pow(t, s.power_t);
+    case ScheduleKind::step:
+      return lr * std::pow(s.gamma, std::floor(e / s.step_size));
+    case ScheduleKind::exponential:
+      return lr * std::pow(s.gamma, e);
+    case ScheduleKind::cosine: {
+      const double progress = e < s.T_max ? e : s.T_max;
+      return s.eta_min + (lr - s.eta_min) * (1 + std::cos(pi * progress / s.T_max)) / 2;
+    }
+    case ScheduleKind::warmup_cosine: {
+      const double warmup_steps = s.warmup * double(steps_per_epoch);
+      if (ts <= warmup_steps) return lr * ts / warmup_steps;
+      const double span = s.T_max - s.warmup;
+      double progress = e - s.warmup;
+      if (progress > span) progress = span;
+      if (progress < 0) progress = 0;
+      return s.eta_min + (lr - s.eta_min) * (1 + std::cos(pi * progress / span)) / 2;
+    }
+  }
+  return lr;
+}
+
+template <class T>
+EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
+  const BatchProblem<T>& data = spec.data;
+  const index_t d = data.X.cols, k = data.k, kd = k * d;
+  const index_t size = kd + (spec.fit_intercept ? k : 0);  // what the optimizer updates
+  const BatchGradBlockFn<T> kernel = active_table().grad<T>();
+  const bool standardize = spec.mean != nullptr;
+
+  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k), 0.0);
+  // 1 / scale (within an ulp of dividing) and the mean, or 1 and 0 without
+  // standardisation (exact no-ops), so the per-step loops have no branches.
+  std::vector<double> inv_scale_v(static_cast<size_t>(d), 1.0), mean_v(static_cast<size_t>(d), 0.0);
+  for (index_t j = 0; standardize && j < d; ++j) {
+    inv_scale_v[j] = 1.0 / spec.scale[j];
+    mean_v[j] = spec.mean[j];
+  }
+  const double* __restrict inv_scale = inv_scale_v.data();
+  const double* __restrict mean = mean_v.data();
+  std::vector<T> grad(static_cast<size_t>(kd + k), T(0));
+  BatchScratch scratch;
+  scratch.kd = kd;
+  scratch.k = k;
+  scratch.partial.resize(static_cast<size_t>(scratch.stride()));
+  BatchProblem<T> pb = data;
+  pb.coef = coef.data();
+  pb.intercept = intercept.data();
+
+  ParamArrays<T> arrays;
+  arrays.param = state.params;
+  arrays.grad = grad.data();
+  for (int s = 0; s < 3; ++s) arrays.state[s] = state.state[s];
+  arrays.size = size;
+
+  EpochResult result;
+  T* params = state.params;
+  TrainCounters& counters = *state.counters;
+  for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size) {
+    const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
+
+    // The model in raw units: v = w / scale, c = b - v . mean.
+    for (index_t t = 0; t < k; ++t) {
+      const T* __restrict w = params + t * d;
+      double* __restrict v = coef.data() + t * d;
+      for (index_t j = 0; j < d; ++j) v[j] = double(w[j]) * inv_scale[j];
+      const double b = spec.fit_intercept ? double(params[kd + t]) : 0.0;
+      intercept[t] = b - dot4(v, mean, d);
+    }
+
+    batch_sums(pb, pos, m, scratch, kernel);
+    const double* G = scratch.block(0);
+    const double* Gb = G + kd;
+    const double loss = G[kd + k], weight = G[kd + k + 1];
+    result.loss_sum += loss;
+    result.weight_sum += weight;
+    if (!std::isfinite(loss)) {
+      result.finite = false;
+      break;
+    }
+    const double D = (m == spec.n_order) ? weight : double(m) * spec.weight_per_row;
+    const double inv_D = 1.0 / D;
+    // The gradient of the standardised problem: (G - mean Gb) / scale / D + l2 w.
+    const double l2 = spec.l2;
+    auto gradient = [&](index_t t, index_t j, double w) {
+      return (G[t * d + j] - mean[j] * Gb[t]) * inv_scale[j] * inv_D + l2 * w;
+    };
+    for (index_t t = 0; t < k; ++t) {
+      const T* __restrict w = params + t * d;
+      T* __restrict gt = grad.data() + t * d;
+      for (index_t j = 0; j < d; ++j) gt[j] = T(gradient(t, j, double(w[j])));
+      grad[kd + t] = spec.fit_intercept ? T(Gb[t] * inv_D) : T(0);
+    }
+    if (pos + m >= spec.n_order) {  // the epoch's last batch: its optimality measure
+      double optimality = 0.0;
+      for (index_t t = 0; t < k; ++t) {
+        for (index_t j = 0; j < d; ++j) {
+          const double w = double(params[t * d + j]);
+          const double g = gradient(t, j, w);
+          // The subgradient of l1 |w| of least norm: l1 sign(w), or for w = 0 whatever in
+          // [-l1, l1] cancels most of g.
+          const double a = w > 0   ? std::fabs(g + spec.l1)
+                           : w < 0 ? std::fabs(g - spec.l1)
+                                   : std::max(std::fabs(g) - spec.l1, 0.0);
+          optimality = std::max(optimality, a);
+        }
+        if (spec.fit_intercept) optimality = std::max(optimality, std::fabs(Gb[t] * inv_D));
+      }
+      result.optimality = optimality;
+    }
+
+    counters.steps += 1;
+    const double step = double(counters.steps);
+    const double lr =
+        scheduled_lr(spec.optimizer, spec.schedule, step, spec.steps_per_epoch,
+                     spec.schedule_offset) *
+        spec.lr_factor;
+    OptimizerOptions optimizer = spec.optimizer;
+    optimizer_step(optimizer, arrays, step, lr, counters);
+
+    if (spec.l1 != 0) {
+      const double threshold = lr * spec.l1;
+      for (index_t j = 0; j < kd; ++j) {
+        const double w = double(params[j]);
+        params[j] = w > threshold ? T(w - threshold) : (w < -threshold ? T(w + threshold) : T(0));
+      }
+    }
+    if (state.average && spec.average_start >= 0 && step > double(spec.average_start)) {
+      counters.averaged += 1;
+      const double n_averaged = double(counters.averaged);
+      for (index_t j = 0; j < size; ++j) {
+        const double a = double(state.average[j]);
+        state.average[j] = T(a + (double(params[j]) - a) / n_averaged);
+      }
+    }
+    ++result.steps;
+  }
+  return result;
+}
+
+template <class T>
+void batch_predict(const BatchProblem<T>& problem, index_t m, T* out) {
+  const BatchPredictBlockFn<T> kernel = active_table().predict<T>();
+  const BlockPlan plan = plan_row_blocks(m, 0, problem.X.cols);
+  parallel_for(plan.count,
+               [&](index_t b) { kernel(problem, plan.begin(b), plan.end(b), out); });
+}
+
+template EpochResult train_epoch<float>(const TrainSpec<float>&, const TrainState<float>&);
+template EpochResult train_epoch<double>(const TrainSpec<double>&, const TrainState<double>&);
+template void batch_predict<float>(const BatchProblem<float>&, index_t, float*);
+template void batch_predict<double>(const BatchProblem<double>&, index_t, double*);
+
+}  // namespace pygd

@@ -1,0 +1,144 @@
+// The training engine: whole epochs of mini-batch gradient descent in C++ (the
+// C++ API bind/train.cpp calls).  Inputs are assumed valid: pygd.linear_model
+// validates, the binding re-checks shapes.  Maths: csrc/engine/train.cpp's header
+// comment and pygd.reference.train_reference, which the tests compare with.
+#pragma once
+#include <cstdint>
+
+#include "pygd/kernels/train.hpp"
+
+namespace pygd {
+
+enum class OptimizerKind : int { sgd = 0, adam = 1, adagrad = 2, rmsprop = 3, adadelta = 4, nadam = 5 };
+inline constexpr int kOptimizerKindCount = 6;
+// The kernels' names (pygd.linear_model maps pygd.optim classes onto them; AdamW is adam
+// with decoupled_weight_decay); index = the enum's value.
+inline constexpr const char* kOptimizerKindNames[kOptimizerKindCount] = {
+    "sgd", "adam", "adagrad", "rmsprop", "adadelta", "nadam"};
+
+// pygd.optim's hyper-parameters (torch.optim's names and defaults); `lr` is the
+// base rate the schedule scales.
+struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::adam;
+  double lr = 1e-3;
+  double momentum = 0.0, dampening = 0.0;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  bool amsgrad = false, decoupled_weight_decay = false;
+  double lr_decay = 0.0;             // Adagrad
+  double alpha = 0.99;               // RMSprop
+  bool centered = false;             // RMSprop
+  double rho = 0.9;                  // Adadelta
+  double momentum_decay = 4e-3;      // NAdam
+};
+
+enum class ScheduleKind : int {
+  constant = 0,
+  invscaling = 1,
+  step = 2,
+  exponential = 3,
+  cosine = 4,
+  warmup_cosine = 5,
+};
+inline constexpr int kScheduleKindCount = 6;
+inline constexpr const char* kScheduleKindNames[kScheduleKindCount] = {
+    "constant", "invscaling", "step", "exponential", "cosine", "warmup_cosine"};
+
+// Per-step learning-rate schedule; t counts optimizer steps from 1 and
+// e = (t + offset - 1) / steps_per_epoch is the (fractional) epoch.  The offset
+// is 0 unless the batch size changed during training: then t + offset counts
+// the steps the epochs so far would have taken at the current batch size, so
+// e still equals the number of passes over the data:
+//   constant       lr
+//   invscaling     lr / t^power_t                       (sklearn's eta0 / t^power_t)
+//   step           lr gamma^floor(e / step_size)
+//   exponential    lr gamma^e
+//   cosine         eta_min + (lr - eta_min) (1 + cos(pi min(e, T_max) / T_max)) / 2
+//   warmup_cosine  lr ((t + offset) / (warmup steps)) during `warmup` epochs, then cosine over the rest of T_max
+// (torch's names: T_max as in CosineAnnealingLR, in epochs; warmup in epochs.)
+struct ScheduleOptions {
+  ScheduleKind kind = ScheduleKind::constant;
+  double power_t = 0.25, gamma = 0.1, step_size = 10.0, T_max = 1000.0, eta_min = 0.0,
+         warmup = 1.0;
+};
+
+template <class T>
+struct TrainSpec {
+  BatchProblem<T> data;  // X, Y, sample_weight, k, loss, epsilon; rows = the epoch's order or nullptr
+  index_t n_order = 0;   // batch positions [0, n_order): rows[pos] (or pos itself)
+  index_t batch_size = 1;
+  index_t steps_per_epoch = 1;  // for the schedule
+  double schedule_offset = 0.0;  // the schedule's step offset (see scheduled_lr)
+  bool fit_intercept = true;
+  double l2 = 0.0;  // gradient += l2 w                      (coef only)
+  double l1 = 0.0;  // after each step, w <- soft-threshold(w, lr_t l1)
+  const double* mean = nullptr;   // d: standardisation x' = (x - mean) / scale, or nullptr
+  const double* scale = nullptr;  // d
+  double weight_per_row = 1.0;    // a partial batch of m rows is normalised by m * weight_per_row
+  double lr_factor = 1.0;         // plateau factor set between epochs
+  index_t average_start = -1;     // average the iterates after this step (-1: no averaging)
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+};
+
+// Everything an epoch needs besides the arrays: pygd._core.TrainOptions, built
+// once per fit by pygd.linear_model (which updates steps_per_epoch,
+// schedule_offset and lr_factor between epochs).  See TrainSpec for the fields.
+struct TrainOptions {
+  Loss loss = Loss::squared_error;
+  double epsilon = 0.1;
+  bool fit_intercept = true;
+  double l2 = 0.0, l1 = 0.0;
+  double weight_per_row = 1.0;
+  index_t average_start = -1;
+  index_t steps_per_epoch = 1;
+  double schedule_offset = 0.0;
+  double lr_factor = 1.0;
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+};
+
+// The scalar training state carried from epoch to epoch (pygd._core.TrainCounters).
+struct TrainCounters {
+  std::int64_t steps = 0;         // optimizer steps taken
+  double mu_product = 1.0;        // NAdam's running product of mu_t
+  bool momentum_started = false;  // SGD: the momentum buffer holds a value
+  std::int64_t averaged = 0;      // iterates averaged so far
+};
+
+// Parameters and optimizer state, all of P = k d + k elements of T (coef
+// row-major, then the intercepts), plus the counters.
+template <class T>
+struct TrainState {
+  T* params = nullptr;
+  T* state[3] = {nullptr, nullptr, nullptr};
+  T* average = nullptr;
+  TrainCounters* counters = nullptr;
+};
+
+struct EpochResult {
+  double loss_sum = 0.0;    // sum_i s_i l_i over the rows visited, each at its step's weights
+  double weight_sum = 0.0;  // sum_i s_i over the rows visited
+  index_t steps = 0;
+  bool finite = true;       // false: a batch loss was NaN/inf; the epoch stopped after it (no update)
+  // max_j |least-norm subgradient_j| of the penalised objective over the last batch, at the
+  // weights before its step (standardised units; for w_j = 0 the l1 term absorbs up to l1).
+  // With one batch per epoch it is the optimality measure of the whole objective: 0 at the optimum.
+  double optimality = 0.0;
+};
+
+double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& schedule, double t,
+                    index_t steps_per_epoch, double offset = 0.0);
+
+// One epoch: for each batch of positions, gather, fused loss-and-gradient
+// (fixed blocks reduced in block order: the same bits for any thread count),
+// standardisation, L2, optimizer update (pygd.optim's kernels), L1 proximal
+// step, averaging.
+template <class T>
+EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state);
+
+// out[pos * k + t] for positions [0, m) of problem.rows (or rows 0..m-1).
+template <class T>
+void batch_predict(const BatchProblem<T>& problem, index_t m, T* out);
+
+}  // namespace pygd

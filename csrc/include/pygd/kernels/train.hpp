@@ -1,0 +1,65 @@
+// Kernel table of the training engine: single-threaded kernels over one block
+// of a mini-batch, compiled once per instruction set (csrc/kernels/train.cpp).
+// The engine (csrc/engine/train.cpp) partitions a batch into fixed blocks, runs them
+// in parallel and reduces the partial sums in block order.
+//
+// A model has k outputs sharing one pass over X: prediction p_it = x_i . v_t + c_t
+// for a (k, d) coefficient matrix v (row-major, in double) and k intercepts c.
+// The row loss maps the k predictions of a row and its k targets to one loss
+// value and k derivatives dl_it = dl/dp_it.  Regression losses act on each
+// output separately; a classifier's multinomial loss (softmax over the k
+// outputs) or one-vs-rest hinge family plug in as further Loss values with
+// their own row functor in kernels/train.cpp, without touching the engine.
+#pragma once
+#include "pygd/common.hpp"
+#include "pygd/dispatch.hpp"
+#include "pygd/kernels/linear.hpp"
+
+namespace pygd {
+
+template <class T>
+struct BatchProblem {
+  MatrixView<T> X;                   // n x d, rows contiguous (col_stride 1)
+  const T* Y = nullptr;              // n x k targets, row-major with row stride k
+  const T* sample_weight = nullptr;  // n, or nullptr for all ones
+  const index_t* rows = nullptr;     // the batch's row numbers, or nullptr: rows are positions
+  const double* coef = nullptr;      // k x d, row-major (raw units: standardisation folded in)
+  const double* intercept = nullptr; // k
+  index_t k = 1;
+  Loss loss = Loss::squared_error;
+  double epsilon = 0.1;
+};
+
+// Unnormalised sums of one block of batch positions [begin, end):
+//   grad_coef[t*d + j] = sum_i s_i dl_it x_ij,  grad_intercept[t] = sum_i s_i dl_it,
+//   sums[0] = sum_i s_i l_i,                    sums[1] = sum_i s_i.
+// grad_coef (k*d) and grad_intercept (k) are overwritten.
+template <class T>
+using BatchGradBlockFn = void (*)(const BatchProblem<T>& problem, index_t begin, index_t end,
+                                  double* grad_coef, double* grad_intercept, double* sums);
+
+// Batch positions [begin, end): out[i*k + t] = x_i . coef_t + intercept_t (in
+// double, rounded to T); rows as in BatchProblem.
+template <class T>
+using BatchPredictBlockFn = void (*)(const BatchProblem<T>& problem, index_t begin, index_t end,
+                                     T* out);
+
+struct TrainTable {
+  BatchGradBlockFn<float> grad_f32;
+  BatchGradBlockFn<double> grad_f64;
+  BatchPredictBlockFn<float> predict_f32;
+  BatchPredictBlockFn<double> predict_f64;
+
+  template <class T>
+  BatchGradBlockFn<T> grad() const {
+    if constexpr (sizeof(T) == 4) return grad_f32; else return grad_f64;
+  }
+  template <class T>
+  BatchPredictBlockFn<T> predict() const {
+    if constexpr (sizeof(T) == 4) return predict_f32; else return predict_f64;
+  }
+};
+
+}  // namespace pygd
+
+PYGD_DECLARE_KERNEL_TABLE(TrainTable, train_table)

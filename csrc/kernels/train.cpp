@@ -1,0 +1,270 @@
+// Mini-batch loss-and-gradient and prediction kernels of the training engine,
+// compiled once per instruction set (see pygd/isa.hpp).
+//
+// Maths (reference: pygd/reference.py, batch_loss_grad and train_reference).
+// For the batch's rows i (gathered through `rows`, or positions begin..end),
+// weights s_i, k outputs p_it = x_i . v_t + c_t and targets y_it:
+//
+//   sums[0]             = sum_i s_i sum_t l(p_it, y_it)
+//   sums[1]             = sum_i s_i
+//   grad_coef[t, j]     = sum_i s_i l'(p_it, y_it) x_ij
+//   grad_intercept[t]   = sum_i s_i l'(p_it, y_it)
+//
+// with the element-wise losses l of pygd/losses.hpp.  For the multinomial loss
+// the row's k derivatives come from its k logits together:
+//
+//   sums[0] = sum_i s_i CE(p_i, y_i),  grad_coef[t, j] = sum_i s_i (S_i softmax_it - y_it) x_ij
+//
+// (S_i = sum_t y_it).  The engine divides by the batch's weight and applies the
+// standardisation and the penalty.
+//
+// Rows are taken kRowGroup at a time: the group's dot products share the loads
+// of v_t and the gradient contributions share one load and store of
+// grad_coef[t] per column; outputs go kOutTile at a time, so for k > 1 each
+// chunk of the group's rows is read from L1 once per tile (pygd/isa.hpp).  For
+// the multinomial loss the group's R k exponentials are one vectorised pass
+// (exp_vd).  Gathered rows, their targets and weights are prefetched
+// kPrefetchGroups groups ahead (the hardware prefetcher cannot guess a
+// permutation); rows stored back to back are prefetched as one stream, as in
+// kernels/linear.cpp.
+#include <math.h>
+#include <stdlib.h>
+
+#include "pygd/isa.hpp"
+#include "pygd/losses.hpp"
+#include "pygd/kernels/train.hpp"
+
+namespace pygd {
+namespace PYGD_ISA_NS {
+namespace {
+
+constexpr int kRowGroup = 4;
+constexpr index_t kPrefetchBytes = 1024;
+constexpr index_t kPrefetchGroups = 2;
+
+template <class T>
+inline index_t row_of(const BatchProblem<T>& pb, index_t pos) {
+  return pb.rows ? pb.rows[pos] : pos;
+}
+
+// Asks for the rows of the group `kPrefetchGroups` groups after position i.
+template <class T>
+inline void prefetch_ahead(const BatchProblem<T>& pb, index_t i, index_t end, index_t row_bytes) {
+  if (pb.rows) {
+    const index_t ahead = i + kPrefetchGroups * kRowGroup;
+    for (index_t r = ahead; r < ahead + kRowGroup && r < end; ++r) {
+      const index_t row = pb.rows[r];
+      prefetch_bytes(pb.X.row(row), 0, row_bytes);
+      prefetch_bytes(pb.Y + row * pb.k, 0, pb.k * index_t(sizeof(T)));  // its targets
+      if (pb.sample_weight) __builtin_prefetch(pb.sample_weight + row, 0, 3);
+    }
+  } else if (pb.X.row_stride == pb.X.cols) {
+    prefetch_bytes(pb.X.row(i), kPrefetchBytes, kRowGroup * row_bytes);
+  }
+}
+
+// The R rows at positions [i, i + R): their row numbers, pointers and weights.
+template <int R, class T>
+inline void gather_group(const BatchProblem<T>& pb, index_t i, const T** x, index_t* row,
+                         double* s, double& weight) {
+  for (int r = 0; r < R; ++r) {
+    row[r] = row_of(pb, i + r);
+    x[r] = pb.X.row(row[r]);
+    s[r] = pb.sample_weight ? double(pb.sample_weight[row[r]]) : 1.0;
+    weight += s[r];
+  }
+}
+
+// z[r * k + t] = x_r . v_t + c_t for the group's R rows and all k outputs, in
+// tiles of kOutTile outputs (each row chunk loaded once per tile).
+template <int R, class T>
+inline void logits_group(const BatchProblem<T>& pb, const T* const* x, double* __restrict z) {
+  const index_t d = pb.X.cols, k = pb.k;
+  index_t t = 0;
+  for (; t + kOutTile <= k; t += kOutTile) {
+    double p[R * kOutTile];
+    dot_rows_tile<R, kOutTile>(x, pb.coef + t * d, d, p);
+    for (int r = 0; r < R; ++r)
+      for (int u = 0; u < kOutTile; ++u) z[r * k + t + u] = p[r * kOutTile + u] + pb.intercept[t + u];
+  }
+  for (; t < k; ++t) {
+    double p[R];
+    dot_rows<R>(x, pb.coef + t * d, d, p);
+    for (int r = 0; r < R; ++r) z[r * k + t] = p[r] + pb.intercept[t];
+  }
+}
+
+// grad[t * d + j] += sum_r g[r * k + t] x_rj and grad_intercept[t] += sum_r g[r * k + t].
+template <int R, class T>
+inline void gradient_group(const BatchProblem<T>& pb, const T* const* x, const double* __restrict g,
+                           double* __restrict grad, double* __restrict grad_intercept) {
+  const index_t d = pb.X.cols, k = pb.k;
+  for (index_t t = 0; t < k; ++t)
+    for (int r = 0; r < R; ++r) grad_intercept[t] += g[r * k + t];
+  index_t t = 0;
+  for (; t + kOutTile <= k; t += kOutTile)
+    axpy_rows_tile<R, kOutTile>(g + t, k, x, grad + t * d, d);
+  for (; t < k; ++t) {
+    double a[R];
+    for (int r = 0; r < R; ++r) a[r] = g[r * k + t];
+    axpy_rows<R>(a, x, grad + t * d, d);
+  }
+}
+
+// Elementwise losses: each output on its own.  `z` holds R * k doubles: the
+// logits, then the weighted derivatives s_r dl_rt.
+template <int R, class T, class L>
+inline void grad_group(const BatchProblem<T>& pb, index_t i, double* __restrict grad,
+                       double* __restrict grad_intercept, double& loss, double& weight,
+                       double* __restrict z) {
+  const index_t k = pb.k;
+  const T* x[R];
+  index_t row[R];
+  double s[R];
+  gather_group<R>(pb, i, x, row, s, weight);
+  logits_group<R>(pb, x, z);
+  for (int r = 0; r < R; ++r) {
+    for (index_t t = 0; t < k; ++t) {
+      double l, dl;
+      L::eval(z[r * k + t], double(pb.Y[row[r] * k + t]), pb.epsilon, l, dl);
+      loss += s[r] * l;
+      z[r * k + t] = s[r] * dl;
+    }
+  }
+  gradient_group<R>(pb, x, z, grad, grad_intercept);
+}
+
+// Multinomial: the softmax of each row's k logits, the group's exponentials in
+// one vectorised pass.
+template <int R, class T>
+inline void grad_group_softmax(const BatchProblem<T>& pb, index_t i, double* __restrict grad,
+                               double* __restrict grad_intercept, double& loss, double& weight,
+                               double* __restrict z) {
+  const index_t k = pb.k;
+  const T* x[R];
+  index_t row[R];
+  double s[R], sum_y[R], part[R];
+  gather_group<R>(pb, i, x, row, s, weight);
+  logits_group<R>(pb, x, z);
+  for (int r = 0; r < R; ++r) part[r] = softmax_shift(z + r * k, pb.Y + row[r] * k, k, sum_y[r]);
+  exp_inplace(z, R * k);
+  for (int r = 0; r < R; ++r) {
+    const double l = part[r] + softmax_finish(z + r * k, pb.Y + row[r] * k, k, sum_y[r]);
+    loss += s[r] * l;
+    for (index_t t = 0; t < k; ++t) z[r * k + t] *= s[r];
+  }
+  gradient_group<R>(pb, x, z, grad, grad_intercept);
+}
+
+constexpr index_t kStackOutputs = 256;
+
+// The group functions as types, so that grad_block_with inlines them.
+template <class L>
+struct Elementwise {
+  template <int R, class T>
+  static inline void group(const BatchProblem<T>& pb, index_t i, double* grad, double* gi,
+                           double& loss, double& weight, double* z) {
+    grad_group<R, T, L>(pb, i, grad, gi, loss, weight, z);
+  }
+};
+struct Softmax {
+  template <int R, class T>
+  static inline void group(const BatchProblem<T>& pb, index_t i, double* grad, double* gi,
+                           double& loss, double& weight, double* z) {
+    grad_group_softmax<R, T>(pb, i, grad, gi, loss, weight, z);
+  }
+};
+
+// One block of rows for the row loss G (Elementwise<L> or Softmax): R-row
+// groups with the gathered rows prefetched ahead.
+template <class G, class T>
+void grad_block_with(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
+                     double* grad_intercept, double* sums) {
+  const index_t d = pb.X.cols, k = pb.k;
+  for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
+  for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
+  double stack_z[kStackOutputs * kRowGroup];
+  double* z = k <= kStackOutputs ? stack_z
+                                 : static_cast<double*>(::malloc(sizeof(double) * size_t(k * kRowGroup)));
+  double loss = 0.0, weight = 0.0;
+  const index_t row_bytes = d * index_t(sizeof(T));
+  if (pb.rows) {  // the first groups' rows, before the loop's look-ahead takes over
+    for (index_t r = begin; r < end && r < begin + kPrefetchGroups * kRowGroup; ++r)
+      prefetch_bytes(pb.X.row(pb.rows[r]), 0, row_bytes);
+  }
+  index_t i = begin;
+  for (; i + kRowGroup <= end; i += kRowGroup) {
+    prefetch_ahead(pb, i, end, row_bytes);
+    G::template group<kRowGroup>(pb, i, grad, grad_intercept, loss, weight, z);
+  }
+  for (; i < end; ++i) G::template group<1>(pb, i, grad, grad_intercept, loss, weight, z);
+  if (z != stack_z) ::free(z);
+  sums[0] = loss;
+  sums[1] = weight;
+}
+
+template <class T>
+void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
+                double* grad_intercept, double* sums) {
+  auto run = [&](auto row_loss) {  // row_loss: Elementwise<L>{} or Softmax{}, a type tag
+    grad_block_with<decltype(row_loss)>(pb, begin, end, grad, grad_intercept, sums);
+  };
+  switch (pb.loss) {
+    case Loss::squared_error:
+      return run(Elementwise<SquaredError>{});
+    case Loss::huber:
+      return run(Elementwise<Huber>{});
+    case Loss::epsilon_insensitive:
+      return run(Elementwise<EpsilonInsensitive>{});
+    case Loss::squared_epsilon_insensitive:
+      return run(Elementwise<SquaredEpsilonInsensitive>{});
+    case Loss::log_loss:
+      return run(Elementwise<LogLoss>{});
+    case Loss::hinge:
+      return run(Elementwise<Hinge>{});
+    case Loss::squared_hinge:
+      return run(Elementwise<SquaredHinge>{});
+    case Loss::modified_huber:
+      return run(Elementwise<ModifiedHuber>{});
+    case Loss::perceptron:
+      return run(Elementwise<Perceptron>{});
+    case Loss::multinomial:
+      return run(Softmax{});
+  }
+}
+
+template <class T>
+void predict_block(const BatchProblem<T>& pb, index_t begin, index_t end, T* out) {
+  const index_t d = pb.X.cols, k = pb.k;
+  const index_t row_bytes = d * index_t(sizeof(T));
+  index_t i = begin;
+  for (; i + kRowGroup <= end; i += kRowGroup) {
+    prefetch_ahead(pb, i, end, row_bytes);
+    const T* x[kRowGroup];
+    for (int r = 0; r < kRowGroup; ++r) x[r] = pb.X.row(row_of(pb, i + r));
+    for (index_t t = 0; t < k; ++t) {
+      double p[kRowGroup];
+      dot_rows<kRowGroup>(x, pb.coef + t * d, d, p);
+      for (int r = 0; r < kRowGroup; ++r) out[(i + r) * k + t] = T(p[r] + pb.intercept[t]);
+    }
+  }
+  for (; i < end; ++i) {
+    const T* x[1] = {pb.X.row(row_of(pb, i))};
+    for (index_t t = 0; t < k; ++t) {
+      double p[1];
+      dot_rows<1>(x, pb.coef + t * d, d, p);
+      out[i * k + t] = T(p[0] + pb.intercept[t]);
+    }
+  }
+}
+
+}  // namespace
+
+const TrainTable& train_table() {
+  static const TrainTable table{&grad_block<float>, &grad_block<double>, &predict_block<float>,
+                                &predict_block<double>};
+  return table;
+}
+
+}  // namespace PYGD_ISA_NS
+}  // namespace pygd
