@@ -238,3 +238,32 @@ def test_step_with_a_bare_gradient_for_a_single_parameter():
     optim.SGD([w], lr=0.5).step(np.array([1.0, 2.0]))
     optim.SGD([v], lr=0.5).step([np.array([1.0, 2.0])])
     np.testing.assert_array_equal(w, v)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_gradient_that_is_another_parameter(name):
+    a, b = np.ones(2), np.full(2, 2.0)
+    opt = getattr(optim, name)([{"params": [a]}, {"params": [b]}], lr=1.0)
+    ref_a, ref_b = a.copy(), b.copy()
+    ref = getattr(optim, name)([{"params": [ref_a]}, {"params": [ref_b]}], lr=1.0)
+    opt.step([b, a])  # each gradient is the other parameter, read before any update
+    ref.step([np.full(2, 2.0), np.ones(2)])
+    np.testing.assert_array_equal(a, ref_a)
+    np.testing.assert_array_equal(b, ref_b)
+
+
+def test_gradient_that_is_a_view_of_another_parameter():
+    w = np.arange(6.0)
+    first, second = w[:3], w[3:]
+    opt = optim.SGD([first, second], lr=1.0)
+    opt.step([second[::-1], first])  # views of w, overlapping the other parameter
+    np.testing.assert_array_equal(w, [0 - 5, 1 - 4, 2 - 3, 3 - 0, 4 - 1, 5 - 2])
+
+
+def test_step_with_a_generator_or_a_number():
+    w = np.ones(2)
+    opt = optim.SGD([w], lr=0.5)
+    opt.step(g for g in [np.ones(2)])
+    np.testing.assert_array_equal(w, [0.5, 0.5])
+    with pytest.raises(TypeError, match=r"step\(\) takes the gradients .*got float"):
+        opt.step(1.0)

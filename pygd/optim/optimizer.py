@@ -56,6 +56,17 @@ def _in_range(value: Any, name: str, label: str | None = None, low: float = 0.0,
     return v
 
 
+def _memory_owner(a: np.ndarray) -> Any:
+    """The object at the end of ``a``'s ``.base`` chain (``a`` itself if it owns its memory)."""
+    while True:
+        base = a.base
+        if base is None:
+            return a
+        if not isinstance(base, np.ndarray):
+            return base
+        a = base
+
+
 def _byte_bounds(a: np.ndarray) -> tuple[int, int]:
     if a.size == 0:
         return 0, 0
@@ -168,6 +179,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self._params: list[np.ndarray] = []
+        self._param_roots: set[int] = set()  # ids of the objects owning the parameters' memory
         self._groups: list[_GroupData] = []
         if isinstance(params, np.ndarray):
             raise TypeError(
@@ -244,6 +256,7 @@ class Optimizer:
         self.param_groups.append(group)
         self._groups.append(data)
         self._params.extend(params)
+        self._param_roots.update(id(_memory_owner(p)) for p in params)
 
     def _validate(self, group: dict[str, Any]) -> None:
         """Raise ValueError/TypeError for invalid hyper-parameters.
@@ -321,6 +334,12 @@ class Optimizer:
                 "compute the gradient and pass it")
         if isinstance(grads, np.ndarray) and len(self._params) == 1 and grads.shape == self._params[0].shape:
             grads = [grads]
+        elif not isinstance(grads, (list, tuple, np.ndarray)):
+            try:
+                grads = list(grads)  # a generator, say
+            except TypeError:
+                raise TypeError("step() takes the gradients (an array or a list of arrays, one per "
+                                f"parameter), got {type(grads).__name__}") from None
         keys = tuple(self.defaults)
         for i, (group, data) in enumerate(zip(self.param_groups, self._groups)):
             values = tuple(map(group.get, keys))
@@ -330,6 +349,7 @@ class Optimizer:
                 except (TypeError, ValueError) as exc:
                     raise type(exc)(f"param_groups[{i}]: {exc}; no parameter or state was changed") from None
                 data.checked = tuple(map(group.get, keys))
+        grads = self._copy_grads_sharing_memory(grads)
         grads = _core.optim_check_grads(self._params, grads)
         if not all(p.flags.writeable for p in self._params):
             i = next(i for i, p in enumerate(self._params) if not p.flags.writeable)
@@ -347,6 +367,21 @@ class Optimizer:
 
     def _update(self, group: dict[str, Any], data: _GroupData, grads: list[np.ndarray]) -> None:
         raise NotImplementedError
+
+    def _copy_grads_sharing_memory(self, grads: Any) -> Any:
+        """``grads``, with a copy of each gradient that shares memory with some parameter.
+
+        A gradient that is a view of another parameter (``step([b, a])`` for
+        parameters ``[a, b]``) would otherwise be read after that parameter was
+        updated.  Only gradients whose memory has the same owner as some
+        parameter's are compared (cheap: one ``.base`` walk per gradient).
+        """
+        owners = [id(g if g.base is None else _memory_owner(g.base))
+                  for g in grads if isinstance(g, np.ndarray)]
+        if self._param_roots.isdisjoint(owners):  # the usual case: ~70 ns a gradient
+            return grads
+        return [g.copy() if isinstance(g, np.ndarray) and any(np.may_share_memory(g, p) for p in self._params)
+                else g for g in grads]
 
     def _where(self, i: int) -> str:
         """Parameter ``i`` named by its index and by its group and position."""
