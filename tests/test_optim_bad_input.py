@@ -267,3 +267,13 @@ def test_step_with_a_generator_or_a_number():
     np.testing.assert_array_equal(w, [0.5, 0.5])
     with pytest.raises(TypeError, match=r"step\(\) takes the gradients .*got float"):
         opt.step(1.0)
+
+
+def test_python_numbers_and_lists_take_the_parameters_dtype():
+    b, w = np.zeros((), np.float32), np.zeros(2, np.float32)
+    opt = optim.SGD([b, w], lr=0.5)
+    opt.step([2.0, [1, 2]])
+    assert b.dtype == w.dtype == np.float32
+    assert float(b) == -1.0 and w.tolist() == [-0.5, -1.0]
+    with pytest.raises(TypeError, match="dtype"):  # NumPy arrays must match
+        opt.step([np.float64(1.0), np.ones(2)])

@@ -310,8 +310,8 @@ class Optimizer:
             Gradients are read, never modified.
 
             With a single parameter, its gradient may also be passed alone
-            (an array of the parameter's shape).  Not a closure: pygd has
-            no autograd.
+            (an array of the parameter's shape).  Python numbers and lists
+            take their parameter's dtype.  Not a closure: pygd has no autograd.
 
         Raises
         ------
@@ -378,6 +378,11 @@ class Optimizer:
         """
         owners = [id(g if g.base is None else _memory_owner(g.base))
                   for g in grads if isinstance(g, np.ndarray)]
+        if len(owners) != len(grads) and len(grads) == len(self._params):
+            # Python numbers and lists have no dtype: they take their parameter's
+            # (NumPy arrays and scalars must match it).
+            grads = [np.asarray(g, dtype=p.dtype) if isinstance(g, (int, float, list, tuple))
+                     and not isinstance(g, bool) else g for g, p in zip(grads, self._params)]
         if self._param_roots.isdisjoint(owners):  # the usual case: ~70 ns a gradient
             return grads
         return [g.copy() if isinstance(g, np.ndarray) and any(np.may_share_memory(g, p) for p in self._params)
