@@ -598,7 +598,9 @@ class OneCycleLR(LRScheduler):
             for i, phase in enumerate(self._schedule_phases):
                 end_step = phase["end_step"]
                 if step_num <= end_step or i == len(self._schedule_phases) - 1:
-                    pct = (step_num - start_step) / (end_step - start_step)
+                    # A phase of length 0 (pct_start * total_steps == 1 ends the warm-up
+                    # at step 0) is at its end: torch divides by zero there.
+                    pct = (step_num - start_step) / (end_step - start_step) if end_step != start_step else 1.0
                     computed_lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
                     if self.cycle_momentum:
                         computed_momentum = self._anneal(group[phase["start_momentum"]],
