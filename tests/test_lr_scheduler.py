@@ -164,3 +164,12 @@ def test_reduce_on_plateau_matches_torch():
     for metric in np.random.default_rng(0).standard_normal(30).cumsum():
         tsched.step(metric); sched.step(metric)
         assert sched.get_last_lr() == tsched.get_last_lr()
+
+
+@pytest.mark.parametrize("total_steps,pct_start", [(10, 0.1), (2, 0.5)])
+def test_one_cycle_with_a_one_step_warm_up_starts_at_max_lr(total_steps, pct_start):
+    # pct_start * total_steps == 1: the warm-up ends at step 0 (torch: ZeroDivisionError).
+    lrs = run(lambda o: S.OneCycleLR(o, max_lr=1.0, total_steps=total_steps, pct_start=pct_start),
+              epochs=total_steps - 1, lr=0.1, momentum=0.9)
+    assert lrs[0] == 1.0
+    assert np.all(np.diff(lrs) < 0) and lrs[-1] == pytest.approx(1.0 / 25 / 1e4)

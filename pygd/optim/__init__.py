@@ -23,6 +23,15 @@ Differences from torch.optim, all deliberate:
   reference to about 1e-5 relative.
 - The step count is kept per parameter group (all parameters of a group always
   step together).
+- Hyper-parameters must be finite (torch accepts infinity, which makes the
+  parameters NaN or infinite) and RMSprop's ``alpha`` at most 1; they are
+  checked at construction, by ``load_state_dict`` and, when changed since
+  (by hand or by a scheduler), before each ``step``, which then raises
+  naming the group.  Schedulers check their own arguments (``gamma``,
+  ``max_lr``, ``eta_min``...) when constructed.
+- Parameters must not share memory (views of one array are refused when
+  they overlap); a gradient that shares memory with a parameter is copied
+  before the update.  ``step`` does not take a closure.
 
 Examples
 --------

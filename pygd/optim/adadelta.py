@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .optimizer import Optimizer, _GroupData, _real
+from .optimizer import Optimizer, _GroupData, _in_range
 
 __all__ = ["Adadelta"]
 
@@ -52,8 +52,7 @@ class Adadelta(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if not 0.0 <= _real(group["rho"], "rho") <= 1.0:
-            raise ValueError(f"Invalid rho value: {group['rho']}")
+        _in_range(group["rho"], "rho", high=1.0, high_inclusive=True)
 
     def _update(self, group: dict[str, Any], data: _GroupData, grads: list[np.ndarray]) -> None:
         _core.adadelta_update(data.kernel_params, grads, data.states["square_avg"],

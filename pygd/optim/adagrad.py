@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .optimizer import Optimizer, _GroupData, _real
+from .optimizer import Optimizer, _GroupData, _in_range
 
 __all__ = ["Adagrad"]
 
@@ -53,11 +53,8 @@ class Adagrad(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if not 0.0 <= _real(group["lr_decay"], "lr_decay"):
-            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
-        if not 0.0 <= _real(group["initial_accumulator_value"], "initial_accumulator_value"):
-            raise ValueError(f"Invalid initial_accumulator_value value: "
-                             f"{group['initial_accumulator_value']}")
+        _in_range(group["lr_decay"], "lr_decay")
+        _in_range(group["initial_accumulator_value"], "initial_accumulator_value")
 
     def _initial_value(self, name: str, group: dict[str, Any]) -> float:
         return group["initial_accumulator_value"]

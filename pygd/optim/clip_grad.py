@@ -27,6 +27,37 @@ def _grad_list(grads: Any) -> list[np.ndarray]:
     return out
 
 
+# Below this, sum |x|^p (or the norm) may have lost bits to underflow.
+_TINY = math.ldexp(1.0, -960)
+
+
+def _pow(x: float, y: float) -> float:
+    """``x ** y``, infinity where Python's float power raises OverflowError."""
+    try:
+        return x**y
+    except OverflowError:
+        return math.inf
+
+
+def _total_norm(sums: list[float], p: float) -> float:
+    """The ``p``-norm of all arrays from their per-array ``sum |x|^p`` (max |x| for inf)."""
+    if p == math.inf:
+        total = 0.0
+        for n in sums:  # max that keeps NaN
+            if n != n or total != total:
+                total = math.nan
+            elif n > total:
+                total = n
+        return total
+    if p == 2.0:
+        norms = [math.sqrt(s) for s in sums]
+        return math.sqrt(sum(n * n for n in norms))
+    if p == 1.0:
+        return sum(sums)
+    norms = [_pow(s, 1.0 / p) for s in sums]
+    return _pow(sum(_pow(n, p) for n in norms), 1.0 / p)
+
+
 def clip_grad_norm_(grads: np.ndarray | Iterable[np.ndarray], max_norm: float,
                     norm_type: float | str = 2.0, error_if_nonfinite: bool = False) -> float:
     r"""Scale gradients in place so that their total norm is at most ``max_norm``.
@@ -42,6 +73,7 @@ def clip_grad_norm_(grads: np.ndarray | Iterable[np.ndarray], max_norm: float,
     grads : ndarray or iterable of ndarray
         Writable float32/float64 arrays, modified in place.
     max_norm : float
+        >= 0 (infinity: measure without clipping).
     norm_type : float or "inf", default 2.0
         p > 0, or ``inf`` for the largest absolute value.
     error_if_nonfinite : bool, default False
@@ -66,35 +98,43 @@ def clip_grad_norm_(grads: np.ndarray | Iterable[np.ndarray], max_norm: float,
     """
     arrays = _grad_list(grads)
     max_norm = _real(max_norm, "max_norm")
+    if max_norm < 0:
+        # torch accepts it and flips the gradients' sign.
+        raise ValueError(f"max_norm must be >= 0, got {max_norm}")
     p = float(norm_type) if not isinstance(norm_type, str) else float(norm_type.strip())
     if not p > 0:
         raise ValueError(f"norm_type must be > 0 or inf, got {norm_type!r}")
     if not arrays:
         return 0.0
     contiguous = [g if g.flags.c_contiguous else np.ascontiguousarray(g) for g in arrays]
-    sums = _core.grad_power_sums(contiguous, p)
-    if p == math.inf:
-        norms = sums
-        total = 0.0
-        for n in norms:  # max that keeps NaN
-            if n != n or total != total:
-                total = math.nan
-            elif n > total:
-                total = n
-    elif p == 2.0:
-        norms = [math.sqrt(s) for s in sums]
-        total = math.sqrt(sum(n * n for n in norms))
-    elif p == 1.0:
-        total = sum(sums)
-    else:
-        norms = [s ** (1.0 / p) for s in sums]
-        total = sum(n**p for n in norms) ** (1.0 / p)
+    total = _total_norm(_core.grad_power_sums(contiguous, p), p)
+    exponent = 0
+    if p != math.inf and not (_TINY <= total < math.inf and _TINY <= _pow(total, p) < math.inf):
+        # |x|^p overflowed (finite gradients near 1e300 gave an infinite norm)
+        # or underflowed (tiny gradients gave 0).  Compute the norm of the
+        # gradients divided by 2^e, e the exponent of their largest |x|, and
+        # multiply back: both exact.  Only these rare inputs pay for the extra
+        # pass and the copies; the others keep their bits.
+        largest = _total_norm(_core.grad_power_sums(contiguous, math.inf), math.inf)
+        if 0.0 < largest < math.inf:
+            exponent = math.frexp(largest)[1]
+            scaled = [np.ldexp(g, -exponent, dtype=np.float64) for g in contiguous]
+            scaled_total = _total_norm(_core.grad_power_sums(scaled, p), p)
+            try:
+                total = math.ldexp(scaled_total, exponent)
+            except OverflowError:
+                total = math.inf
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients is non-finite, so it cannot "
             "be clipped. To disable this error and scale the gradients by the non-finite "
             "norm anyway, set `error_if_nonfinite=False`")
-    clip_coef = max_norm / (total + 1e-6)
+    if total == math.inf and exponent:
+        # The norm of finite gradients beyond the float64 range: the factor is
+        # still representable (the 1e-6 would not count).
+        clip_coef = math.ldexp(max_norm, -exponent) / scaled_total
+    else:
+        clip_coef = max_norm / (total + 1e-6)
     clip_coef_clamped = min(clip_coef, 1.0)  # NaN stays NaN, as torch.clamp
     if clip_coef_clamped != 1.0:  # multiplying by 1.0 changes no bit
         direct = [g for g in arrays if g.flags.c_contiguous]

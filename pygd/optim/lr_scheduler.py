@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _in_range
 
 __all__ = [
     "CosineAnnealingLR",
@@ -123,6 +123,13 @@ def _groups_lr(optimizer: Optimizer) -> list[float]:
     return [group["lr"] for group in optimizer.param_groups]
 
 
+def _factor(value: Any, name: str, low: float = 0.0, high: float = math.inf) -> float:
+    """A finite real in [low, high) for a scheduler argument (checked when given, as torch
+    does not: NaN, infinity or a negative factor would make the learning rates invalid)."""
+    _in_range(value, name, low=low, high=high)
+    return value
+
+
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -153,7 +160,7 @@ class StepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
         self.step_size = _positive_int(step_size, "step_size")
-        self.gamma = gamma
+        self.gamma = _factor(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -190,7 +197,7 @@ class MultiStepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
         self.milestones = Counter(milestones)
-        self.gamma = gamma
+        self.gamma = _factor(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -223,7 +230,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = _factor(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -261,7 +268,7 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
         self.T_max = _positive_int(T_max, "T_max")
-        self.eta_min = eta_min
+        self.eta_min = _factor(eta_min, "eta_min")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -313,10 +320,10 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
-        if start_factor > 1.0 or start_factor <= 0:
+        if not 0 < start_factor <= 1.0:  # NaN too
             raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
                              "less or equal to 1.")
-        if end_factor > 1.0 or end_factor < 0:
+        if not 0 <= end_factor <= 1.0:
             raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
         self.start_factor = start_factor
         self.end_factor = end_factor
@@ -363,9 +370,7 @@ class InverseScalingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, power_t: float = 0.25, last_epoch: int = -1) -> None:
-        if not power_t >= 0:
-            raise ValueError(f"power_t must be >= 0, got {power_t}")
-        self.power_t = power_t
+        self.power_t = _factor(power_t, "power_t")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -536,11 +541,10 @@ class OneCycleLR(LRScheduler):
                      start_momentum="base_momentum", end_momentum="max_momentum"),
             ]
         max_lrs = self._format_param("max_lr", max_lr)
-        if last_epoch == -1:
-            for idx, group in enumerate(optimizer.param_groups):
-                group["initial_lr"] = max_lrs[idx] / div_factor
-                group["max_lr"] = max_lrs[idx]
-                group["min_lr"] = group["initial_lr"] / final_div_factor
+        for value in max_lrs:
+            _factor(value, "max_lr")
+        _factor(div_factor, "div_factor", low=math.ulp(0.0))
+        _factor(final_div_factor, "final_div_factor", low=math.ulp(0.0))
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
@@ -548,6 +552,18 @@ class OneCycleLR(LRScheduler):
             self.use_beta1 = "betas" in optimizer.defaults
             max_momentums = self._format_param("max_momentum", max_momentum)
             base_momentums = self._format_param("base_momentum", base_momentum)
+            high = 1.0 if self.use_beta1 else math.inf  # beta1 < 1
+            for value in max_momentums:
+                _factor(value, "max_momentum", high=high)
+            for value in base_momentums:
+                _factor(value, "base_momentum", high=high)
+        # Every argument checked: the groups are changed only now.
+        if last_epoch == -1:
+            for idx, group in enumerate(optimizer.param_groups):
+                group["initial_lr"] = max_lrs[idx] / div_factor
+                group["max_lr"] = max_lrs[idx]
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        if cycle_momentum:
             if last_epoch == -1:
                 for m_momentum, b_momentum, group in zip(max_momentums, base_momentums, optimizer.param_groups):
                     if self.use_beta1:
@@ -582,7 +598,9 @@ class OneCycleLR(LRScheduler):
             for i, phase in enumerate(self._schedule_phases):
                 end_step = phase["end_step"]
                 if step_num <= end_step or i == len(self._schedule_phases) - 1:
-                    pct = (step_num - start_step) / (end_step - start_step)
+                    # A phase of length 0 (pct_start * total_steps == 1 ends the warm-up
+                    # at step 0) is at its end: torch divides by zero there.
+                    pct = (step_num - start_step) / (end_step - start_step) if end_step != start_step else 1.0
                     computed_lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
                     if self.cycle_momentum:
                         computed_momentum = self._anneal(group[phase["start_momentum"]],
@@ -630,8 +648,8 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0, eps: float = 1e-8) -> None:
-        if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
+        if not 0.0 <= factor < 1.0:  # NaN too; torch checks only factor < 1
+            raise ValueError(f"Factor should be < 1.0 and >= 0, got {factor}.")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.factor = factor
@@ -640,13 +658,15 @@ class ReduceLROnPlateau(LRScheduler):
             if len(min_lr) != len(optimizer.param_groups):
                 raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
             self.default_min_lr = None
-            self.min_lrs = list(min_lr)
+            self.min_lrs = [_factor(value, "min_lr") for value in min_lr]
         else:
+            _factor(min_lr, "min_lr")
             self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * len(optimizer.param_groups)
         self.patience = patience
         self.cooldown = cooldown
-        self.eps = eps
+        self.eps = _factor(eps, "eps")
+        _factor(threshold, "threshold")
         self.last_epoch = 0
         self._last_lr = _groups_lr(optimizer)
         if mode not in ("min", "max"):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .optimizer import Optimizer, _GroupData, _real
+from .optimizer import Optimizer, _GroupData, _in_range
 
 __all__ = ["NAdam"]
 
@@ -66,8 +66,7 @@ class NAdam(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if not 0.0 <= _real(group["momentum_decay"], "momentum_decay"):
-            raise ValueError(f"Invalid momentum_decay value: {group['momentum_decay']}")
+        _in_range(group["momentum_decay"], "momentum_decay")
 
     def _update(self, group: dict[str, Any], data: _GroupData, grads: list[np.ndarray]) -> None:
         lr = group["lr"]

@@ -29,19 +29,91 @@ def _check_param(p: Any, where: str) -> np.ndarray:
     return p
 
 
-def _real(value: Any, name: str) -> float:
+def _real(value: Any, name: str, label: str | None = None) -> float:
+    """``value`` as a float; TypeError if it is not a real number, ValueError if NaN.
+
+    ``label`` is the phrase of torch's message (``"Invalid <label>: <value>"``),
+    ``"<name> value"`` by default.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
     if math.isnan(value):
-        raise ValueError(f"Invalid {name} value: {value}")
+        raise ValueError(f"Invalid {label or name + ' value'}: {value}")
     return value
+
+
+def _in_range(value: Any, name: str, label: str | None = None, low: float = 0.0,
+              high: float = math.inf, *, high_inclusive: bool = False, hint: str = "") -> float:
+    """A finite real in [low, high) (or [low, high]), else torch's ``ValueError("Invalid <label>: <value>")``.
+
+    Infinity is refused even where torch accepts it: it turns every parameter
+    into NaN or infinity on the first step.
+    """
+    v = _real(value, name, label)
+    if not (math.isfinite(v) and low <= v and (v <= high if high_inclusive else v < high)):
+        raise ValueError(f"Invalid {label or name + ' value'}: {value}{hint}")
+    return v
+
+
+def _memory_owner(a: np.ndarray) -> Any:
+    """The object at the end of ``a``'s ``.base`` chain (``a`` itself if it owns its memory)."""
+    while True:
+        base = a.base
+        if base is None:
+            return a
+        if not isinstance(base, np.ndarray):
+            return base
+        a = base
+
+
+def _byte_bounds(a: np.ndarray) -> tuple[int, int]:
+    if a.size == 0:
+        return 0, 0
+    low = high = a.__array_interface__["data"][0]
+    for extent, stride in zip(a.shape, a.strides):
+        if stride < 0:
+            low += (extent - 1) * stride
+        else:
+            high += (extent - 1) * stride
+    return low, high + a.itemsize
+
+
+def _first_overlap(arrays: Sequence[np.ndarray], first_new: int = 0) -> tuple[int, int] | None:
+    """The first pair (j, k), j < k, k >= first_new, of arrays that share memory, or None.
+
+    A sweep over the arrays sorted by address compares only arrays whose byte
+    ranges intersect: O(n log n) for parameters in separate buffers, O(n^2)
+    exact checks only for views into one buffer.  Intersecting ranges are
+    then checked exactly (``np.shares_memory``), so interleaved views such as
+    ``w[::2]`` and ``w[1::2]`` are accepted; where the exact check would be
+    too costly the pair is taken as overlapping.
+    """
+    spans = sorted((*_byte_bounds(a), k) for k, a in enumerate(arrays) if a.size)
+    active: list[tuple[int, int]] = []  # (high, index) of spans that may still intersect
+    found: tuple[int, int] | None = None
+    for low, high, k in spans:
+        active = [(h, j) for h, j in active if h > low]
+        for _, j in active:
+            if max(j, k) < first_new:
+                continue  # two parameters already accepted
+            pair = (min(j, k), max(j, k))
+            if found is not None and pair >= found:
+                continue
+            try:
+                shared = np.shares_memory(arrays[j], arrays[k], max_work=10_000)
+            except np.exceptions.TooHardError:
+                shared = True
+            if shared:
+                found = pair
+        active.append((high, k))
+    return found
 
 
 class _GroupData:
     """What step() needs of one parameter group, computed once."""
 
-    __slots__ = ("start", "stop", "kernel_params", "views", "states", "step", "extra")
+    __slots__ = ("start", "stop", "kernel_params", "views", "states", "step", "extra", "checked")
 
     def __init__(self, start: int, stop: int, params: list[np.ndarray]) -> None:
         self.start = start
@@ -60,6 +132,9 @@ class _GroupData:
         self.states: dict[str, list[np.ndarray] | None] = {}
         self.step = 0
         self.extra: dict[str, Any] = {}  # per-group scalars (NAdam's mu_product, SGD's buffer flag)
+        # The group's hyper-parameters when last validated: step() validates
+        # again only when they changed (a scheduler or the user set them).
+        self.checked: tuple[Any, ...] | None = None
 
 
 class Optimizer:
@@ -104,6 +179,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self._params: list[np.ndarray] = []
+        self._param_roots: set[int] = set()  # ids of the objects owning the parameters' memory
         self._groups: list[_GroupData] = []
         if isinstance(params, np.ndarray):
             raise TypeError(
@@ -145,13 +221,25 @@ class Optimizer:
         if not params:
             raise ValueError("a parameter group must contain at least one parameter")
         offset = len(self._params)
+        index = len(self.param_groups)
         for k, p in enumerate(params):
-            _check_param(p, f"params[{offset + k}]")
+            _check_param(p, f"params[{offset + k}] (param_groups[{index}]['params'][{k}])")
         seen = {id(p) for p in self._params}
         for k, p in enumerate(params):
             if id(p) in seen:
-                raise ValueError(f"params[{offset + k}] appears more than once in the optimizer")
+                raise ValueError(f"params[{offset + k}] (param_groups[{index}]['params'][{k}]) "
+                                 "appears more than once in the optimizer")
             seen.add(id(p))
+        # Parameters are updated one after the other, in place: two that share
+        # memory would see each other's half-done updates.
+        overlap = _first_overlap(self._params + params, first_new=offset)
+        if overlap is not None:
+            j, k = overlap
+            where = [self._where(i) if i < offset else
+                     f"params[{i}] (param_groups[{index}]['params'][{i - offset}])" for i in (j, k)]
+            raise ValueError(f"{where[0]} and {where[1]} share memory (views of one array?); "
+                             "parameters are updated in place one after the other, so they "
+                             "must not overlap: pass the base array once, or copies")
         group = {key: value for key, value in param_group.items() if key != "params"}
         unknown = set(group) - set(self.defaults) - {"initial_lr"}
         if unknown:
@@ -168,23 +256,29 @@ class Optimizer:
         self.param_groups.append(group)
         self._groups.append(data)
         self._params.extend(params)
+        self._param_roots.update(id(_memory_owner(p)) for p in params)
 
     def _validate(self, group: dict[str, Any]) -> None:
-        """Raise ValueError/TypeError for invalid hyper-parameters (torch's checks)."""
-        lr = _real(group["lr"], "lr")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if "eps" in group and not 0.0 <= _real(group["eps"], "eps"):
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if "weight_decay" in group and not 0.0 <= _real(group["weight_decay"], "weight_decay"):
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        """Raise ValueError/TypeError for invalid hyper-parameters.
+
+        torch's checks and messages, and every number must be finite (torch
+        accepts infinity, which makes the parameters NaN or infinite).  Run at
+        construction, by :meth:`load_state_dict` and before every
+        :meth:`step`, so that a value set by hand or by a scheduler is checked too.
+        """
+        _in_range(group["lr"], "lr", "learning rate")
+        if "eps" in group:
+            _in_range(group["eps"], "eps", "epsilon value")
+        if "weight_decay" in group:
+            _in_range(group["weight_decay"], "weight_decay")
+        if "momentum" in group:
+            _in_range(group["momentum"], "momentum")
         if "betas" in group:
             betas = group["betas"]
             if not isinstance(betas, (tuple, list)) or len(betas) != 2:
                 raise ValueError(f"betas must be a pair of numbers, got {betas!r}")
             for k, beta in enumerate(betas):
-                if not 0.0 <= _real(beta, f"betas[{k}]") < 1.0:
-                    raise ValueError(f"Invalid beta parameter at index {k}: {beta}")
+                _in_range(beta, f"betas[{k}]", f"beta parameter at index {k}", 0.0, 1.0)
             group["betas"] = (float(betas[0]), float(betas[1]))
         for flag in ("maximize", "amsgrad", "nesterov", "centered", "decoupled_weight_decay"):
             if flag in group and not isinstance(group[flag], (bool, np.bool_)):
@@ -215,21 +309,52 @@ class Optimizer:
             given (group by group), each with its parameter's shape and dtype.
             Gradients are read, never modified.
 
+            With a single parameter, its gradient may also be passed alone
+            (an array of the parameter's shape).  Python numbers and lists
+            take their parameter's dtype.  Not a closure: pygd has no autograd.
+
         Raises
         ------
         ValueError
             Wrong number of gradients, a shape mismatch, a gradient with NaN or
-            infinity, or a parameter made read-only since construction.
+            infinity, a parameter made read-only since construction, or a
+            hyper-parameter of a group made invalid since (e.g. a learning
+            rate set to NaN, infinity or a negative value).
         TypeError
-            A gradient whose dtype differs from its parameter's.
+            A closure or ``None`` instead of gradients, or a gradient whose
+            dtype differs from its parameter's.
 
-        Nothing (parameters, state, step counts) is modified when it raises.
+        Nothing (parameters, state, step counts) is modified when it raises:
+        everything is checked before anything is updated.
         """
+        if callable(grads) or grads is None:
+            raise TypeError(
+                "step() takes the gradients (an array or a list of arrays, one per parameter), "
+                f"not {'a closure' if grads is not None else 'None'}: pygd has no autograd; "
+                "compute the gradient and pass it")
+        if isinstance(grads, np.ndarray) and len(self._params) == 1 and grads.shape == self._params[0].shape:
+            grads = [grads]
+        elif not isinstance(grads, (list, tuple, np.ndarray)):
+            try:
+                grads = list(grads)  # a generator, say
+            except TypeError:
+                raise TypeError("step() takes the gradients (an array or a list of arrays, one per "
+                                f"parameter), got {type(grads).__name__}") from None
+        keys = tuple(self.defaults)
+        for i, (group, data) in enumerate(zip(self.param_groups, self._groups)):
+            values = tuple(map(group.get, keys))
+            if values != data.checked:  # NaN != NaN: a NaN is always validated
+                try:
+                    self._validate(group)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"param_groups[{i}]: {exc}; no parameter or state was changed") from None
+                data.checked = tuple(map(group.get, keys))
+        grads = self._copy_grads_sharing_memory(grads)
         grads = _core.optim_check_grads(self._params, grads)
-        for data in self._groups:
-            for user, _ in data.views:
-                if not user.flags.writeable:
-                    raise ValueError("a parameter is read-only; the optimizer updates parameters in place")
+        if not all(p.flags.writeable for p in self._params):
+            i = next(i for i, p in enumerate(self._params) if not p.flags.writeable)
+            raise ValueError(f"{self._where(i)} is read-only; the optimizer updates parameters "
+                             "in place (no parameter or state was changed)")
         single = len(self._groups) == 1
         for group, data in zip(self.param_groups, self._groups):
             group_grads = grads if single else grads[data.start : data.stop]
@@ -242,6 +367,33 @@ class Optimizer:
 
     def _update(self, group: dict[str, Any], data: _GroupData, grads: list[np.ndarray]) -> None:
         raise NotImplementedError
+
+    def _copy_grads_sharing_memory(self, grads: Any) -> Any:
+        """``grads``, with a copy of each gradient that shares memory with some parameter.
+
+        A gradient that is a view of another parameter (``step([b, a])`` for
+        parameters ``[a, b]``) would otherwise be read after that parameter was
+        updated.  Only gradients whose memory has the same owner as some
+        parameter's are compared (cheap: one ``.base`` walk per gradient).
+        """
+        owners = [id(g if g.base is None else _memory_owner(g.base))
+                  for g in grads if isinstance(g, np.ndarray)]
+        if len(owners) != len(grads) and len(grads) == len(self._params):
+            # Python numbers and lists have no dtype: they take their parameter's
+            # (NumPy arrays and scalars must match it).
+            grads = [np.asarray(g, dtype=p.dtype) if isinstance(g, (int, float, list, tuple))
+                     and not isinstance(g, bool) else g for g, p in zip(grads, self._params)]
+        if self._param_roots.isdisjoint(owners):  # the usual case: ~70 ns a gradient
+            return grads
+        return [g.copy() if isinstance(g, np.ndarray) and any(np.may_share_memory(g, p) for p in self._params)
+                else g for g in grads]
+
+    def _where(self, i: int) -> str:
+        """Parameter ``i`` named by its index and by its group and position."""
+        for g, data in enumerate(self._groups):
+            if data.start <= i < data.stop:
+                return f"params[{i}] (param_groups[{g}]['params'][{i - data.start}])"
+        return f"params[{i}]"
 
     # -- state ---------------------------------------------------------------
     @property

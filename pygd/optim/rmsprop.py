@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .optimizer import Optimizer, _GroupData, _real
+from .optimizer import Optimizer, _GroupData, _in_range
 
 __all__ = ["RMSprop"]
 
@@ -31,6 +31,7 @@ class RMSprop(Optimizer):
     params : iterable of ndarray or of dict
     lr : float, default 1e-2
     alpha : float, default 0.99
+        In [0, 1] (torch accepts any alpha >= 0).
     eps : float, default 1e-8
     weight_decay : float, default 0
     momentum : float, default 0
@@ -57,10 +58,10 @@ class RMSprop(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if not 0.0 <= _real(group["momentum"], "momentum"):
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if not 0.0 <= _real(group["alpha"], "alpha"):
-            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+        # torch checks only alpha >= 0; alpha > 1 makes the squared average
+        # negative and the parameters NaN.
+        _in_range(group["alpha"], "alpha", high=1.0, high_inclusive=True,
+                  hint=" (alpha must be in [0, 1])")
 
     def _needed_states(self, group: dict[str, Any]) -> tuple[str, ...]:
         names = ["square_avg"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from .. import _core
-from .optimizer import Optimizer, _GroupData, _real
+from .optimizer import Optimizer, _GroupData, _in_range
 
 __all__ = ["SGD"]
 
@@ -57,10 +58,8 @@ class SGD(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        momentum = _real(group["momentum"], "momentum")
-        dampening = _real(group["dampening"], "dampening")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
+        momentum = group["momentum"]
+        dampening = _in_range(group["dampening"], "dampening", low=-math.inf)
         if group["nesterov"] and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
