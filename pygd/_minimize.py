@@ -1,4 +1,8 @@
-"""``pygd.minimize`` (gradient descent with pygd.optim's rules, scipy's interface) and ``pygd.check_grad``."""
+"""``pygd.minimize`` (gradient descent with pygd.optim's rules, scipy's interface) and ``pygd.check_grad``.
+
+Over 500 lines mostly in documentation: minimize's docstring is scipy's interface in full
+(every option, every status), plus check_grad and the finite-difference helpers it shares.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Each function here computes, slowly and obviously, what the C++ kernel of the
 same name computes; the tests compare the two.  Inputs are assumed valid (the
 public functions validate).  Arithmetic is in float64; results are rounded to
 the input dtype where the kernel returns that dtype.
+
+This file is long (~700 lines) on purpose: it is the executable specification of every
+kernel, one section per C++ area, so that a reader finds each formula next to its siblings.
 """
 
 from __future__ import annotations

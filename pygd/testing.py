@@ -22,6 +22,9 @@ Examples
 >>> X, Y = np.meshgrid(np.linspace(-5, 5, 3), np.linspace(-5, 5, 3))
 >>> testing.himmelblau(np.stack([X, Y])).shape
 (3, 3)
+
+Slightly over 500 lines: seven test functions, each with its gradient, documented minima
+and an example.
 """
 
 from __future__ import annotations

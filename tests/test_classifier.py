@@ -22,7 +22,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from pygd import optim
 from pygd import reference as ref
 from pygd.linear_model import DivergenceWarning, GDClassifier, GDRegressor
-from pygd.linear_model._trainer import epoch_order as _epoch_order, standardization_stats as _standardization_stats
+from pygd.linear_model._data import epoch_order as _epoch_order, standardization_stats as _standardization_stats
 
 from conftest import run_python
 

@@ -117,7 +117,9 @@ def test_optim_imports_run_one_way(name, forbidden, tmp_path):
 # The estimator layer: estimator -> _base -> _trainer/_stopping -> _core.
 _ESTIMATOR_LAYERS = [
     ("pygd.linear_model._trainer", ("_regressor", "_classifier", "_base")),
-    ("pygd.linear_model._stopping", ("_regressor", "_classifier", "_base")),
+    ("pygd.linear_model._settings", ("_regressor", "_classifier", "_base", "_trainer", "_data")),
+    ("pygd.linear_model._data", ("_regressor", "_classifier", "_base", "_trainer", "_settings")),
+    ("pygd.linear_model._stopping", ("_regressor", "_classifier", "_base", "_trainer")),
     ("pygd.linear_model._base", ("_regressor", "_classifier")),
 ]
 

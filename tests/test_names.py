@@ -11,7 +11,7 @@ import pytest
 from pygd import _names, linear, optim
 from pygd._minimize import METHODS, SCHEDULES as MINIMIZE_SCHEDULES
 from pygd.linear_model import GDClassifier, GDRegressor
-from pygd.linear_model._trainer import KERNELS, OPTIMIZER_CLASSES, SCHEDULE_DEFAULTS
+from pygd.linear_model._settings import KERNELS, OPTIMIZER_CLASSES, SCHEDULE_DEFAULTS
 
 
 def test_estimator_losses_come_from_the_one_list():

@@ -11,7 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from pygd import reference as ref
 from pygd.linear_model import GDClassifier, GDRegressor
-from pygd.linear_model._trainer import STOP_REASONS, validation_split
+from pygd.linear_model._data import validation_split
+from pygd.linear_model._trainer import STOP_REASONS
 
 
 def _regression(n=600, d=5, seed=0):
@@ -177,3 +178,16 @@ def test_n_jobs_zero_is_refused_by_name(cls):
     X, y = _regression()
     with pytest.raises(ValueError, match="The 'n_jobs' parameter"):
         cls(n_jobs=0).fit(X, y > 0)
+
+
+def test_a_noise_free_problem_stops_when_solved():
+    # Before: the objective reached exactly 0 with mini-batches, the relative test never saw
+    # a stall (0 > 0 - 0 is false) and the fit ran all 1000 epochs with a ConvergenceWarning.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, -2.0, 0.5] + 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDRegressor(alpha=0.0, random_state=0).fit(X, y)
+    assert est.stop_reason_ == "converged" and est.n_iter_ < 1000
+    np.testing.assert_allclose(est.coef_, [1.0, -2.0, 0.5], rtol=1e-9)

@@ -14,7 +14,9 @@ The package's layout, imports running one way (top to bottom):
 - ``_regressor.py`` / ``_classifier.py``: the estimators (data, targets, predictions);
 - ``_base.py``: :class:`BaseGD`, the shared parameters and the fit / partial_fit template;
 - ``_trainer.py``: the training state as one object and its epoch loop;
-- ``_stopping.py``: the stopping rules.
+- ``_settings.py`` (what the parameters mean, the engine's typed options),
+  ``_data.py`` (standardisation statistics, epoch orders, validation splits),
+  ``_stopping.py`` (the stopping rules): leaves that import no estimator layer.
 
 Examples
 --------

@@ -21,7 +21,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import _core
 from .._config import threads
 from .._names import SCHEDULES
-from ._trainer import OPTIMIZER_CLASSES, Settings, Trainer
+from ._settings import OPTIMIZER_CLASSES, Settings
+from ._trainer import Trainer
 
 __all__ = ["BaseGD"]
 

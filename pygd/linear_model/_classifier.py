@@ -17,7 +17,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from .. import optim
 from .._names import CLASSIFICATION_LOSSES, PROBA_LOSSES
 from ._base import BaseGD
-from ._trainer import OPTIMIZER_CLASSES
+from ._settings import OPTIMIZER_CLASSES
 
 __all__ = ["GDClassifier"]
 

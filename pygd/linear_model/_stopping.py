@@ -95,7 +95,7 @@ class RelativeStall:
     def update(self, loss: float) -> Verdict:
         """Count the epoch with objective ``loss``."""
         counter = self.counter
-        if loss > counter.best - self.tol * abs(counter.best):
+        if loss >= counter.best - self.tol * abs(counter.best):  # ">=": an objective at 0 cannot improve
             counter.count += 1
         else:
             counter.count = 0

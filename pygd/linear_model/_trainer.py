@@ -12,32 +12,28 @@ counters and the per-epoch history.  An estimator builds one from its
 Imports go one way: the estimators import this module, this module imports
 :mod:`pygd._core`, :mod:`pygd.optim` and :mod:`._stopping`, never an estimator.
 
-This file is over 500 lines because the epoch loop, the learning-rate rule and the
-engine configuration share one state; splitting them would scatter that state again.
+:class:`Settings` (what the parameters mean) lives in ``_settings.py``, the data
+helpers (standardisation statistics, epoch orders, validation splits) in ``_data.py``.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import sys
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 
 from .. import _core, optim
-from .._names import KINKED_LOSSES, OPTIMIZER_KERNELS, OPTIMIZERS, renamed_schedule_params
-from .._validation import core_suffix
-from ..preprocessing import _scale_from_var
+from .._names import KINKED_LOSSES
+from ._data import check_finite_input, epoch_order, standardization_stats, validation_split
+from ._settings import Settings
 from ._stopping import GradientTest, RelativeStall, StallCounter, ValidationStall, Verdict
 
-__all__ = ["DivergenceWarning", "Settings", "Trainer"]
+__all__ = ["DivergenceWarning", "Trainer"]
 
 
 class DivergenceWarning(ConvergenceWarning):
@@ -52,33 +48,6 @@ class DivergenceWarning(ConvergenceWarning):
     """
 
 
-#: optimizer name -> (pygd.optim class, presets applied before ``optimizer_params``).
-OPTIMIZER_CLASSES: dict[str, tuple[type, dict[str, Any]]] = {
-    name: (getattr(optim, entry.cls), dict(entry.presets)) for name, entry in OPTIMIZERS.items()
-}
-#: pygd.optim class -> the engine's update kernel.
-KERNELS: dict[type, str] = {getattr(optim, cls): kernel for cls, kernel in OPTIMIZER_KERNELS.items()}
-#: Every _core.OptimizerOptions field with torch.optim's default: what the engine is given
-#: for the fields the chosen optimizer class does not take (they do not enter its step).
-OPTIMIZER_FIELDS: dict[str, Any] = {
-    "momentum": 0.0, "dampening": 0.0, "nesterov": False, "betas": (0.9, 0.999), "eps": 1e-8,
-    "weight_decay": 0.0, "amsgrad": False, "decoupled_weight_decay": False, "lr_decay": 0.0,
-    "alpha": 0.99, "centered": False, "rho": 0.9, "momentum_decay": 4e-3,
-}
-#: Every _core.ScheduleOptions field, for the fields a schedule does not take.
-SCHEDULE_FIELDS: dict[str, float] = {
-    "power_t": 0.25, "gamma": 0.1, "step_size": 10.0, "T_max": 1000.0, "eta_min": 0.0, "warmup": 1.0,
-}
-#: the estimators' schedule names -> their parameters and defaults (T_max defaults to max_iter).
-SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {
-    "constant": {},
-    "invscaling": {"power_t": 0.25},
-    "step": {"step_size": 10.0, "gamma": 0.1},
-    "exponential": {"gamma": 0.9},
-    "cosine": {"T_max": -1.0, "eta_min": 0.0},
-    "warmup_cosine": {"T_max": -1.0, "eta_min": 0.0, "warmup": 1.0},
-    "plateau": {"factor": 0.2, "min_lr": 1e-6},
-}
 #: learning_rate="auto" for the adaptive optimizers (for 32 rows where a full-batch rate is given).
 ADAPTIVE_RATES: dict[type, float] = {
     optim.Adam: 0.01, optim.AdamW: 0.01, optim.NAdam: 0.01, optim.RMSprop: 0.01,
@@ -107,197 +76,6 @@ BATCH_GROWTH = 4
 def batch_growth(n_train: int) -> int:
     """Factor of an "auto" batch at a stall: 4, or more so that at most 4 stalls reach n_train."""
     return max(BATCH_GROWTH, math.ceil((n_train / AUTO_BATCH) ** 0.25))
-
-
-def standardization_stats(
-    X: np.ndarray, sample_weight: np.ndarray, rows: np.ndarray | None, center: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and standard deviation of X's columns over ``rows``, in float64.
-
-    Computed by the StandardScaler kernels (one pass over X, no copy, bitwise
-    the same for any thread count); rows outside ``rows`` (the validation
-    split) simply get weight 0.  Columns whose variance is rounding noise get
-    scale 1 (scikit-learn's rule); without ``center`` the mean is 0 and the
-    scale is the root mean square, since no intercept absorbs a shift.
-    """
-    weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
-    count = X.shape[0]
-    if rows is not None:
-        weights = np.zeros_like(weights)
-        weights[rows] = sample_weight[rows]
-        count = len(rows)
-    stats = getattr(_core, "column_stats_" + core_suffix(X.dtype))
-    _, mean, var, _ = stats(X, weights, None)
-    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e300: the caller says so
-        if not center:
-            return np.zeros_like(mean), _scale_from_var(var + mean * mean, np.zeros_like(mean), count)
-        return mean, _scale_from_var(var, mean, count)
-
-
-def epoch_order(rng: np.random.RandomState, rows: int | np.ndarray) -> np.ndarray:
-    """The shuffled order of one epoch (int64): a permutation of range(rows) or of rows.
-
-    Drawn by a PCG64 generator seeded from ``rng`` (the estimator's
-    ``random_state``), which shuffles about twice as fast as RandomState.
-    """
-    generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-    return generator.permutation(rows).astype(np.int64, copy=False)
-
-
-def check_finite_input(X: np.ndarray) -> None:
-    """Raise scikit-learn's ValueError if X has a NaN or an infinity.
-
-    The estimators' fit and partial_fit skip scikit-learn's up-front scan of X
-    (a full pass, ~10% of an epoch): a non-finite value always reaches the loss
-    or the weights of the epoch that visits its row (NaN and inf propagate
-    through every product), so the training loop calls this only then.
-    """
-    if not np.isfinite(X).all():
-        kind = "NaN" if np.isnan(X).any() else "infinity or a value too large for %r" % X.dtype
-        raise ValueError(f"Input X contains {kind}. Remove or impute such values "
-                         f"(e.g. with sklearn.impute.SimpleImputer) before fitting.")
-
-
-def validation_split(n: int, fraction: float, rng: np.random.RandomState,
-                     stratify: np.ndarray | None, sw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (training rows, validation rows) for ``early_stopping``, stratified by class if given.
-
-    Raises ValueError when either part is empty, a class is too rare to stratify,
-    or the validation rows' weights sum to 0 (no score could be computed).
-    """
-    try:
-        train, val = train_test_split(np.arange(n), test_size=fraction, random_state=rng,
-                                      stratify=stratify)
-    except ValueError as exc:
-        raise ValueError(
-            f"The validation split with validation_fraction={fraction} of {n} samples failed: "
-            f"{exc} Change validation_fraction, add samples, or set early_stopping=False.") from exc
-    val = np.sort(val).astype(np.int64)
-    if not sw[val].sum() > 0:
-        raise ValueError("The sample weights of the validation rows are all zero: no validation "
-                         "score can be computed; use another random_state or early_stopping=False.")
-    return np.sort(train).astype(np.int64), val
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What an estimator's parameters ask of the training, fixed when a fit starts.
-
-    The estimator-specific parts: ``engine_loss`` (the engine's loss name),
-    ``optimizer_presets`` (name -> class and presets), ``adaptive_full_rates``
-    ("auto" rates for the whole set), ``validation_score`` (early stopping's
-    score of predictions) and ``owner`` (the class name, for messages).
-    """
-
-    engine_loss: str
-    epsilon: float
-    penalty: str | None
-    alpha: float
-    l1_ratio: float
-    fit_intercept: bool
-    optimizer: Any
-    learning_rate: Any
-    optimizer_params: dict | None
-    lr_schedule: str
-    schedule_params: dict | None
-    batch_size: Any
-    max_iter: int
-    tol: float | None
-    n_iter_no_change: int
-    early_stopping: bool
-    validation_fraction: float
-    shuffle: bool
-    standardize: bool
-    average: Any
-    verbose: int
-    callback: Callable[[int, float], Any] | None
-    validation_score: Callable[[np.ndarray, np.ndarray, np.ndarray], float]
-    owner: str
-    optimizer_presets: dict[str, tuple[type, dict[str, Any]]] = field(default_factory=lambda: OPTIMIZER_CLASSES)
-    adaptive_full_rates: dict[type, float] = field(default_factory=dict)
-
-    # -- what the parameters mean ------------------------------------------------
-    def optimizer_class(self) -> tuple[type, dict[str, Any]]:
-        """The pygd.optim class and the presets the ``optimizer`` name stands for."""
-        if isinstance(self.optimizer, str):
-            return self.optimizer_presets[self.optimizer]
-        if isinstance(self.optimizer, type) and self.optimizer in KERNELS:
-            return self.optimizer, {}
-        raise ValueError(
-            f"optimizer must be one of {sorted(OPTIMIZER_CLASSES)} or a pygd.optim class among "
-            f"{[c.__name__ for c in KERNELS]}, got {self.optimizer!r}"
-        )
-
-    def optimizer_config(self, lr: float) -> tuple[_core.OptimizerOptions, str, float]:
-        """The engine's optimizer options (every field explicit), its kernel, Adagrad's start."""
-        cls, presets = self.optimizer_class()
-        hyper: dict[str, Any] = {}
-        for name, p in inspect.signature(cls.__init__).parameters.items():
-            if name in ("self", "params", "lr", "maximize") or p.default is inspect.Parameter.empty:
-                continue
-            hyper[name] = p.default
-        hyper.update(presets)
-        user = dict(self.optimizer_params or {})
-        for bad in ("lr", "params", "maximize"):
-            if bad in user:
-                raise ValueError(f"optimizer_params may not set {bad!r}"
-                                 + ("; use learning_rate" if bad == "lr" else ""))
-        unknown = set(user) - set(hyper)
-        if unknown:
-            raise ValueError(f"unknown optimizer_params for {cls.__name__}: {sorted(unknown)}; "
-                             f"accepted: {sorted(hyper)}")
-        hyper.update(user)
-        # pygd.optim's own checks (torch's messages) on a throw-away parameter.
-        cls([np.zeros(1)], lr=lr, **hyper)
-        kernel = KERNELS[cls]
-        if cls is optim.AdamW:
-            hyper["decoupled_weight_decay"] = True
-        fields = dict(OPTIMIZER_FIELDS)
-        for key, value in hyper.items():
-            if key != "initial_accumulator_value":
-                fields[key] = tuple(float(b) for b in value) if key == "betas" else value
-        options = _core.OptimizerOptions(kind=_core.OptimizerKind.__members__[kernel], lr=lr, **fields)
-        return options, kernel, float(hyper.get("initial_accumulator_value", 0.0))
-
-    def schedule_values(self) -> dict[str, float]:
-        """The schedule's parameters: defaults, then ``schedule_params`` (torch's names)."""
-        values = dict(SCHEDULE_DEFAULTS[self.lr_schedule])
-        user = renamed_schedule_params(self.schedule_params, stacklevel=6)
-        unknown = set(user) - set(values)
-        if unknown:
-            raise ValueError(f"unknown schedule_params for lr_schedule={self.lr_schedule!r}: "
-                             f"{sorted(unknown)}; accepted: {sorted(values)}")
-        values.update({key: float(value) for key, value in user.items()})
-        return values
-
-    def schedule_config(self) -> _core.ScheduleOptions:
-        """The engine's schedule ("plateau" runs as "constant"; factor and min_lr act between epochs)."""
-        values = self.schedule_values()
-        if "T_max" in values and values["T_max"] <= 0:
-            values["T_max"] = float(self.max_iter)
-        for key, value in values.items():
-            if not math.isfinite(value) or (key != "eta_min" and value < 0):
-                raise ValueError(f"schedule parameter {key} must be finite and >= 0, got {value}")
-        if self.lr_schedule == "warmup_cosine" and values["warmup"] >= values["T_max"]:
-            raise ValueError("warmup must be smaller than T_max")
-        kind = "constant" if self.lr_schedule == "plateau" else self.lr_schedule
-        fields = dict(SCHEDULE_FIELDS)
-        if kind != "constant":
-            fields.update(values)
-        return _core.ScheduleOptions(kind=_core.ScheduleKind.__members__[kind], **fields)
-
-    def penalties(self) -> tuple[float, float]:
-        """(l2, l1) strengths of the penalty."""
-        if self.penalty == "elasticnet" and self.l1_ratio is None:
-            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'")
-        alpha = float(self.alpha)
-        if self.penalty is None:
-            return 0.0, 0.0
-        if self.penalty == "l2":
-            return alpha, 0.0
-        if self.penalty == "l1":
-            return 0.0, alpha
-        return alpha * (1.0 - self.l1_ratio), alpha * self.l1_ratio
 
 
 class Trainer:

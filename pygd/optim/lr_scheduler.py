@@ -20,6 +20,9 @@ Examples
 ...     opt.step([np.ones(2)]); lrs.append(sched.get_last_lr()[0]); sched.step()
 >>> lrs
 [1.0, 1.0, 0.5, 0.5, 0.25]
+
+Over 500 lines for ten schedulers of torch.optim.lr_scheduler, each a short class with
+its docstring and example; one file keeps torch's module layout (``optim.lr_scheduler.X``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,85 @@
+"""The data side of training: standardisation statistics, epoch orders, validation splits, input checks.
+
+Imports only pygd's core modules, never an estimator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from .. import _core
+from .._validation import core_suffix
+from ..preprocessing import _scale_from_var
+
+__all__ = ["check_finite_input", "epoch_order", "standardization_stats", "validation_split"]
+
+
+def standardization_stats(
+    X: np.ndarray, sample_weight: np.ndarray, rows: np.ndarray | None, center: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and standard deviation of X's columns over ``rows``, in float64.
+
+    Computed by the StandardScaler kernels (one pass over X, no copy, bitwise
+    the same for any thread count); rows outside ``rows`` (the validation
+    split) simply get weight 0.  Columns whose variance is rounding noise get
+    scale 1 (scikit-learn's rule); without ``center`` the mean is 0 and the
+    scale is the root mean square, since no intercept absorbs a shift.
+    """
+    weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
+    count = X.shape[0]
+    if rows is not None:
+        weights = np.zeros_like(weights)
+        weights[rows] = sample_weight[rows]
+        count = len(rows)
+    stats = getattr(_core, "column_stats_" + core_suffix(X.dtype))
+    _, mean, var, _ = stats(X, weights, None)
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e300: the caller says so
+        if not center:
+            return np.zeros_like(mean), _scale_from_var(var + mean * mean, np.zeros_like(mean), count)
+        return mean, _scale_from_var(var, mean, count)
+
+
+def epoch_order(rng: np.random.RandomState, rows: int | np.ndarray) -> np.ndarray:
+    """The shuffled order of one epoch (int64): a permutation of range(rows) or of rows.
+
+    Drawn by a PCG64 generator seeded from ``rng`` (the estimator's
+    ``random_state``), which shuffles about twice as fast as RandomState.
+    """
+    generator = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+    return generator.permutation(rows).astype(np.int64, copy=False)
+
+
+def check_finite_input(X: np.ndarray) -> None:
+    """Raise scikit-learn's ValueError if X has a NaN or an infinity.
+
+    The estimators' fit and partial_fit skip scikit-learn's up-front scan of X
+    (a full pass, ~10% of an epoch): a non-finite value always reaches the loss
+    or the weights of the epoch that visits its row (NaN and inf propagate
+    through every product), so the training loop calls this only then.
+    """
+    if not np.isfinite(X).all():
+        kind = "NaN" if np.isnan(X).any() else "infinity or a value too large for %r" % X.dtype
+        raise ValueError(f"Input X contains {kind}. Remove or impute such values "
+                         f"(e.g. with sklearn.impute.SimpleImputer) before fitting.")
+
+
+def validation_split(n: int, fraction: float, rng: np.random.RandomState,
+                     stratify: np.ndarray | None, sw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (training rows, validation rows) for ``early_stopping``, stratified by class if given.
+
+    Raises ValueError when either part is empty, a class is too rare to stratify,
+    or the validation rows' weights sum to 0 (no score could be computed).
+    """
+    try:
+        train, val = train_test_split(np.arange(n), test_size=fraction, random_state=rng,
+                                      stratify=stratify)
+    except ValueError as exc:
+        raise ValueError(
+            f"The validation split with validation_fraction={fraction} of {n} samples failed: "
+            f"{exc} Change validation_fraction, add samples, or set early_stopping=False.") from exc
+    val = np.sort(val).astype(np.int64)
+    if not sw[val].sum() > 0:
+        raise ValueError("The sample weights of the validation rows are all zero: no validation "
+                         "score can be computed; use another random_state or early_stopping=False.")
+    return np.sort(train).astype(np.int64), val
