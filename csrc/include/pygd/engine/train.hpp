@@ -71,7 +71,8 @@ struct TrainSpec {
   double schedule_offset = 0.0;  // the schedule's step offset (see scheduled_lr)
   bool fit_intercept = true;
   double l2 = 0.0;  // gradient += l2 w                      (coef only)
-  double l1 = 0.0;  // after each step, w <- soft-threshold(w, lr_t l1)
+  double l1 = 0.0;  // after each step, w_j <- soft-threshold(w_j, eta_j l1), eta_j the step size
+                    // coordinate j took (engine/train.cpp, l1_step_sizes)
   const double* mean = nullptr;   // d: standardisation x' = (x - mean) / scale, or nullptr
   const double* scale = nullptr;  // d
   double weight_per_row = 1.0;    // a partial batch of m rows is normalised by m * weight_per_row
