@@ -539,7 +539,7 @@ def unstandardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
 # (the *_step functions above), the L1 proximal step and averaging.
 # =============================================================================
 
-__all__ += ["batch_loss_grad", "l1_step_sizes", "scheduled_lr", "train_reference"]
+__all__ += ["batch_loss_grad", "l1_step_sizes", "momentum_coef", "scheduled_lr", "train_reference"]
 
 _STEP_FUNCTIONS: dict[str, Callable[..., None]] = {
     "sgd": sgd_step,
@@ -616,8 +616,20 @@ def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: floa
     raise ValueError(f"unknown schedule {kind!r}")
 
 
+def momentum_coef(kind: str, hyper: dict[str, Any], previous: float, first_step: bool) -> float:
+    r"""c_t, the momentum buffer's coefficient of a constant gradient after a step
+    (TrainCounters.momentum_coef): SGD 1 on the first step (b = g), then
+    :math:`\mu c_{t-1} + 1 - \tau`; RMSprop :math:`\mu c_{t-1} + 1` from 0; else unchanged."""
+    mu = hyper.get("momentum", 0.0)
+    if kind == "sgd" and mu != 0:
+        return 1.0 if first_step else mu * previous + (1.0 - hyper.get("dampening", 0.0))
+    if kind == "rmsprop" and mu > 0:
+        return mu * previous + 1.0
+    return previous
+
+
 def l1_step_sizes(kind: str, hyper: dict[str, Any], lr: float, state: dict[str, Any], kd: int, *,
-                  first_step: bool = False, acc_delta_before: np.ndarray | None = None) -> np.ndarray:
+                  momentum_coef: float = 1.0, acc_delta_before: np.ndarray | None = None) -> np.ndarray:
     r"""The step size :math:`\eta_j` each of the first ``kd`` coordinates took, for the L1 step
     :math:`w_j \leftarrow \mathrm{sign}(w_j)\max(|w_j| - \eta_j\,\text{l1}, 0)`
     (csrc/engine/train.cpp, ``l1_step_sizes``).
@@ -625,16 +637,16 @@ def l1_step_sizes(kind: str, hyper: dict[str, Any], lr: float, state: dict[str, 
     :math:`\eta_j` is the factor the update multiplies the gradient by at a fixed point
     (moment estimates equal to the gradient), so that a fixed point of "step, then prox"
     satisfies :math:`0 \in g + \text{l1}\,\partial|w|`.  ``state`` is the step function's
-    state after the step at rate ``lr``; ``first_step``: SGD's momentum buffer was unset
-    before it; ``acc_delta_before``: Adadelta's ``acc_delta`` before it.
+    state after the step at rate ``lr``; ``momentum_coef``: c_t after it (:func:`momentum_coef`);
+    ``acc_delta_before``: Adadelta's ``acc_delta`` before it.
 
     ======== ==============================================================================
-    sgd      lr (no momentum);  lr, nesterov lr (1 + mu) on the first step (b = g);
-             later lr c, nesterov lr (1 + mu c), with c = (1 - dampening) / (1 - mu)
+    sgd      lr (no momentum);  lr c_t, nesterov lr (1 + mu c_t)
+             (c_t -> (1 - dampening) / (1 - mu))
     adam     step_size / (sqrt(v_j) / sqrt(1 - beta2^t) + eps)   (v_max with amsgrad)
     adagrad  clr / (sqrt(s_j) + eps)
     rmsprop  lr / (sqrt(a_j) + eps)  or  lr / (sqrt(a_j - ga_j^2) + eps) (centered),
-             divided by (1 - mu) with momentum mu > 0
+             times c_t with momentum mu > 0 (c_t -> 1 / (1 - mu))
     adadelta lr sqrt(u_j + eps) / sqrt(a_j + eps), u before the step, a after it
     nadam    -(grad_coef + exp_avg_coef) / (sqrt(v_j / (1 - beta2^t)) + eps)
     ======== ==============================================================================
@@ -650,7 +662,7 @@ def l1_step_sizes(kind: str, hyper: dict[str, Any], lr: float, state: dict[str, 
     eps = hyper.get("eps", 0.0)
     if kind == "sgd":
         mu = hyper.get("momentum", 0.0)
-        c = 1.0 if (mu == 0 or first_step or mu >= 1) else (1.0 - hyper.get("dampening", 0.0)) / (1.0 - mu)
+        c = momentum_coef
         numerator = lr if mu == 0 else (lr * (1.0 + mu * c) if hyper.get("nesterov", False) else lr * c)
         return np.full(kd, numerator)
     if kind == "adam":
@@ -665,7 +677,7 @@ def l1_step_sizes(kind: str, hyper: dict[str, Any], lr: float, state: dict[str, 
         return clr / (np.sqrt(stored("sum")) + eps)
     if kind == "rmsprop":
         mu = hyper.get("momentum", 0.0)
-        numerator = lr / (1.0 - mu) if 0 < mu < 1 else lr
+        numerator = lr * momentum_coef if mu > 0 else lr
         a = stored("square_avg")
         if hyper.get("centered", False):
             ga = stored("grad_avg")
@@ -745,6 +757,7 @@ def train_reference(
     average = params.copy() if average_start >= 0 else None
     n_averaged = 0
     step = 0
+    coef_c = 0.0  # TrainCounters.momentum_coef
     losses = []
     for order in orders:
         n_order = len(order)
@@ -774,8 +787,9 @@ def train_reference(
             first_step = state.get("momentum_buffer") is None
             acc_delta_before = state["acc_delta"][:kd].copy() if "acc_delta" in state else np.zeros(kd, dtype)
             step_fn(view, grad, state, lr=lr, **hyper)
+            coef_c = momentum_coef(optimizer["kind"], hyper, coef_c, first_step)
             if l1 != 0:
-                threshold = l1_step_sizes(optimizer["kind"], hyper, lr, state, kd, first_step=first_step,
+                threshold = l1_step_sizes(optimizer["kind"], hyper, lr, state, kd, momentum_coef=coef_c,
                                           acc_delta_before=acc_delta_before) * l1
                 w_new = params[:kd].astype(np.float64)
                 params[:kd] = np.sign(w_new) * np.maximum(np.abs(w_new) - threshold, 0.0)

@@ -47,15 +47,21 @@ const TrainTable& active_table() { return PYGD_ACTIVE_TABLE(TrainTable, train_ta
 // under-weights l1 by lr_t / eta_j (momentum 0.9: 10x; Adam: by |g_j|/lr-ish).
 // With the state arrays as stored after the step (T-rounded, read as double):
 //   SGD        lr                                         (no momentum)
-//              lr                  first step, plain      (b = g)
-//              lr (1 + mu)         first step, nesterov
-//              lr c                later steps, plain     c = (1 - dampening) / (1 - mu)
-//              lr (1 + mu c)       later steps, nesterov  (b -> c g)
+//              lr c_t              plain                  (b = c_t g for a constant g)
+//              lr (1 + mu c_t)     nesterov               (g + mu b)
+//              c_t = 1 on the first step (b = g) and after a restart, then
+//              c_t = mu c_{t-1} + (1 - dampening)  ->  (1 - dampening) / (1 - mu)
+//              (TrainCounters::momentum_coef).  The limit alone would be exact at a
+//              fixed point too, but right after a (re)start it thresholds by up to
+//              1/(1 - mu) times the step taken, zeroing coordinates that should move;
+//              the estimator restarts momentum whenever the objective rises, and with
+//              the limit the fit stalled (diabetes + noise: 3% above the optimum).
 //   Adam       step_size / (sqrt(v_j) / sqrt(1 - beta2^t) + eps)   v = v_max with amsgrad
 //              (AdamW, Adam with weight decay: the same; the decay is not a prox term)
 //   Adagrad    clr / (sqrt(s_j) + eps)
 //   RMSprop    lr / d_j,  d_j = sqrt(a_j) + eps  or  sqrt(a_j - ga_j^2) + eps (centered);
-//              divided by (1 - mu) with momentum mu > 0 (b = mu b + g / d -> g / (d (1 - mu)))
+//              times c_t with momentum mu > 0 (b = mu b + g / d = c_t g / d for constant
+//              g and d, c_t = mu c_{t-1} + 1 from c_0 = 0  ->  1 / (1 - mu))
 //   Adadelta   lr sqrt(u_j + eps) / sqrt(a_j + eps)      u: acc_delta BEFORE the step (the
 //              one the step used), a: square_avg after it
 //   NAdam      -(grad_coef + exp_avg_coef) / (sqrt(v_j / (1 - beta2^t)) + eps)
@@ -128,9 +134,10 @@ L1StepScalars optimizer_step(const OptimizerOptions& o, const ParamArrays<T>& ar
       if (o.momentum != 0) counters.momentum_started = true;
       L1StepScalars k;
       const double mu = o.momentum;
-      // c: the buffer's limit over g (1 on the first step, where b = g).  mu >= 1 has no
-      // limit (and no fixed point): the plain rate then.
-      const double c = (mu == 0 || first || mu >= 1) ? 1.0 : (1.0 - o.dampening) / (1.0 - mu);
+      if (mu != 0) {
+        counters.momentum_coef = first ? 1.0 : mu * counters.momentum_coef + (1.0 - o.dampening);
+      }
+      const double c = counters.momentum_coef;
       k.numerator = mu == 0 ? lr : (o.nesterov ? lr * (1.0 + mu * c) : lr * c);
       return k;
     }
@@ -155,7 +162,8 @@ L1StepScalars optimizer_step(const OptimizerOptions& o, const ParamArrays<T>& ar
       const RmspropStep s{lr, o.alpha, o.eps, o.weight_decay, o.momentum, o.centered, false};
       rmsprop_update(arrays, s);
       L1StepScalars k;
-      k.numerator = (o.momentum > 0 && o.momentum < 1) ? lr / (1.0 - o.momentum) : lr;
+      if (o.momentum > 0) counters.momentum_coef = o.momentum * counters.momentum_coef + 1.0;
+      k.numerator = o.momentum > 0 ? lr * counters.momentum_coef : lr;
       return k;
     }
     case OptimizerKind::adadelta: {

@@ -104,6 +104,10 @@ struct TrainCounters {
   std::int64_t steps = 0;         // optimizer steps taken
   double mu_product = 1.0;        // NAdam's running product of mu_t
   bool momentum_started = false;  // SGD: the momentum buffer holds a value
+  // SGD and RMSprop with momentum: c_t, the buffer's coefficient of a constant gradient
+  // (SGD: 1 at a (re)start, then mu c + 1 - dampening; RMSprop: mu c + 1 from 0); the L1
+  // step's eta (engine/train.cpp, l1_step_sizes).
+  double momentum_coef = 0.0;
   std::int64_t averaged = 0;      // iterates averaged so far
 };
 
