@@ -542,7 +542,7 @@ def unstandardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
 # (the *_step functions above), the L1 proximal step and averaging.
 # =============================================================================
 
-__all__ += ["batch_loss_grad", "scheduled_lr", "train_reference"]
+__all__ += ["batch_loss_grad", "l1_step_sizes", "momentum_coef", "scheduled_lr", "train_reference"]
 
 _STEP_FUNCTIONS: dict[str, Callable[..., None]] = {
     "sgd": sgd_step,
@@ -619,6 +619,91 @@ def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: floa
     raise ValueError(f"unknown schedule {kind!r}")
 
 
+def momentum_coef(kind: str, hyper: dict[str, Any], previous: float, first_step: bool) -> float:
+    r"""c_t, the momentum buffer's coefficient of a constant gradient after a step
+    (TrainCounters.momentum_coef): SGD 1 on the first step (b = g), then
+    :math:`\mu c_{t-1} + 1 - \tau`; RMSprop :math:`\mu c_{t-1} + 1` from 0; else unchanged."""
+    mu = hyper.get("momentum", 0.0)
+    if kind == "sgd" and mu != 0:
+        return 1.0 if first_step else mu * previous + (1.0 - hyper.get("dampening", 0.0))
+    if kind == "rmsprop" and mu > 0:
+        return mu * previous + 1.0
+    return previous
+
+
+def l1_step_sizes(kind: str, hyper: dict[str, Any], lr: float, state: dict[str, Any], kd: int, *,
+                  momentum_coef: float = 1.0, acc_delta_before: np.ndarray | None = None) -> np.ndarray:
+    r"""The step size :math:`\eta_j` each of the first ``kd`` coordinates took, for the L1 step
+    :math:`w_j \leftarrow \mathrm{sign}(w_j)\max(|w_j| - \eta_j\,\text{l1}, 0)`
+    (csrc/engine/train.cpp, ``l1_step_sizes``).
+
+    :math:`\eta_j` is the factor the update multiplies the gradient by at a fixed point
+    (moment estimates equal to the gradient), so that a fixed point of "step, then prox"
+    satisfies :math:`0 \in g + \text{l1}\,\partial|w|`.  ``state`` is the step function's
+    state after the step at rate ``lr``; ``momentum_coef``: c_t after it (:func:`momentum_coef`);
+    ``acc_delta_before``: Adadelta's ``acc_delta`` before it.
+
+    ======== ==============================================================================
+    sgd      lr (no momentum);  lr c_t, nesterov lr (1 + mu c_t)
+             (c_t -> (1 - dampening) / (1 - mu))
+    adam     step_size / (sqrt(v_j) / sqrt(1 - beta2^t) + eps)   (v_max with amsgrad)
+    adagrad  clr / (sqrt(s_j) + eps)
+    rmsprop  lr / (sqrt(a_j) + eps)  or  lr / (sqrt(a_j - ga_j^2) + eps) (centered),
+             times c_t with momentum mu > 0 (c_t -> 1 / (1 - mu))
+    adadelta lr sqrt(u_j + eps) / sqrt(a_j + eps), u before the step, a after it
+    nadam    -(grad_coef + exp_avg_coef) / (sqrt(v_j / (1 - beta2^t)) + eps)
+    ======== ==============================================================================
+    """
+    import inspect
+
+    defaults = {name: p.default for name, p in inspect.signature(_STEP_FUNCTIONS[kind]).parameters.items()}
+    hyper = {**defaults, **hyper}
+
+    def stored(key: str) -> np.ndarray:
+        return state[key][:kd].astype(np.float64)
+
+    eps = hyper.get("eps", 0.0)
+    if kind == "sgd":
+        mu = hyper.get("momentum", 0.0)
+        c = momentum_coef
+        numerator = lr if mu == 0 else (lr * (1.0 + mu * c) if hyper.get("nesterov", False) else lr * c)
+        return np.full(kd, numerator)
+    if kind == "adam":
+        beta1, beta2 = hyper.get("betas", (0.9, 0.999))
+        t = state["step"]
+        step_size = lr / (1 - beta1**t)
+        inv_bc2_sqrt = 1.0 / (1 - beta2**t) ** 0.5
+        v = stored("max_exp_avg_sq" if hyper.get("amsgrad", False) else "exp_avg_sq")
+        return step_size / (np.sqrt(v) * inv_bc2_sqrt + eps)
+    if kind == "adagrad":
+        clr = lr / (1 + (state["step"] - 1) * hyper.get("lr_decay", 0.0))
+        return clr / (np.sqrt(stored("sum")) + eps)
+    if kind == "rmsprop":
+        mu = hyper.get("momentum", 0.0)
+        numerator = lr * momentum_coef if mu > 0 else lr
+        a = stored("square_avg")
+        if hyper.get("centered", False):
+            ga = stored("grad_avg")
+            root = np.sqrt(a + (-ga) * ga)
+        else:
+            root = np.sqrt(a)
+        return numerator / (root + eps)
+    if kind == "adadelta":
+        assert acc_delta_before is not None
+        return lr * np.sqrt(acc_delta_before[:kd].astype(np.float64) + eps) / np.sqrt(stored("square_avg") + eps)
+    if kind == "nadam":
+        beta1, beta2 = hyper.get("betas", (0.9, 0.999))
+        psi = hyper.get("momentum_decay", 4e-3)
+        t = state["step"]
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * psi)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * psi)))
+        product = state["mu_product"]
+        grad_coef = -lr * (1.0 - mu) / (1.0 - product)
+        exp_avg_coef = (-lr * mu_next) / (1.0 - product * mu_next)
+        return -(grad_coef + exp_avg_coef) / (np.sqrt(stored("exp_avg_sq") / (1 - beta2**t)) + eps)
+    raise ValueError(f"unknown optimizer {kind!r}")
+
+
 def optimizer_dict(options: Any) -> dict[str, Any]:
     """A ``_core.OptimizerOptions`` as the dict :func:`train_reference` takes: the
     kind's name and the hyper-parameters its step function accepts."""
@@ -654,7 +739,8 @@ def train_reference(
 
     then the optimizer step at the scheduled rate :math:`\gamma_t` (:func:`scheduled_lr`
     with ``schedule_offset``), the soft
-    threshold :math:`w \leftarrow \mathrm{sign}(w)\max(|w| - \gamma_t\,\text{l1}, 0)`,
+    threshold :math:`w_j \leftarrow \mathrm{sign}(w_j)\max(|w_j| - \eta_j\,\text{l1}, 0)` with
+    :math:`\eta_j` the step size coordinate j took (:func:`l1_step_sizes`),
     and, after ``average_start`` steps, the running average of the parameters.
     Returns (params, average or None, per-epoch sums of s_i l_i).
     """
@@ -674,6 +760,7 @@ def train_reference(
     average = params.copy() if average_start >= 0 else None
     n_averaged = 0
     step = 0
+    coef_c = 0.0  # TrainCounters.momentum_coef
     losses = []
     for order in orders:
         n_order = len(order)
@@ -700,9 +787,13 @@ def train_reference(
             step += 1
             lr = scheduled_lr(optimizer, schedule, step, spe, schedule_offset)
             view = params[:size]
+            first_step = state.get("momentum_buffer") is None
+            acc_delta_before = state["acc_delta"][:kd].copy() if "acc_delta" in state else np.zeros(kd, dtype)
             step_fn(view, grad, state, lr=lr, **hyper)
+            coef_c = momentum_coef(optimizer["kind"], hyper, coef_c, first_step)
             if l1 != 0:
-                threshold = lr * l1
+                threshold = l1_step_sizes(optimizer["kind"], hyper, lr, state, kd, momentum_coef=coef_c,
+                                          acc_delta_before=acc_delta_before) * l1
                 w_new = params[:kd].astype(np.float64)
                 params[:kd] = np.sign(w_new) * np.maximum(np.abs(w_new) - threshold, 0.0)
             if average is not None and step > average_start:

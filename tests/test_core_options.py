@@ -87,17 +87,23 @@ def test_options_are_read_write():
 
 def test_counters_copy_and_pickle():
     counters = _core.TrainCounters()
-    assert (counters.steps, counters.mu_product, counters.momentum_started, counters.averaged) == \
-        (0, 1.0, False, 0)
+    assert (counters.steps, counters.mu_product, counters.momentum_started, counters.averaged,
+            counters.momentum_coef) == (0, 1.0, False, 0, 0.0)
     counters.steps = 12
     counters.mu_product = 0.125
     counters.momentum_started = True
     counters.averaged = 5
+    counters.momentum_coef = 2.5
     for clone in (pickle.loads(pickle.dumps(counters)), counters.copy(), copy.copy(counters),
                   copy.deepcopy(counters)):
         assert clone == counters
         assert clone is not counters
-        assert repr(clone) == "TrainCounters(steps=12, mu_product=0.125, momentum_started=True, averaged=5)"
+        assert repr(clone) == ("TrainCounters(steps=12, mu_product=0.125, momentum_started=True, averaged=5, "
+                               "momentum_coef=2.5)")
+    # A state pickled before momentum_coef existed (4 fields) still loads.
+    old = _core.TrainCounters.__new__(_core.TrainCounters)
+    old.__setstate__((12, 0.125, True, 5))
+    assert old.momentum_coef == 0.0 and old.steps == 12
     saved = counters.copy()
     counters.steps = 13
     assert saved.steps == 12

@@ -259,35 +259,44 @@ void bind_counters(py::module_& m) {
   py::class_<C>(m, "TrainCounters",
                 "The scalar training state train_epoch_* carries between epochs (a fresh "
                 "state by default): steps taken, NAdam's mu_product, whether SGD's momentum "
-                "buffer has started, iterates averaged.")
+                "buffer has started, iterates averaged, momentum_coef (the momentum buffer's "
+                "coefficient of a constant gradient, for the L1 step).")
       .def(py::init<>())
       .def_readwrite("steps", &C::steps)
       .def_readwrite("mu_product", &C::mu_product)
       .def_readwrite("momentum_started", &C::momentum_started)
       .def_readwrite("averaged", &C::averaged)
+      .def_readwrite("momentum_coef", &C::momentum_coef)
       .def("copy", [](const C& c) { return C(c); }, "A copy (the estimator saves one per epoch).")
       .def("__copy__", [](const C& c) { return C(c); })
       .def("__deepcopy__", [](const C& c, const py::dict&) { return C(c); }, py::arg("memo"))
       .def("__eq__",
            [](const C& a, const C& b) {
              return a.steps == b.steps && a.mu_product == b.mu_product &&
-                    a.momentum_started == b.momentum_started && a.averaged == b.averaged;
+                    a.momentum_started == b.momentum_started && a.averaged == b.averaged &&
+                    a.momentum_coef == b.momentum_coef;
            })
       .def("__repr__",
            [](const py::object& self) {
-             return fields_repr(self, {"steps", "mu_product", "momentum_started", "averaged"});
+             return fields_repr(self, {"steps", "mu_product", "momentum_started", "averaged",
+                                      "momentum_coef"});
            })
       .def(py::pickle(
           [](const C& c) {
-            return py::make_tuple(c.steps, c.mu_product, c.momentum_started, c.averaged);
+            return py::make_tuple(c.steps, c.mu_product, c.momentum_started, c.averaged,
+                                  c.momentum_coef);
           },
           [](const py::tuple& t) {
-            if (t.size() != 4) throw std::runtime_error("TrainCounters: bad pickle state");
+            // 4 fields: pickled before momentum_coef existed (then c = 1 / (1 - mu) is
+            // approached again from 0 on the next steps: only L1 thresholds differ).
+            if (t.size() != 4 && t.size() != 5)
+              throw std::runtime_error("TrainCounters: bad pickle state");
             C c;
             c.steps = t[0].cast<std::int64_t>();
             c.mu_product = t[1].cast<double>();
             c.momentum_started = t[2].cast<bool>();
             c.averaged = t[3].cast<std::int64_t>();
+            if (t.size() == 5) c.momentum_coef = t[4].cast<double>();
             return c;
           }));
 }

@@ -71,7 +71,8 @@ struct TrainSpec {
   double schedule_offset = 0.0;  // the schedule's step offset (see scheduled_lr)
   bool fit_intercept = true;
   double l2 = 0.0;  // gradient += l2 w                      (coef only)
-  double l1 = 0.0;  // after each step, w <- soft-threshold(w, lr_t l1)
+  double l1 = 0.0;  // after each step, w_j <- soft-threshold(w_j, eta_j l1), eta_j the step size
+                    // coordinate j took (engine/train.cpp, l1_step_sizes)
   const double* mean = nullptr;   // d: standardisation x' = (x - mean) / scale, or nullptr
   const double* scale = nullptr;  // d
   double weight_per_row = 1.0;    // a partial batch of m rows is normalised by m * weight_per_row
@@ -103,6 +104,10 @@ struct TrainCounters {
   std::int64_t steps = 0;         // optimizer steps taken
   double mu_product = 1.0;        // NAdam's running product of mu_t
   bool momentum_started = false;  // SGD: the momentum buffer holds a value
+  // SGD and RMSprop with momentum: c_t, the buffer's coefficient of a constant gradient
+  // (SGD: 1 at a (re)start, then mu c + 1 - dampening; RMSprop: mu c + 1 from 0); the L1
+  // step's eta (engine/train.cpp, l1_step_sizes).
+  double momentum_coef = 0.0;
   std::int64_t averaged = 0;      // iterates averaged so far
 };
 
