@@ -51,7 +51,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         Threshold of the huber and epsilon-insensitive losses.
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
         L2 enters the gradient; L1 is a proximal (soft-threshold) step after
-        each update, so exact zeros appear.
+        each update, so exact zeros appear.  Each coordinate is shrunk by
+        ``l1`` times the step size it actually took (Adam's, Adagrad's ...
+        per-coordinate rate; momentum's accumulated one), so every optimizer's
+        fixed point is the L1 optimum.
     alpha : float, default=1e-4
     l1_ratio : float or None, default=0.15
         Elastic-net mixing, in [0, 1]; None is accepted (as scikit-learn >= 1.7
