@@ -174,7 +174,9 @@ void def_for(py::module_& m, const char* suffix) {
         py::arg("mean").noconvert(), py::arg("scale").noconvert(), py::arg("options"),
         "One epoch of the training engine: updates params, states, average and counters "
         "in place and returns an EpochResult (optimality: max |least-norm subgradient| at "
-        "the last step). Inputs validated by pygd.linear_model.");
+        "the last step). Inputs validated by pygd.linear_model. Run from the main thread, "
+        "a signal handler that raises (Ctrl-C) stops it between two steps: the exception is "
+        "raised with params, states, average and counters those of the steps taken.");
   m.def((std::string("batch_predict_") + suffix).c_str(), &batch_predict<T>,
         py::arg("X").noconvert(), py::arg("rows").noconvert(), py::arg("coef").noconvert(),
         py::arg("intercept").noconvert(),
