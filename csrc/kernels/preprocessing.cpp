@@ -377,8 +377,16 @@ inline vdouble affine_vd(vdouble x, vdouble center, vdouble scale) {
   if (Inverse) return x * scale + center;
   const vdouble diff = x - center;
   // Lanes where the difference overflowed (an infinite x gives the same infinity
-  // either way; NaN compares false): in halves, doubled after the division.
-  const auto overflow = abs_vd(diff) == kInf;
+  // either way; NaN compares false).  Ordinary data takes the branch (one test
+  // per vector: selects on every vector made baseline SSE2 1.9x slower).
+  const auto overflow = (diff == kInf) | (diff == -kInf);
+  using lane_t = __typeof__(overflow[0]);
+  lane_t lanes[kW];
+  __builtin_memcpy(lanes, &overflow, sizeof overflow);
+  lane_t any = 0;
+  for (int l = 0; l < kW; ++l) any |= lanes[l];
+  if (__builtin_expect(any == 0, 1)) return diff / scale;
+  // There: in halves, doubled after the division.
   const vdouble half = 0.5 * x - 0.5 * center;
   const vdouble q = (overflow ? half : diff) / scale;
   return overflow ? q * 2.0 : q;
