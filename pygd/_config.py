@@ -17,8 +17,11 @@ __all__ = ["get_num_threads", "set_num_threads", "show_config", "threads"]
 def get_num_threads() -> int:
     """Number of threads pygd's kernels use when called from this thread.
 
-    The default is the number of CPUs available to the process (or
-    ``OMP_NUM_THREADS``).  ``threadpoolctl.threadpool_limits`` lowers it too.
+    The setting is per calling thread (as OpenMP's own thread limit is):
+    :func:`set_num_threads` in one thread does not change it in another.  The
+    default is the number of CPUs available to the process (or
+    ``OMP_NUM_THREADS``).  ``threadpoolctl.threadpool_limits`` lowers it too
+    (for the thread that calls it).
 
     Returns
     -------
@@ -35,10 +38,15 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Limit the threads pygd's kernels use.
+    """Limit the threads pygd's kernels use when called from this thread.
 
-    Results never depend on this number: reductions run over fixed row blocks
-    combined in a fixed order.
+    The setting applies to the calling thread only, like OpenMP's
+    ``omp_set_num_threads`` (which it also calls): a limit set in the main
+    thread does not apply to fits or kernels run from other threads (each
+    starts at the default), and an estimator's ``n_jobs`` changes it only for
+    the thread running that fit, restoring it afterwards.  Results never
+    depend on this number: reductions run over fixed row blocks combined in a
+    fixed order.
 
     Parameters
     ----------

@@ -524,8 +524,24 @@ def standard_scale(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.ndar
 
 
 def standardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
-    r"""``(X - center) / scale`` column-wise, in float64, rounded to ``X.dtype``."""
-    return ((X.astype(np.float64) - np.asarray(center, dtype=np.float64)) / scale).astype(X.dtype)
+    r"""``(X - center) / scale`` column-wise, in float64, rounded to ``X.dtype``.
+
+    Where ``X - center`` overflows (finite values near float64's maximum on
+    both sides of the center), ``((X / 2 - center / 2) / scale) * 2`` instead:
+    halving and doubling are exact there, so these elements are what
+    subtract-then-divide gives with an unbounded exponent; elsewhere the
+    subtraction comes first as usual, with the same bits.
+    """
+    X64 = X.astype(np.float64)
+    center = np.asarray(center, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        diff = X64 - center
+        out = diff / scale
+        overflow = np.isinf(diff)
+        if overflow.any():
+            halves = ((0.5 * X64 - 0.5 * center) / scale) * 2.0
+            out = np.where(overflow, halves, out)
+    return out.astype(X.dtype)
 
 
 def unstandardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:

@@ -137,11 +137,6 @@ def test_threads_all_cpus_are_the_available_ones(threads_restored, monkeypatch):
         assert pygd.get_num_threads() == (available if _core.have_openmp() else 1)
 
 
-@pytest.mark.xfail(
-    reason="csrc/parallel.cpp keeps pygd's thread count in one process-wide atomic (g_num_threads) "
-    "while OpenMP's is per thread: a fit's n_jobs leaks into other threads; needs it thread_local",
-    strict=True,
-)
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_concurrent_fits_with_different_n_jobs_restore_the_thread_count(threads_restored):
     if not _core.have_openmp() or pygd.get_num_threads() < 2:
@@ -182,3 +177,24 @@ def test_concurrent_fits_with_different_n_jobs_restore_the_thread_count(threads_
             t.join()
     assert waited == [True, True, True]  # the interleaving happened
     assert pygd.get_num_threads() == before
+
+
+def test_thread_count_is_per_calling_thread(threads_restored):
+    # Like OpenMP's own limit: a setting in one thread is invisible in another,
+    # and a new thread starts from the default.
+    if not _core.have_openmp() or pygd.get_num_threads() < 2:
+        pytest.skip("needs OpenMP and a default of 2 threads or more")
+    pygd.set_num_threads(1)
+    seen = []
+
+    def worker() -> None:
+        seen.append(pygd.get_num_threads())
+        pygd.set_num_threads(2)
+        seen.append(pygd.get_num_threads())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen[0] >= 2  # not capped by the main thread's 1
+    assert seen[1] == 2
+    assert pygd.get_num_threads() == 1  # not changed by the worker's 2

@@ -146,6 +146,43 @@ def test_affine_matches_reference(simd_level, num_threads, dtype, layout, invers
         assert not np.array_equal(before[ok], inplace[ok])
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_standardize_does_not_overflow_near_the_float64_limit(simd_level, num_threads, layout):
+    # x - center overflows for finite x and center on both sides of 0 near
+    # +-1.7e308; the quotient does not.  Those elements are computed in halves
+    # (exact), the others keep the subtract-then-divide bits.
+    rng = np.random.default_rng(11)
+    n, d = 301, 11  # vector lanes and scalar tails
+    X = rng.normal(size=(n, d))
+    big = rng.random((n, d)) < 0.3
+    X[big] = np.where(rng.random(big.sum()) < 0.5, -1.0, 1.0) * 1.7e308
+    X[0, 0], X[1, 1], X[2, 2] = np.inf, -np.inf, np.nan
+    center = np.where(rng.random(d) < 0.5, -1.0, 1.0) * rng.uniform(0.5, 1.6, d) * 1e308
+    center[-1] = 0.5  # an ordinary column
+    scale = rng.uniform(0.5, 1.7, d) * 1e308
+    scale[-1] = 2.0
+    X = _layouts(X)[layout]
+    out = np.full(X.shape, -7.0)
+    assert getattr(_core, "standardize_f64")(X, out, center, scale)  # it met the infinities
+    with np.errstate(over="ignore"):
+        diff = X - center
+        plain = diff / scale
+    overflow = np.isinf(diff) & np.isfinite(X)
+    assert overflow.sum() > 50
+    np.testing.assert_array_equal(out[~overflow], plain[~overflow])  # the usual bits, inf and NaN included
+    # What subtract-then-divide gives without an exponent limit: the difference
+    # rounded (as a Fraction: it exceeds float64), then the quotient rounded.
+    def unbounded(x, c, s):
+        rounded_diff = 2 * Fraction(float((Fraction(x) - Fraction(c)) / 2))
+        return float(rounded_diff / Fraction(s))
+
+    expected = [unbounded(x, c, s)
+                for x, c, s in zip(X[overflow], np.broadcast_to(center, X.shape)[overflow],
+                                   np.broadcast_to(scale, X.shape)[overflow])]
+    np.testing.assert_array_equal(out[overflow], expected)
+    np.testing.assert_array_equal(out, reference.standardize(X, center, scale))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_affine_reports_infinity_and_keeps_nan(simd_level, dtype):
     X = _data(300, 11, dtype, "C")

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -354,3 +360,63 @@ def test_batch_predict_gathers_rows():
     out = _core.batch_predict_f64(X, rows, coef, intercept)
     np.testing.assert_allclose(out, X[rows] @ coef.T + intercept, rtol=1e-12)
     assert _core.batch_predict_f32(X.astype(np.float32), None, coef, intercept).dtype == np.float32
+
+
+
+
+@contextmanager
+def ctrl_c_when(started):
+    """Sends SIGINT (Ctrl-C) from another thread as soon as ``started()`` is true.
+
+    The engine runs without the GIL, so the watching thread sees the epoch's
+    first steps and the signal arrives inside the epoch, whatever the machine's
+    speed.  Python's default handler (KeyboardInterrupt) runs in the main thread.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            if started():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.0005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        signal.signal(signal.SIGINT, old)
+
+
+def test_ctrl_c_stops_a_long_epoch_between_steps():
+    # The engine runs Python's signal handlers once per 2**16 rows: Ctrl-C raises
+    # KeyboardInterrupt there, long before the end of the epoch, with params,
+    # optimizer state and counters exactly those of the steps taken (the replay).
+    rng = np.random.default_rng(0)
+    n, d = 2_000_000, 8
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    Y = np.ascontiguousarray((X @ rng.normal(size=(d, 1)) + 1.0).astype(np.float32))
+    options = train_options(loss="squared_error", optimizer=OPTIMIZERS["adam"], steps_per_epoch=n)
+
+    def fresh():
+        params = np.zeros(d + 1, dtype=np.float32)
+        return params, [np.zeros_like(params) for _ in range(3)], _core.TrainCounters()
+
+    params, states, counters = fresh()
+    with pytest.raises(KeyboardInterrupt), ctrl_c_when(params.any):
+        _core.train_epoch_f32(X, Y, None, None, 1, params, states, None, counters, None, None, options)
+    steps = counters.steps
+    assert 0 < steps < n  # inside the epoch, not at its end
+    assert steps % 2**16 == 0  # at a check, between two steps
+    # The same steps without an interrupt give the same bits: nothing half-done.
+    replay, replay_states, replay_counters = fresh()
+    _core.train_epoch_f32(X, Y, None, np.arange(steps), 1, replay, replay_states, None,
+                          replay_counters, None, None, options)
+    assert replay_counters.steps == steps
+    np.testing.assert_array_equal(params, replay)
+    for state, replayed in zip(states, replay_states):
+        np.testing.assert_array_equal(state, replayed)

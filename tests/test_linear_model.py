@@ -501,3 +501,43 @@ def test_no_divergence_warning_on_good_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GDRegressor(random_state=0).fit(X, y)
+
+
+
+
+def test_ctrl_c_in_a_long_epoch_leaves_the_model_as_it_was_and_refittable():
+    # Ctrl-C during an epoch stops the engine between two steps (not at the end
+    # of the epoch); the trainer goes back to the epoch's start, so its steps,
+    # n_iter and loss curve agree, and a fitted model keeps its attributes.
+    from test_core_train import ctrl_c_when
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2_000_000, 8)).astype(np.float32)
+    y = X @ np.arange(1.0, 9.0, dtype=np.float32)
+    est = GDRegressor(batch_size=1, max_iter=1, tol=None, random_state=0)
+    est.fit(X[:2000], y[:2000])
+    before = {name: np.copy(getattr(est, name)) for name in ("coef_", "intercept_", "n_iter_", "t_")}
+    curve = list(est.loss_curve_)
+    first = est._trainer
+    start = []
+
+    def stepping():  # the new fit's engine has changed its weights
+        trainer = est.__dict__.get("_trainer")
+        if trainer is None or trainer is first:
+            return False
+        if not start:
+            start.append(trainer.params.copy())
+        return not np.array_equal(trainer.params, start[0])
+
+    with pytest.raises(KeyboardInterrupt), ctrl_c_when(stepping):
+        est.fit(X, y)  # one epoch of 2e6 steps
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(est, name), value, err_msg=name)
+    assert est.loss_curve_ == curve
+    trainer = est._trainer  # the interrupted fit's, back at the start of its first epoch
+    assert trainer is not first
+    assert trainer.n_iter == 0 and trainer.loss_curve == []
+    assert trainer.counters.steps == 0
+    refit = est.fit(X[:2000], y[:2000])
+    np.testing.assert_array_equal(refit.coef_, before["coef_"])
+    assert refit.n_iter_ == 1

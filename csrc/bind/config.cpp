@@ -68,7 +68,9 @@ void register_config(pybind11::module_& m) {
           if (n < 1) throw std::invalid_argument("n must be >= 1, got " + std::to_string(n));
           set_num_threads(n);
         },
-        py::arg("n"), "Limit the threads kernels use (also OpenMP's limit).");
+        py::arg("n"),
+        "Limit the threads kernels called from the calling thread use (also that thread's "
+        "OpenMP limit).");
   m.def("have_openmp", [] { return have_openmp(); });
   m.def("plan_row_blocks",
         [](index_t n, index_t scratch_per_block, index_t cols) {

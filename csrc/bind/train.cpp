@@ -2,7 +2,11 @@
 // the training engine, and its typed contract (bind/options.cpp binds the
 // option structs and enums).  pygd.linear_model validates everything; this
 // file only re-checks shapes and types, turns every Python object into a plain
-// C++ value, then releases the GIL for the whole epoch.
+// C++ value, then releases the GIL for the whole epoch.  A long epoch run from
+// the main thread takes the GIL back between steps, once per
+// kInterruptCheckRows rows, only to run Python's signal handlers: Ctrl-C stops
+// it there (KeyboardInterrupt, with params, states and counters those of the
+// steps taken) instead of at the end of the epoch.
 #include <cmath>
 #include <vector>
 
@@ -60,6 +64,13 @@ const index_t* rows_of(const std::optional<array_of<std::int64_t>>& rows, index_
   return reinterpret_cast<const index_t*>(data);
 }
 
+// Python runs signal handlers in the main thread only: epochs run from other
+// threads never take the GIL back.  (Not cached: a fork changes the main thread.)
+bool in_main_thread() {
+  const py::module_ threading = py::module_::import("threading");
+  return threading.attr("current_thread")().is(threading.attr("main_thread")());
+}
+
 template <class T>
 EpochResult train_epoch(const array_of<T>& X, const array_of<T>& Y,
                         const std::optional<array_of<T>>& sample_weight,
@@ -111,12 +122,23 @@ EpochResult train_epoch(const array_of<T>& X, const array_of<T>& Y,
   TrainCounters local = counters;
   state.counters = &local;
 
+  if (spec.n_order > kInterruptCheckRows && in_main_thread()) {
+    // Called by the engine on this thread, between steps, without the GIL.
+    // True when a handler raised (KeyboardInterrupt for Ctrl-C): its exception
+    // stays set in this thread's state and is raised below.
+    spec.interrupted = [] {
+      py::gil_scoped_acquire acquire;
+      return PyErr_CheckSignals() != 0;
+    };
+  }
+
   EpochResult result;
   {
     py::gil_scoped_release release;
     result = pygd::train_epoch(spec, state);
   }
-  counters = local;
+  counters = local;  // also when interrupted: the steps taken are in params and states
+  if (result.interrupted) throw py::error_already_set();
   return result;
 }
 
@@ -152,7 +174,9 @@ void def_for(py::module_& m, const char* suffix) {
         py::arg("mean").noconvert(), py::arg("scale").noconvert(), py::arg("options"),
         "One epoch of the training engine: updates params, states, average and counters "
         "in place and returns an EpochResult (optimality: max |least-norm subgradient| at "
-        "the last step). Inputs validated by pygd.linear_model.");
+        "the last step). Inputs validated by pygd.linear_model. Run from the main thread, "
+        "a signal handler that raises (Ctrl-C) stops it between two steps: the exception is "
+        "raised with params, states, average and counters those of the steps taken.");
   m.def((std::string("batch_predict_") + suffix).c_str(), &batch_predict<T>,
         py::arg("X").noconvert(), py::arg("rows").noconvert(), py::arg("coef").noconvert(),
         py::arg("intercept").noconvert(),

@@ -1,16 +1,16 @@
 #include "pygd/parallel.hpp"
 
-#include <atomic>
-
 #ifdef PYGD_HAVE_OPENMP
 #include <omp.h>
 #endif
 
 namespace pygd {
 namespace {
-// 0 = not set by pygd.set_num_threads: use OpenMP's default (OMP_NUM_THREADS or
-// the CPUs in the process's affinity mask).
-std::atomic<int> g_num_threads{0};
+// 0 = not set by pygd.set_num_threads on this thread: use OpenMP's default
+// (OMP_NUM_THREADS or the CPUs in the process's affinity mask).  Per calling
+// thread, like OpenMP's own nthreads ICV that set_num_threads also sets: two
+// threads fitting with different n_jobs each see (and restore) their own value.
+thread_local int t_num_threads = 0;
 }  // namespace
 
 bool have_openmp() {
@@ -24,7 +24,7 @@ bool have_openmp() {
 int num_threads() {
 #ifdef PYGD_HAVE_OPENMP
   const int omp_limit = omp_get_max_threads();
-  const int own = g_num_threads.load(std::memory_order_relaxed);
+  const int own = t_num_threads;
   if (own > 0 && own < omp_limit) return own;
   return omp_limit > 0 ? omp_limit : 1;
 #else
@@ -34,7 +34,7 @@ int num_threads() {
 
 void set_num_threads(int n) {
   if (n < 1) n = 1;
-  g_num_threads.store(n, std::memory_order_relaxed);
+  t_num_threads = n;
 #ifdef PYGD_HAVE_OPENMP
   omp_set_num_threads(n);
 #endif

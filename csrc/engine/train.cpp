@@ -312,8 +312,16 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
   EpochResult result;
   T* params = state.params;
   TrainCounters& counters = *state.counters;
+  index_t next_interrupt_check = kInterruptCheckRows;
   for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size) {
     const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
+    if (spec.interrupted && pos >= next_interrupt_check) {  // between steps: all state consistent
+      if (spec.interrupted()) {
+        result.interrupted = true;
+        break;
+      }
+      next_interrupt_check = pos + kInterruptCheckRows;
+    }
 
     // The model in raw units: v = w / scale, c = b - v . mean.
     for (index_t t = 0; t < k; ++t) {

@@ -402,8 +402,14 @@ class Trainer:
                      None if self.average is None else self.average.copy())
             penalty = self._objective_penalty(l2, l1, kd)
             config.lr_factor = self.lr_factor
-            result = engine(X, Y, sw_arg, order, batch, self.params, self.states, self.average,
-                            self.counters, mean, self.scale, config)
+            try:
+                result = engine(X, Y, sw_arg, order, batch, self.params, self.states, self.average,
+                                self.counters, mean, self.scale, config)
+            except KeyboardInterrupt:
+                # Ctrl-C stops the engine between two steps of the epoch: back to the
+                # epoch's start, which n_iter and loss_curve describe.
+                self.params, self.states, self.counters, self.average = saved
+                raise
             finite, optimality = result.finite, result.optimality
             loss = result.loss_sum / result.weight_sum + penalty
             if initial > 0:

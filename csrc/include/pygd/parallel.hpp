@@ -8,10 +8,11 @@
 namespace pygd {
 
 bool have_openmp();
-// Threads a parallel region may use: min(pygd's own setting, the calling
-// thread's OpenMP limit), so threadpoolctl's limits are honoured too.
+// Threads a parallel region may use: min(pygd's own setting for the calling
+// thread, the calling thread's OpenMP limit), so threadpoolctl's limits are
+// honoured too.
 int num_threads();
-// n >= 1; also sets the calling thread's OpenMP limit.
+// n >= 1, for the calling thread only; also sets the calling thread's OpenMP limit.
 void set_num_threads(int n);
 
 // Calls body(i) for i in [0, count), in parallel when count > 1 and more than

@@ -4,6 +4,7 @@
 // comment and pygd.reference.train_reference, which the tests compare with.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "pygd/kernels/train.hpp"
 
@@ -80,7 +81,15 @@ struct TrainSpec {
   index_t average_start = -1;     // average the iterates after this step (-1: no averaging)
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
+  // Asked between two steps, at least once per kInterruptCheckRows rows (and
+  // at most once per batch): true stops the epoch there, before the next
+  // batch, with params, states, average and counters those of the steps taken
+  // (EpochResult::interrupted).  Empty: never asked.  The binding's asks
+  // Python whether a signal handler raised (Ctrl-C).
+  std::function<bool()> interrupted;
 };
+
+inline constexpr index_t kInterruptCheckRows = index_t(1) << 16;
 
 // Everything an epoch needs besides the arrays: pygd._core.TrainOptions, built
 // once per fit by pygd.linear_model (which updates steps_per_epoch,
@@ -130,6 +139,7 @@ struct EpochResult {
   // weights before its step (standardised units; for w_j = 0 the l1 term absorbs up to l1).
   // With one batch per epoch it is the optimality measure of the whole objective: 0 at the optimum.
   double optimality = 0.0;
+  bool interrupted = false;  // spec.interrupted() said stop: `steps` steps were taken
 };
 
 double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& schedule, double t,
