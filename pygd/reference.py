@@ -5,7 +5,7 @@ same name computes; the tests compare the two.  Inputs are assumed valid (the
 public functions validate).  Arithmetic is in float64; results are rounded to
 the input dtype where the kernel returns that dtype.
 
-This file is long (~700 lines) on purpose: it is the executable specification of every
+This file is long (over 800 lines) on purpose: it is the executable specification of every
 kernel, one section per C++ area, so that a reader finds each formula next to its siblings.
 """
 
