@@ -176,9 +176,12 @@ class BaseGD(BaseEstimator):
         self.scale_ = trainer.scale
         self.n_iter_ = trainer.n_iter
         self.t_ = trainer.t
-        self.loss_curve_ = trainer.loss_curve
+        # Copies: the trainer's lists grow with later partial_fit / warm-start epochs, and
+        # what was published must not change unless the estimator publishes again.
+        self.loss_curve_ = list(trainer.loss_curve)
         self.best_loss_ = trainer.best_loss
-        self.validation_scores_ = trainer.validation_scores
+        self.validation_scores_ = (None if trainer.validation_scores is None
+                                   else list(trainer.validation_scores))
         self.best_validation_score_ = trainer.best_validation_score
         self.stop_reason_ = trainer.stop_reason
         self.n_divergences_ = trainer.divergences

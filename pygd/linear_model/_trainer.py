@@ -405,7 +405,7 @@ class Trainer:
             try:
                 result = engine(X, Y, sw_arg, order, batch, self.params, self.states, self.average,
                                 self.counters, mean, self.scale, config)
-            except KeyboardInterrupt:
+            except BaseException:  # Ctrl-C (or any signal handler's exception) between two steps
                 # Ctrl-C stops the engine between two steps of the epoch: back to the
                 # epoch's start, which n_iter and loss_curve describe.
                 self.params, self.states, self.counters, self.average = saved
