@@ -31,8 +31,11 @@ sklearn = pytest.importorskip("sklearn")
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits  # noqa: E402
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+import sklearn  # noqa: E402
 
 from pygd.linear_model import GDClassifier, GDRegressor  # noqa: E402
+
+SKLEARN_VERSION = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
 
 # Every optimizer kind, and the variants whose eta differs (dampening, amsgrad, centered,
 # momentum in RMSprop, coupled/decoupled weight decay).
@@ -269,6 +272,16 @@ def _logistic_objective(Xs, y, W, b, alpha, rho, classes):
 _SAGA: dict = {}
 
 
+def _penalty_kwargs(rho):
+    """LogisticRegression's penalty: l1_ratio alone from scikit-learn 1.8 (penalty deprecated),
+    penalty + l1_ratio before (the lowest declared scikit-learn, 1.6, is tested in CI)."""
+    if SKLEARN_VERSION >= (1, 8):
+        return {"l1_ratio": rho}
+    if rho == 1.0:
+        return {"penalty": "l1"}
+    return {"penalty": "elasticnet", "l1_ratio": rho} if rho > 0 else {"penalty": "l2"}
+
+
 def _classification_case(name, alpha, rho):
     key = (name, alpha, rho)
     if key not in _SAGA:
@@ -281,8 +294,8 @@ def _classification_case(name, alpha, rho):
         n = X.shape[0]
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # no FutureWarning: penalty is spelled by l1_ratio
-            saga = LogisticRegression(C=1.0 / (n * alpha), l1_ratio=rho, solver="saga", tol=1e-12,
-                                      max_iter=10**5).fit(Xs, y)
+            saga = LogisticRegression(C=1.0 / (n * alpha), solver="saga", tol=1e-12, max_iter=10**5,
+                                      **_penalty_kwargs(rho)).fit(Xs, y)
         classes = saga.classes_
         best = _logistic_objective(Xs, y, saga.coef_, saga.intercept_, alpha, rho, classes)
         _SAGA[key] = (X, y, Xs, saga.coef_, best, classes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy
 import scipy.optimize
 
 import pygd
@@ -260,7 +261,9 @@ def test_callback_like_scipy():
              callback=lambda intermediate_result: ours.append(sorted(intermediate_result)))
     scipy.optimize.minimize(testing.booth, [0.0, 0.0], jac=testing.booth_grad, method="BFGS",
                             callback=lambda intermediate_result: theirs.append(set(intermediate_result)))
-    assert {"x", "fun"} <= set(ours[0]) and {"x", "fun"} <= theirs[0]
+    assert {"x", "fun"} <= set(ours[0])
+    if tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1, 11):  # scipy < 1.11: x only
+        assert {"x", "fun"} <= theirs[0]
 
 
 @pytest.mark.parametrize("schedule", sorted(SCHEDULES))

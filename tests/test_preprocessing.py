@@ -6,18 +6,23 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import sklearn
 import sklearn.preprocessing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+
 import pygd
 from pygd import reference
 from pygd import _core
 from pygd.preprocessing import StandardScaler, _merge_stats, _scale_from_var
 
+
 from conftest import DTYPES
+
+SKLEARN_VERSION = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
 
 
 def _case(name, dtype, order, seed=0):
@@ -107,7 +112,8 @@ def test_options_match_sklearn(params, dtype):
         if a is not None:
             np.testing.assert_allclose(a, b, rtol=1e-12)
     np.testing.assert_array_equal(ours.n_samples_seen_, sk.n_samples_seen_)
-    assert np.asarray(ours.n_samples_seen_).dtype == np.asarray(sk.n_samples_seen_).dtype
+    if SKLEARN_VERSION >= (1, 7):  # scikit-learn 1.6 keeps int64 counts where NaNs make them vary
+        assert np.asarray(ours.n_samples_seen_).dtype == np.asarray(sk.n_samples_seen_).dtype
     Z = ours.transform(X)
     with np.errstate(all="ignore"):
         Z_sk = sk.transform(X)
