@@ -172,6 +172,7 @@ class Trainer:
         self.t = 0
         self.divergences = 0
         self.stop_reason = "max_iter"
+        self.reference_objective: float | None = None
 
     def restart(self, settings: Settings, X: np.ndarray, sw: np.ndarray,
                 stratify: np.ndarray | None) -> None:
@@ -197,6 +198,7 @@ class Trainer:
         self.n_iter = 0
         self.divergences = 0
         self.stop_reason = "max_iter"
+        self.reference_objective: float | None = None
 
     # -- the learning rate ---------------------------------------------------------
     def _resolve_learning_rate(self, X: np.ndarray, sw: np.ndarray) -> float:
@@ -376,8 +378,14 @@ class Trainer:
         validation_rule = ValidationStall(self.stall, s.tol, s.n_iter_no_change)
         start = time.perf_counter()
         # The objective at the start: the reference for divergence, and a bound for the result.
-        initial = self._objective(engine, X, Y, sw_arg, train, mean, config,
-                                  self._objective_penalty(l2, l1, kd))
+        # One extra pass per fit; partial_fit computes it on its first call only (an epoch
+        # per call: a pass each time would cost up to half the call).
+        if partial and self.reference_objective is not None:
+            initial = self.reference_objective
+        else:
+            initial = self._objective(engine, X, Y, sw_arg, train, mean, config,
+                                      self._objective_penalty(l2, l1, kd))
+            self.reference_objective = initial
         if not math.isfinite(initial):
             check_finite_input(X)
             raise ValueError(f"The objective at the starting weights is {initial}: X, y or the "
