@@ -26,13 +26,15 @@ OPTIMIZER_CLASSES: dict[str, tuple[type, dict[str, Any]]] = {
 }
 #: pygd.optim class -> the engine's update kernel.
 KERNELS: dict[type, str] = {getattr(optim, cls): kernel for cls, kernel in OPTIMIZER_KERNELS.items()}
-#: Every _core.OptimizerOptions field with torch.optim's default: what the engine is given
-#: for the fields the chosen optimizer class does not take (they do not enter its step).
-OPTIMIZER_FIELDS: dict[str, Any] = {
-    "momentum": 0.0, "dampening": 0.0, "nesterov": False, "betas": (0.9, 0.999), "eps": 1e-8,
-    "weight_decay": 0.0, "amsgrad": False, "decoupled_weight_decay": False, "lr_decay": 0.0,
-    "alpha": 0.99, "centered": False, "rho": 0.9, "momentum_decay": 4e-3,
-}
+#: Every _core.OptimizerOptions field with a default, read from the pygd.optim classes'
+#: signatures (the first class that takes it): what the engine is given for the fields the
+#: chosen optimizer class does not take (they do not enter its step).
+OPTIMIZER_FIELDS: dict[str, Any] = {}
+for _cls in KERNELS:
+    for _name, _p in inspect.signature(_cls.__init__).parameters.items():
+        if _name not in ("self", "params", "lr", "maximize", "initial_accumulator_value"):
+            OPTIMIZER_FIELDS.setdefault(_name, _p.default)
+del _cls, _name, _p
 #: Every _core.ScheduleOptions field, for the fields a schedule does not take.
 SCHEDULE_FIELDS: dict[str, float] = {
     "power_t": 0.25, "gamma": 0.1, "step_size": 10.0, "T_max": 1000.0, "eta_min": 0.0, "warmup": 1.0,
