@@ -295,3 +295,25 @@ def scheduled_lr(
     steps_per_epoch: int,
     offset: float = 0.0,
 ) -> float: ...
+def objective_grad_f32(
+    X: npt.NDArray[np.float32],
+    Y: npt.NDArray[np.float32],
+    sample_weight: npt.NDArray[np.float32] | None,
+    rows: npt.NDArray[np.int64] | None,
+    params: npt.NDArray[np.float64],
+    grad: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    options: TrainOptions,
+) -> tuple[float, float, bool]: ...
+def objective_grad_f64(
+    X: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None,
+    rows: npt.NDArray[np.int64] | None,
+    params: npt.NDArray[np.float64],
+    grad: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    options: TrainOptions,
+) -> tuple[float, float, bool]: ...

@@ -78,6 +78,11 @@ OPTIMIZERS: dict[str, OptimizerName] = {
     "adadelta": OptimizerName("Adadelta", {}),
 }
 
+#: Full-batch quasi-Newton optimizers of the estimators and of ``minimize(method=...)``
+#: (no pygd.optim class: their loop is :func:`pygd._lbfgs.lbfgs`, over one-pass
+#: objective-and-gradient calls).
+QUASI_NEWTON: tuple[str, ...] = ("lbfgs",)
+
 #: pygd.optim class name -> the engine's update kernel (the C++ ``OptimizerKind``).
 OPTIMIZER_KERNELS: dict[str, str] = {
     "SGD": "sgd",

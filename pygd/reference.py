@@ -818,3 +818,36 @@ def train_reference(
                 average[:size] = a + (params[:size].astype(np.float64) - a) / n_averaged
         losses.append(epoch_loss)
     return params, average, losses
+
+
+def objective_grad(
+    X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, rows: np.ndarray | None,
+    params: np.ndarray, *, loss: str = "squared_error", epsilon: float = 0.1,
+    fit_intercept: bool = True, l2: float = 0.0, mean: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
+) -> tuple[float, np.ndarray, float]:
+    r"""The full-batch objective of the standardised problem and its gradient (``_core.objective_grad_*``).
+
+    With ``params`` (k*d + k float64: w row-major, then b) and the training
+    ``rows`` (None: all), :math:`v = w / \text{scale}`, :math:`c = b - v \cdot
+    \text{mean}` and :func:`batch_loss_grad`'s sums at (v, c):
+
+    .. math::
+
+        f = L / S + \tfrac{\text{l2}}{2} \lVert w \rVert^2, \quad
+        \nabla_w = ((G - \text{mean}\, G_b) / \text{scale}) / S + \text{l2}\, w, \quad
+        \nabla_b = G_b / S \ (0 \text{ without intercept}).
+
+    Returns (f, gradient (k*d + k,), S).
+    """
+    k, d = Y.shape[1], X.shape[1]
+    kd = k * d
+    rows = np.arange(X.shape[0]) if rows is None else rows
+    w = params[:kd].reshape(k, d)
+    b = params[kd:] if fit_intercept else np.zeros(k)
+    v, c = (w / scale, b - (w / scale) @ mean) if mean is not None else (w, b)
+    G, Gb, L, S = batch_loss_grad(X, Y, sample_weight, rows, v, c, loss=loss, epsilon=epsilon)
+    raw = (G - mean[None, :] * Gb[:, None]) / scale if mean is not None else G
+    gw = raw / S + l2 * w
+    gb = Gb / S if fit_intercept else np.zeros(k)
+    return L / S + 0.5 * l2 * float(np.sum(w * w)), np.concatenate([gw.ravel(), gb]), S

@@ -50,22 +50,26 @@ def test_shared_defaults_come_from_gdregressor():
     shared = set(reg) & set(clf) - {"loss", "optimizer"}
     assert len(shared) >= 20
     assert {name: clf[name] for name in shared} == {name: reg[name] for name in shared}
-    assert (clf["optimizer"], reg["optimizer"]) == ("adam", "momentum")
+    assert clf["optimizer"] == reg["optimizer"] == "auto"
+    assert (GDClassifier._first_order_default, GDRegressor._first_order_default) == ("adam", "momentum")
 
 
 def test_adam_names_preset_beta2_and_classes_keep_torch_defaults():
     X, y = load_iris(return_X_y=True)
     fit = dict(max_iter=2, tol=None, random_state=0)
-    assert GDClassifier(**fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.9)
+    assert GDClassifier(optimizer="adam", **fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.9)
+    # "auto" in partial_fit (and wherever L-BFGS does not apply) is "adam" with the preset.
+    assert GDClassifier(**fit).partial_fit(X, y, np.unique(y))._trainer.optimizer.betas == (0.9, 0.9)
     assert GDClassifier(optimizer="nadam", **fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.9)
     assert GDClassifier(optimizer_params={"betas": (0.8, 0.99)}, **fit).fit(X, y)._trainer.optimizer.betas == (0.8, 0.99)
     assert GDClassifier(optimizer=optim.Adam, **fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.999)
     assert GDRegressor(optimizer="adam", **fit).fit(X, y)._trainer.optimizer.betas == (0.9, 0.999)
     # "auto" rate of Adam: 0.01 sqrt(B / 32) for batches of B rows, 0.1 for the whole set.
-    assert GDClassifier(**fit).fit(X, y).learning_rate_ == 0.01
-    assert GDClassifier(batch_size=128, **fit).fit(X, y).learning_rate_ == pytest.approx(0.02)
-    assert GDClassifier(batch_size="full", **fit).fit(X, y).learning_rate_ == 0.1
-    assert GDClassifier(batch_size=150, **fit).fit(X, y).learning_rate_ == 0.1
+    adam = dict(fit, optimizer="adam")
+    assert GDClassifier(**adam).fit(X, y).learning_rate_ == 0.01
+    assert GDClassifier(batch_size=128, **adam).fit(X, y).learning_rate_ == pytest.approx(0.02)
+    assert GDClassifier(batch_size="full", **adam).fit(X, y).learning_rate_ == 0.1
+    assert GDClassifier(batch_size=150, **adam).fit(X, y).learning_rate_ == 0.1
     # Momentum keeps the curvature rule, which depends on X only.
     assert GDClassifier(optimizer="momentum", **fit).fit(X, y).learning_rate_ == \
         GDRegressor(optimizer="momentum", **fit).fit(X, y.astype(float)).learning_rate_
@@ -135,7 +139,7 @@ def test_defaults_reach_logistic_regression_accuracy(name):
 
 def test_auto_batches_raise_the_auto_rate(capsys):
     X, y = load_digits(return_X_y=True)
-    GDClassifier(verbose=2, random_state=0).fit(X, y)
+    GDClassifier(optimizer="adam", verbose=2, random_state=0).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     raised = [int(line.split()[-1]) for line in lines if line.startswith("Batch size raised")]
     assert raised == [128, 512, 1797]
@@ -169,7 +173,7 @@ def test_defaults_reach_logistic_regression_log_loss(name, dtype, seed):
 
 def test_multinomial_proba_is_softmax_of_decision():
     X, y = _blobs(k=4)
-    clf = GDClassifier(random_state=0, max_iter=20, tol=None).fit(X, y)
+    clf = GDClassifier(optimizer="adam", random_state=0, max_iter=20, tol=None).fit(X, y)
     scores = clf.decision_function(X)
     np.testing.assert_allclose(clf.predict_log_proba(X), log_softmax(scores, axis=1), rtol=1e-12)
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
@@ -293,8 +297,8 @@ def test_thread_determinism_in_subprocesses():
 
 def test_partial_fit_sequence_equals_fit():
     X, y = _blobs(k=3)
-    full = GDClassifier(random_state=0, max_iter=4, tol=None).fit(X, y)
-    part = GDClassifier(random_state=0)
+    full = GDClassifier(optimizer="adam", random_state=0, max_iter=4, tol=None).fit(X, y)
+    part = GDClassifier(random_state=0)  # "auto" is "adam" in partial_fit
     for _ in range(4):
         part.partial_fit(X, y, classes=[0, 1, 2])
     np.testing.assert_array_equal(part.coef_, full.coef_)
@@ -322,7 +326,7 @@ def test_early_stopping_uses_accuracy_and_restores_best():
 
 def test_clone_pickle_pipeline_gridsearch():
     X, y = _blobs(k=3)
-    clf = GDClassifier(random_state=0, max_iter=20, tol=None).fit(X, y)
+    clf = GDClassifier(optimizer="adam", random_state=0, max_iter=20, tol=None).fit(X, y)
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     assert clone(clf).get_params() == clf.get_params()

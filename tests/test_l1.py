@@ -320,14 +320,10 @@ def test_classifier_l1_reaches_saga_with_more_epochs():
     _check_classifier("breast_cancer", 0.1, 1.0, max_iter=100000)
 
 
-@pytest.mark.xfail(strict=True, reason="default max_iter=1000: measured 5.2e-4 above the optimum, "
-                                       "25 zeros instead of 26 (Adam)")
 def test_classifier_l1_default_fit_reaches_saga():
     _check_classifier("breast_cancer", 0.1, 1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="default tol=1e-4: the gradient test stops 3.1e-6 above the "
-                                       "optimum (zero pattern right); tol=1e-5 reaches it")
 def test_classifier_weak_l1_default_fit_reaches_saga():
     _check_classifier("breast_cancer", 0.01, 1.0)
 
@@ -343,8 +339,6 @@ def test_multinomial_digits_reaches_saga_with_tol_1e5(rho):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="default tol=1e-4: the gradient test stops 3.6e-5 (l1) / 4.2e-6 "
-                                       "(elastic net) above the optimum, one zero short")
 @pytest.mark.parametrize("rho", [1.0, 0.5])
 def test_multinomial_digits_default_fit_reaches_saga(rho):
     _check_classifier("digits", 0.01, rho)

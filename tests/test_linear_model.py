@@ -121,7 +121,7 @@ def test_full_batch_momentum_restarts_when_the_objective_rises(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 8))
     y = X @ rng.normal(size=8) + rng.normal(size=3000)
-    fit = dict(batch_size="full", tol=1e-6, max_iter=5000, random_state=0)
+    fit = dict(optimizer="momentum", batch_size="full", tol=1e-6, max_iter=5000, random_state=0)
     with_restart = GDRegressor(**fit).fit(X, y)
     update = GradientTest.update
 
@@ -138,7 +138,7 @@ def test_full_batch_momentum_restarts_when_the_objective_rises(monkeypatch):
 def test_auto_batch_grows_to_the_whole_set(capsys):
     X, y = _data(n=1000, d=6, cond=30.0, noise=0.5)
     solution = np.linalg.lstsq(np.hstack([X, np.ones((X.shape[0], 1))]), y, rcond=None)[0]
-    est = GDRegressor(alpha=0.0, verbose=2, random_state=0).fit(X, y)
+    est = GDRegressor(optimizer="momentum", alpha=0.0, verbose=2, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     raised = [int(line.split()[-1]) for line in out.splitlines() if line.startswith("Batch size raised")]
     assert raised == [128, 512, 1000]
@@ -291,12 +291,14 @@ def test_multi_target_equals_separate_fits():
 
 def test_float32_stays_float32_and_agrees_with_float64():
     X, y = _data()
-    e64 = GDRegressor(random_state=0, max_iter=20, tol=None).fit(X, y)
-    e32 = GDRegressor(random_state=0, max_iter=20, tol=None).fit(X.astype(np.float32), y.astype(np.float32))
-    assert e32.coef_.dtype == np.float32 and e32.intercept_.dtype == np.float32
-    assert e64.coef_.dtype == np.float64
-    assert e32.predict(X.astype(np.float32)).dtype == np.float32
-    np.testing.assert_allclose(e32.coef_, e64.coef_, rtol=1e-3, atol=1e-3)
+    for optimizer in ("momentum", "lbfgs"):
+        e64 = GDRegressor(optimizer=optimizer, random_state=0, max_iter=20, tol=None).fit(X, y)
+        e32 = GDRegressor(optimizer=optimizer, random_state=0, max_iter=20, tol=None).fit(
+            X.astype(np.float32), y.astype(np.float32))
+        assert e32.coef_.dtype == np.float32 and e32.intercept_.dtype == np.float32
+        assert e64.coef_.dtype == np.float64
+        assert e32.predict(X.astype(np.float32)).dtype == np.float32
+        np.testing.assert_allclose(e32.coef_, e64.coef_, rtol=1e-3, atol=1e-3)
 
 
 def test_c_contiguous_input_is_not_copied():
@@ -338,8 +340,8 @@ def test_thread_determinism_in_subprocesses():
 
 def test_different_seeds_differ():
     X, y = _data()
-    a = GDRegressor(random_state=0, max_iter=2, tol=None).fit(X, y).coef_
-    b = GDRegressor(random_state=1, max_iter=2, tol=None).fit(X, y).coef_
+    a = GDRegressor(optimizer="momentum", random_state=0, max_iter=2, tol=None).fit(X, y).coef_
+    b = GDRegressor(optimizer="momentum", random_state=1, max_iter=2, tol=None).fit(X, y).coef_
     assert not np.array_equal(a, b)
 
 
@@ -348,8 +350,8 @@ def test_different_seeds_differ():
 
 def test_partial_fit_sequence_equals_fit():
     X, y = _data()
-    fitted = GDRegressor(max_iter=4, tol=None, random_state=5).fit(X, y)
-    partial = GDRegressor(max_iter=4, tol=None, random_state=5)
+    fitted = GDRegressor(optimizer="momentum", max_iter=4, tol=None, random_state=5).fit(X, y)
+    partial = GDRegressor(max_iter=4, tol=None, random_state=5)  # "auto": momentum in partial_fit
     for _ in range(4):
         partial.partial_fit(X, y)
     assert np.array_equal(fitted.coef_, partial.coef_)
@@ -360,7 +362,7 @@ def test_partial_fit_sequence_equals_fit():
 
 def test_clone_pickle_pipeline_gridsearch():
     X, y = _data()
-    est = GDRegressor(random_state=0, max_iter=30, tol=None)
+    est = GDRegressor(optimizer="momentum", random_state=0, max_iter=30, tol=None)
     assert clone(est).get_params() == est.get_params()
     est.fit(X, y)
     again = pickle.loads(pickle.dumps(est))

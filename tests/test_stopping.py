@@ -68,17 +68,19 @@ def test_partial_fit_with_early_stopping_holds_out_a_validation_split():
     assert plain.validation_scores_ is None
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 @pytest.mark.parametrize("kind", ["regressor", "classifier"])
-def test_stop_reason_is_recorded_and_printed(kind, capsys):
+def test_stop_reason_is_recorded_and_printed(kind, optimizer, capsys):
     X, y = load_iris(return_X_y=True)
     cls = GDRegressor if kind == "regressor" else GDClassifier
-    est = cls(batch_size="full", random_state=0, verbose=2, max_iter=5000).fit(X, y)
-    assert est.stop_reason_ == "converged"
-    assert f"{STOP_REASONS['converged']} after {est.n_iter_} epochs took" in capsys.readouterr().out
-    with pytest.warns(ConvergenceWarning):
-        est = cls(max_iter=3, random_state=0).fit(X, y)
+    est = cls(optimizer=optimizer, batch_size="full", random_state=0, verbose=2, max_iter=5000).fit(X, y)
+    assert est.stop_reason_ == "converged" and est.optimizer_ == optimizer
+    unit = "epochs" if optimizer == "adam" else "iterations"
+    assert f"{STOP_REASONS['converged']} after {est.n_iter_} {unit}" in capsys.readouterr().out
+    with pytest.warns(ConvergenceWarning, match=f"max_iter=3 {unit}"):
+        est = cls(optimizer=optimizer, max_iter=3, random_state=0).fit(X, y)
     assert est.stop_reason_ == "max_iter"
-    est = cls(callback=lambda epoch, loss: epoch == 2, random_state=0).fit(X, y)
+    est = cls(optimizer=optimizer, callback=lambda epoch, loss: epoch == 2, random_state=0).fit(X, y)
     assert est.stop_reason_ == "callback" and est.n_iter_ == 2
     est = cls(batch_size=16, lr_schedule="constant", random_state=0).fit(X, y)
     assert est.stop_reason_ == "stalled"
@@ -93,17 +95,20 @@ def test_plateau_at_min_lr_without_passing_the_gradient_test_warns():
     assert est.stop_reason_ == "min_lr"
 
 
+@pytest.mark.parametrize("optimizer", ["first-order", "lbfgs"])
 @pytest.mark.parametrize("kind", ["regressor", "classifier"])
-def test_warm_start_continues_where_the_last_fit_stopped(kind):
+def test_warm_start_continues_where_the_last_fit_stopped(kind, optimizer):
     # Before: 126 more epochs and coefficients moved by 26 on a converged model.
     X, y = load_diabetes(return_X_y=True) if kind == "regressor" else load_iris(return_X_y=True)
     cls = GDRegressor if kind == "regressor" else GDClassifier
-    est = cls(warm_start=True, random_state=0).fit(X, y)
+    if optimizer == "first-order":
+        optimizer = cls._first_order_default
+    est = cls(optimizer=optimizer, warm_start=True, random_state=0).fit(X, y)
     assert est.stop_reason_ == "converged"
     coef, objective = est.coef_.copy(), est.loss_curve_[-1]
     est.fit(X, y)
     assert est.n_iter_ <= 2 and est.stop_reason_ == "converged"
-    assert abs(est.loss_curve_[-1] - objective) <= 1e-6 * abs(objective)
+    assert abs(est.best_loss_ - objective) <= 1e-6 * abs(objective)
     np.testing.assert_allclose(est.coef_, coef, rtol=1e-6, atol=1e-9)
     # Without warm_start a refit starts afresh and repeats the first fit bit for bit.
     fresh = cls(random_state=0).fit(X, y)

@@ -142,6 +142,42 @@ EpochResult train_epoch(const array_of<T>& X, const array_of<T>& Y,
   return result;
 }
 
+// The full-batch objective and gradient at params (float64, k d + k); only options'
+// loss, epsilon, fit_intercept and l2 are read.  Returns (objective, weight_sum, finite)
+// and writes the gradient into grad.
+template <class T>
+py::tuple objective_grad(const array_of<T>& X, const array_of<T>& Y,
+                         const std::optional<array_of<T>>& sample_weight,
+                         const std::optional<array_of<std::int64_t>>& rows,
+                         const array_of<double>& params, array_of<double> grad,
+                         const std::optional<array_of<double>>& mean,
+                         const std::optional<array_of<double>>& scale,
+                         const TrainOptions& options) {
+  TrainSpec<T> spec;
+  spec.data = problem_of(X, Y, sample_weight);
+  const index_t d = spec.data.X.cols, k = spec.data.k, size = k * d + k;
+  spec.data.rows = rows_of(rows, spec.data.X.rows, spec.n_order);
+  if (spec.n_order < 1) fail("objective_grad needs at least one row");
+  spec.data.loss = options.loss;
+  spec.data.epsilon = options.epsilon;
+  spec.fit_intercept = options.fit_intercept;
+  spec.l2 = options.l2;
+  if (mean.has_value() != scale.has_value()) fail("mean and scale go together");
+  if (mean) {
+    spec.mean = bind::vector_data(*mean, d, "mean");
+    spec.scale = bind::vector_data(*scale, d, "scale");
+  }
+  const double* p = bind::vector_data(params, size, "params");
+  double* g = writable(grad, size, "grad");
+  if (g < p + size && p < g + size) fail("grad must not overlap params");
+  ObjectiveResult result;
+  {
+    py::gil_scoped_release release;
+    result = pygd::objective_grad(spec, p, g);
+  }
+  return py::make_tuple(result.objective, result.weight_sum, result.finite);
+}
+
 template <class T>
 array_of<T> batch_predict(const array_of<T>& X, const std::optional<array_of<std::int64_t>>& rows,
                           const array_of<double>& coef, const array_of<double>& intercept) {
@@ -177,6 +213,15 @@ void def_for(py::module_& m, const char* suffix) {
         "the last step). Inputs validated by pygd.linear_model. Run from the main thread, "
         "a signal handler that raises (Ctrl-C) stops it between two steps: the exception is "
         "raised with params, states, average and counters those of the steps taken.");
+  m.def((std::string("objective_grad_") + suffix).c_str(), &objective_grad<T>,
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(),
+        py::arg("rows").noconvert(), py::arg("params").noconvert(), py::arg("grad").noconvert(),
+        py::arg("mean").noconvert(), py::arg("scale").noconvert(), py::arg("options"),
+        "The full-batch objective of the standardised problem at params (float64, k d + k: "
+        "coef row-major, then intercepts): writes its gradient into grad and returns "
+        "(objective, weight_sum, finite). Reads options.loss, epsilon, fit_intercept and l2 "
+        "(the L1 term is the caller's). One pass, the GIL released, the same bits for any "
+        "thread count.");
   m.def((std::string("batch_predict_") + suffix).c_str(), &batch_predict<T>,
         py::arg("X").noconvert(), py::arg("rows").noconvert(), py::arg("coef").noconvert(),
         py::arg("intercept").noconvert(),

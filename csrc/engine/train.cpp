@@ -272,6 +272,67 @@ double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& s,
   return lr;
 }
 
+namespace {
+
+// The model in raw units (standardisation folded in): v = w / scale, c = b - v . mean.
+template <class P>
+void raw_model(const P* params, index_t k, index_t d, bool fit_intercept,
+               const double* __restrict inv_scale, const double* __restrict mean, double* coef,
+               double* intercept) {
+  const index_t kd = k * d;
+  for (index_t t = 0; t < k; ++t) {
+    const P* __restrict w = params + t * d;
+    double* __restrict v = coef + t * d;
+    for (index_t j = 0; j < d; ++j) v[j] = double(w[j]) * inv_scale[j];
+    const double b = fit_intercept ? double(params[kd + t]) : 0.0;
+    intercept[t] = b - dot4(v, mean, d);
+  }
+}
+
+}  // namespace
+
+template <class T>
+ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, double* grad) {
+  const BatchProblem<T>& data = spec.data;
+  const index_t d = data.X.cols, k = data.k, kd = k * d;
+  const bool standardize = spec.mean != nullptr;
+  std::vector<double> inv_scale(static_cast<size_t>(d), 1.0), mean(static_cast<size_t>(d), 0.0);
+  for (index_t j = 0; standardize && j < d; ++j) {
+    inv_scale[j] = 1.0 / spec.scale[j];
+    mean[j] = spec.mean[j];
+  }
+  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k));
+  raw_model(params, k, d, spec.fit_intercept, inv_scale.data(), mean.data(), coef.data(),
+            intercept.data());
+  BatchProblem<T> pb = data;
+  pb.coef = coef.data();
+  pb.intercept = intercept.data();
+  BatchScratch scratch;
+  scratch.kd = kd;
+  scratch.k = k;
+  scratch.partial.resize(static_cast<size_t>(scratch.stride()));
+  batch_sums(pb, 0, spec.n_order, scratch, active_table().grad<T>());
+  const double* G = scratch.block(0);
+  const double* Gb = G + kd;
+  ObjectiveResult result;
+  result.loss_sum = G[kd + k];
+  result.weight_sum = G[kd + k + 1];
+  const double inv_S = 1.0 / result.weight_sum;
+  double penalty = 0.0;
+  for (index_t t = 0; t < k; ++t) {
+    for (index_t j = 0; j < d; ++j) {
+      const double w = params[t * d + j];
+      grad[t * d + j] = (G[t * d + j] - mean[j] * Gb[t]) * inv_scale[j] * inv_S + spec.l2 * w;
+      penalty += w * w;
+    }
+    grad[kd + t] = spec.fit_intercept ? Gb[t] * inv_S : 0.0;
+  }
+  result.objective = result.loss_sum * inv_S + 0.5 * spec.l2 * penalty;
+  result.finite = std::isfinite(result.objective);
+  for (index_t j = 0; result.finite && j < kd + k; ++j) result.finite = std::isfinite(grad[j]);
+  return result;
+}
+
 template <class T>
 EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
   const BatchProblem<T>& data = spec.data;
@@ -323,14 +384,7 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       next_interrupt_check = pos + kInterruptCheckRows;
     }
 
-    // The model in raw units: v = w / scale, c = b - v . mean.
-    for (index_t t = 0; t < k; ++t) {
-      const T* __restrict w = params + t * d;
-      double* __restrict v = coef.data() + t * d;
-      for (index_t j = 0; j < d; ++j) v[j] = double(w[j]) * inv_scale[j];
-      const double b = spec.fit_intercept ? double(params[kd + t]) : 0.0;
-      intercept[t] = b - dot4(v, mean, d);
-    }
+    raw_model(params, k, d, spec.fit_intercept, inv_scale, mean, coef.data(), intercept.data());
 
     batch_sums(pb, pos, m, scratch, kernel);
     const double* G = scratch.block(0);
@@ -415,6 +469,8 @@ void batch_predict(const BatchProblem<T>& problem, index_t m, T* out) {
                [&](index_t b) { kernel(problem, plan.begin(b), plan.end(b), out); });
 }
 
+template ObjectiveResult objective_grad<float>(const TrainSpec<float>&, const double*, double*);
+template ObjectiveResult objective_grad<double>(const TrainSpec<double>&, const double*, double*);
 template EpochResult train_epoch<float>(const TrainSpec<float>&, const TrainState<float>&);
 template EpochResult train_epoch<double>(const TrainSpec<double>&, const TrainState<double>&);
 template void batch_predict<float>(const BatchProblem<float>&, index_t, float*);

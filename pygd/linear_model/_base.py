@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _core
 from .._config import threads
-from .._names import SCHEDULES
+from .._names import KINKED_LOSSES, QUASI_NEWTON, SCHEDULES
 from ._settings import OPTIMIZER_CLASSES, Settings
 from ._trainer import Trainer
 
@@ -65,7 +65,7 @@ class BaseGD(BaseEstimator):
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "l1_ratio": [Interval(numbers.Real, 0, 1, closed="both"), None],
         "fit_intercept": ["boolean"],
-        "optimizer": [StrOptions(set(OPTIMIZER_CLASSES)), type],
+        "optimizer": [StrOptions(set(OPTIMIZER_CLASSES) | set(QUASI_NEWTON) | {"auto"}), type],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "optimizer_params": [dict, None],
         "lr_schedule": [StrOptions(set(SCHEDULES))],
@@ -87,6 +87,8 @@ class BaseGD(BaseEstimator):
         "callback": [callable, None],
     }
 
+    #: What optimizer="auto" runs where L-BFGS does not apply (a first-order optimizer).
+    _first_order_default: str = "adam"
     #: optimizer name -> (pygd.optim class, presets).
     _optimizer_presets: dict[str, tuple[type, dict[str, Any]]] = OPTIMIZER_CLASSES
     #: learning_rate="auto" for the whole training set as one batch, where it differs.
@@ -105,12 +107,25 @@ class BaseGD(BaseEstimator):
         raise NotImplementedError
 
     # -- the template --------------------------------------------------------------------
-    def _settings(self) -> Settings:
+    def _resolved_optimizer(self, loss: str, partial: bool) -> Any:
+        """``optimizer``, with "auto" resolved: "lbfgs" for a full-batch fit of a smooth loss
+        where no parameter asks for steps of a first-order optimizer, else the estimator's
+        first-order default (see the ``optimizer`` parameter)."""
+        if self.optimizer != "auto":
+            return self.optimizer
+        quasi_newton = (not partial and loss not in KINKED_LOSSES
+                        and self.batch_size in ("auto", "full") and self.learning_rate == "auto"
+                        and self.lr_schedule == "plateau" and not self.schedule_params
+                        and not self.optimizer_params and not self.early_stopping and not self.average)
+        return "lbfgs" if quasi_newton else self._first_order_default
+
+    def _settings(self, partial: bool = False) -> Settings:
         """The parameters as the trainer reads them (fresh at every fit / partial_fit call)."""
         loss, epsilon = self._engine_loss()
         return Settings(
             engine_loss=loss, epsilon=epsilon, penalty=self.penalty, alpha=self.alpha,
-            l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept, optimizer=self.optimizer,
+            l1_ratio=self.l1_ratio, fit_intercept=self.fit_intercept,
+            optimizer=self._resolved_optimizer(loss, partial),
             learning_rate=self.learning_rate, optimizer_params=self.optimizer_params,
             lr_schedule=self.lr_schedule, schedule_params=self.schedule_params,
             batch_size=self.batch_size, max_iter=self.max_iter, tol=self.tol,
@@ -128,35 +143,62 @@ class BaseGD(BaseEstimator):
         """Up to ``max_iter`` epochs on a fresh trainer (or, with warm_start, the last one), then publish."""
         sw_arg, sw = _tame_weights(sw_arg, sw)
         previous: Trainer | None = getattr(self, "_trainer", None)
-        if (self.warm_start and previous is not None and coef_init is None and intercept_init is None
+        fits = (self.warm_start and previous is not None and coef_init is None and intercept_init is None
                 and previous.params.dtype == X.dtype and previous.n_outputs == Y.shape[1]
-                and previous.params.size == Y.shape[1] * (X.shape[1] + 1)):
+                and previous.params.size == Y.shape[1] * (X.shape[1] + 1))
+        settings = self._settings()
+        if fits and previous.settings.optimizer == settings.optimizer \
+                and previous.settings.optimizer_params == self.optimizer_params:
             # Continue where the last fit stopped: weights, optimizer state, batch size, rate.
             trainer = previous
-            trainer.restart(self._settings(), X, sw, stratify)
+            trainer.restart(settings, X, sw, stratify)
         else:
+            if fits:  # another optimizer: a new one, from the last fit's weights
+                coef_init, intercept_init = previous.weights(X.shape[1])
+                if not self.fit_intercept:
+                    intercept_init = None
             if coef_init is None and intercept_init is None:
                 intercept_init = self._default_intercept(Y, sw)
             rng = check_random_state(self.random_state)
-            trainer = Trainer(self._settings(), X, Y, sw, rng, coef_init, intercept_init, one_d=one_d,
+            trainer = Trainer(settings, X, Y, sw, rng, coef_init, intercept_init, one_d=one_d,
                               stratify=stratify)
             self._trainer = trainer
         with threads(self.n_jobs):
-            trainer.run_epochs(X, Y, sw_arg, sw, self.max_iter, trainer.rng)
+            if trainer.quasi_newton:
+                trainer.run_lbfgs(X, Y, sw_arg, sw)
+            else:
+                trainer.run_epochs(X, Y, sw_arg, sw, self.max_iter, trainer.rng)
         self._publish(trainer, X)
 
     def _partial_fit(self, X: np.ndarray, Y: np.ndarray, one_d: bool, sw_arg: np.ndarray | None,
                      sw: np.ndarray, stratify: np.ndarray | None = None) -> None:
         """One epoch on a new or continued trainer (set up from this call's data when new)."""
+        settings = self._settings(partial=True)
+        if settings.quasi_newton:
+            raise ValueError(f"partial_fit needs a stochastic optimizer; optimizer={self.optimizer!r} "
+                             "works on the whole training set at once (use fit)")
         sw_arg, sw = _tame_weights(sw_arg, sw)
         trainer: Trainer | None = getattr(self, "_trainer", None)
         if trainer is None:
             rng = check_random_state(self.random_state)
-            trainer = Trainer(self._settings(), X, Y, sw, rng, None, self._default_intercept(Y, sw),
+            trainer = Trainer(settings, X, Y, sw, rng, None, self._default_intercept(Y, sw),
                               partial=True, one_d=one_d)
             self._trainer = trainer
+        elif trainer.settings.optimizer != settings.optimizer:
+            # Fitted by another optimizer (an L-BFGS fit, or optimizer changed): a stochastic
+            # trainer set up from this call's data that starts from the fitted weights.
+            if Y.shape[1] != trainer.n_outputs:
+                raise ValueError(f"y has {Y.shape[1]} targets; this model was fitted with "
+                                 f"{trainer.n_outputs}")
+            coef, intercept = trainer.weights(X.shape[1])
+            previous = trainer
+            trainer = Trainer(settings, X, Y, sw, previous.rng, coef,
+                              intercept if self.fit_intercept else None, partial=True,
+                              one_d=previous.one_d)
+            trainer.n_iter = previous.n_iter
+            self._trainer = trainer
         else:
-            trainer.settings = self._settings()
+            trainer.settings = settings
             if Y.shape[1] != trainer.n_outputs:
                 raise ValueError(f"y has {Y.shape[1]} targets; this model was fitted with "
                                  f"{trainer.n_outputs}")
@@ -174,7 +216,9 @@ class BaseGD(BaseEstimator):
         self.learning_rate_ = trainer.learning_rate
         self.mean_ = trainer.mean
         self.scale_ = trainer.scale
+        self.optimizer_ = trainer.settings.optimizer
         self.n_iter_ = trainer.n_iter
+        self.n_passes_ = trainer.passes
         self.t_ = trainer.t
         # Copies: the trainer's lists grow with later partial_fit / warm-start epochs, and
         # what was published must not change unless the estimator publishes again.

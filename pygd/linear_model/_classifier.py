@@ -78,15 +78,18 @@ class GDClassifier(ClassifierMixin, BaseGD):
         and ``0.01 sqrt(B / 32)`` (at most 0.1) for batches of B rows, as the
         gradient noise shrinks like ``1 / sqrt(B)``; "auto" batches raise the
         rate as they grow.
-    optimizer : str or pygd.optim optimizer class, default="adam"
-        As :class:`GDRegressor`, except that the names "adam", "adamw" and
+    optimizer : str or pygd.optim optimizer class, default="auto"
+        As :class:`GDRegressor`: "auto" is "lbfgs" for the smooth losses
+        ("log_loss", "squared_hinge", "modified_huber") where it applies,
+        else "adam" (the kinked losses "hinge" and "perceptron", mini-batch
+        settings, ``partial_fit``).  The names "adam", "adamw" and
         "nadam" preset ``betas=(0.9, 0.9)`` (``optimizer_params`` overrides;
         the classes ``pygd.optim.Adam`` etc. keep torch's 0.999).  On nearly
         separable data the optimum lies far out along directions of tiny
         curvature; momentum SGD at a stable rate needs tens of thousands of
         epochs there, and Adam with beta2 = 0.999 keeps the memory of early,
         large gradients for about a thousand steps, so its steps stay small
-        once the gradients have shrunk.  With beta2 = 0.9 the default fit
+        once the gradients have shrunk.  With beta2 = 0.9 an "adam" fit
         reaches LogisticRegression's log-loss within 1e-4 in about 200 epochs
         on scikit-learn's breast_cancer, iris and digits data.
     class_weight : dict, "balanced" or None, default=None
@@ -150,7 +153,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         alpha: float = 1e-4,
         l1_ratio: float = 0.15,
         fit_intercept: bool = True,
-        optimizer: str | type = "adam",
+        optimizer: str | type = "auto",
         learning_rate: Any = "auto",
         optimizer_params: dict | None = None,
         lr_schedule: str = "plateau",

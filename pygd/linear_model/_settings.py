@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core, optim
-from .._names import OPTIMIZER_KERNELS, OPTIMIZERS, renamed_schedule_params
+from .._names import KINKED_LOSSES, OPTIMIZER_KERNELS, OPTIMIZERS, QUASI_NEWTON, renamed_schedule_params
 
 __all__ = ["KERNELS", "OPTIMIZER_CLASSES", "SCHEDULE_DEFAULTS", "Settings"]
 
@@ -99,6 +99,37 @@ class Settings:
             f"optimizer must be one of {sorted(OPTIMIZER_CLASSES)} or a pygd.optim class among "
             f"{[c.__name__ for c in KERNELS]}, got {self.optimizer!r}"
         )
+
+    @property
+    def quasi_newton(self) -> bool:
+        """True for ``optimizer="lbfgs"`` (the full-batch path of :meth:`Trainer.run_lbfgs`)."""
+        return isinstance(self.optimizer, str) and self.optimizer in QUASI_NEWTON
+
+    def lbfgs_memory(self, n_train: int) -> int:
+        """``optimizer="lbfgs"``: its memory (``optimizer_params={"memory": m}``, default 10),
+        after refusing, by name, the parameters that have no meaning for it."""
+        name = self.optimizer
+        if self.engine_loss in KINKED_LOSSES:
+            raise ValueError(f"optimizer={name!r} needs a smooth loss; loss {self.engine_loss!r} has a "
+                             "kink (use a first-order optimizer such as 'adam' or 'sgd')")
+        if isinstance(self.batch_size, int) and self.batch_size < n_train:
+            raise ValueError(f"optimizer={name!r} works on full batches: batch_size must be 'full' or "
+                             f"'auto', got {self.batch_size} for {n_train} training rows")
+        if self.early_stopping:
+            raise ValueError(f"early_stopping needs a stochastic optimizer, not {name!r}")
+        if self.average:
+            raise ValueError(f"average needs a stochastic optimizer, not {name!r}")
+        if (self.learning_rate != "auto" or self.lr_schedule not in ("plateau", "constant")
+                or self.schedule_params):
+            raise ValueError(f"optimizer={name!r} takes its steps by a line search: leave "
+                             "learning_rate='auto', lr_schedule and schedule_params at their defaults")
+        params = dict(self.optimizer_params or {})
+        memory = params.pop("memory", 10)
+        if params:
+            raise ValueError(f"unknown optimizer_params for {name!r}: {sorted(params)}; accepted: ['memory']")
+        if isinstance(memory, bool) or not isinstance(memory, (int, np.integer)) or memory < 1:
+            raise ValueError(f"optimizer_params['memory'] must be an integer >= 1, got {memory!r}")
+        return int(memory)
 
     def optimizer_config(self, lr: float) -> tuple[_core.OptimizerOptions, str, float]:
         """The engine's optimizer options (every field explicit), its kernel, Adagrad's start."""

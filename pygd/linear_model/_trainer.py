@@ -28,9 +28,10 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _core, optim
+from .._lbfgs import lbfgs
 from .._names import KINKED_LOSSES
 from ._data import check_finite_input, epoch_order, standardization_stats, validation_split
-from ._settings import Settings
+from ._settings import OPTIMIZER_FIELDS, Settings
 from ._stopping import GradientTest, RelativeStall, StallCounter, ValidationStall, Verdict
 
 __all__ = ["DivergenceWarning", "Trainer"]
@@ -122,8 +123,15 @@ class Trainer:
                     f"max |x| = {float(np.max(np.abs(X))):.3g}); rescale X, e.g. divide it by a power of 2.")
         else:
             self.mean = self.scale = None
-        self.learning_rate = self._resolve_learning_rate(X, sw)
-        self.optimizer, kernel, initial_accumulator = s.optimizer_config(self.learning_rate)
+        self.quasi_newton = s.quasi_newton
+        if self.quasi_newton:  # its steps come from a line search: no rate, no optimizer state
+            s.lbfgs_memory(n if self.train_rows is None else len(self.train_rows))
+            self.auto_rule = None
+            self.learning_rate = 1.0
+            self.optimizer, kernel, initial_accumulator = None, "lbfgs", 0.0
+        else:
+            self.learning_rate = self._resolve_learning_rate(X, sw)
+            self.optimizer, kernel, initial_accumulator = s.optimizer_config(self.learning_rate)
         size = k * d + k
         params = np.zeros(size, dtype=dtype)
         train_sw = sw if self.train_rows is None else sw[self.train_rows]
@@ -171,6 +179,7 @@ class Trainer:
         self.n_iter = 0
         self.t = 0
         self.divergences = 0
+        self.passes = 0
         self.stop_reason = "max_iter"
         self.reference_objective: float | None = None
 
@@ -320,6 +329,7 @@ class Trainer:
                             self.counters.copy(), mean, self.scale, config)
         finally:
             config.lr_factor, config.steps_per_epoch = kept
+        self.passes += 1
         return result.loss_sum / result.weight_sum + penalty
 
     def _objective_penalty(self, l2: float, l1: float, kd: int) -> float:
@@ -418,6 +428,7 @@ class Trainer:
                 # epoch's start, which n_iter and loss_curve describe.
                 self.params, self.states, self.counters, self.average = saved
                 raise
+            self.passes += 1
             finite, optimality = result.finite, result.optimality
             loss = result.loss_sum / result.weight_sum + penalty
             if initial > 0:
@@ -507,12 +518,104 @@ class Trainer:
                     f"optimizer {s.optimizer if isinstance(s.optimizer, str) else s.optimizer.__name__!r}; "
                     f"try learning_rate='auto' or a smaller rate.")
 
+    # -- the quasi-Newton path -------------------------------------------------------------
+    def run_lbfgs(self, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None,
+                  sw: np.ndarray) -> None:
+        """``optimizer="lbfgs"``: up to ``max_iter`` iterations of :func:`pygd._lbfgs.lbfgs`.
+
+        Its function is the engine's one-pass ``objective_grad`` of the whole
+        training set (the GIL released); L1 and elastic net run as OWL-QN on the
+        coefficients (exact zeros).  The test is the gradient test of ``tol``
+        (largest component of the least-norm subgradient at most
+        ``tol * sqrt(2 * objective)``), asked at the start too, so a converged
+        model refitted with ``warm_start`` stops at once.  ``n_iter`` counts
+        iterations (line searches), ``passes`` the function evaluations;
+        ``loss_curve`` holds the objective after each iteration.
+        """
+        s = self.settings
+        d = X.shape[1]
+        k = Y.shape[1]
+        kd = k * d
+        memory = s.lbfgs_memory(X.shape[0])
+        l2, l1 = s.penalties()
+        config = _core.TrainOptions(
+            loss=_core.Loss.__members__[s.engine_loss], epsilon=s.epsilon,
+            fit_intercept=bool(s.fit_intercept), l2=l2, l1=l1, weight_per_row=1.0,
+            average_start=-1, steps_per_epoch=1, schedule_offset=0.0, lr_factor=1.0,
+            optimizer=_core.OptimizerOptions(kind=_core.OptimizerKind.sgd, lr=0.0, **OPTIMIZER_FIELDS),
+            schedule=self.schedule)
+        engine = _core.objective_grad_f32 if X.dtype == np.float32 else _core.objective_grad_f64
+        mean = self.mean
+        if mean is not None and not s.fit_intercept:
+            mean = np.zeros(d)
+        grad = np.empty(kd + k)
+
+        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+            value, _, _ = engine(X, Y, sw_arg, None, x, grad, mean, self.scale, config)
+            self.passes += 1
+            return value, grad.copy()
+
+        start = time.perf_counter()
+        tol = s.tol
+        mask = np.zeros(kd + k)
+        mask[:kd] = 1.0
+
+        def converged(F: float, pg: np.ndarray, gap: float) -> bool:
+            # The gradient test, and the quasi-Newton estimate of the gap to the optimum
+            # at most tol^2 F (a gradient test alone stops 1e-6..1e-5 above the optimum of
+            # ill-conditioned problems: their small curvatures turn small gradients into gaps).
+            return (tol is not None and float(np.max(np.abs(pg))) <= tol * math.sqrt(2.0 * abs(F))
+                    and gap <= tol * tol * abs(F) * (0.01 if l1 else 1.0))
+
+        def callback(iteration: int, F: float) -> bool:
+            self.n_iter = iteration
+            self.loss_curve.append(F)
+            self.best_loss = min(self.best_loss, F)
+            self._report(iteration, F, start, s.max_iter)
+            return s.callback is not None and s.callback(iteration, F) is True
+
+        x0 = self.params.astype(np.float64)
+        f0 = fun(x0)[0]
+        self.best_loss = min(self.best_loss, f0)
+        if not math.isfinite(f0):
+            check_finite_input(X)
+            raise ValueError(f"The objective at the starting weights is {f0}: X, y or the "
+                             f"sample weights are too large for {X.dtype} arithmetic; rescale them.")
+        self.passes -= 1  # lbfgs evaluates the start again (the check above is not a pass of the fit)
+        result = lbfgs(fun, x0, converged=converged, max_iter=s.max_iter, memory=memory,
+                       l1=l1, l1_mask=mask if l1 else None, callback=callback)
+        self.params = result.x.astype(self.params.dtype)
+        if self.params.dtype != np.float64:
+            # float32 rounding of the iterate must not add what L1 removed.
+            self.params[:kd][result.x[:kd] == 0] = 0
+        self.n_iter = result.n_iter
+        self.t = result.n_iter
+        self.reference_objective = f0
+        self.stop_reason = {"converged": "converged", "max_iter": "max_iter", "stalled": "stalled",
+                            "callback": "callback"}[result.status]
+        if s.verbose == 1:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        if s.verbose:
+            print(f"{STOP_REASONS[self.stop_reason]} after {self.n_iter} iterations "
+                  f"({self.passes} passes) took {time.perf_counter() - start:.2f} seconds", flush=True)
+        if result.status == "max_iter" and tol is not None:
+            self._warn_unconverged(True)
+        elif result.status == "stalled" and tol is not None and not converged(result.fun, result.grad, 0.0):
+            warnings.warn(
+                f"{s.owner} (optimizer={s.optimizer!r}) stopped after {self.n_iter} iterations: "
+                f"the line search found no lower objective in floating point, and the gradient "
+                f"test (tol={tol}) was not passed (largest gradient component "
+                f"{float(np.max(np.abs(result.grad))):.3g}); consider a larger tol, or float64 data.",
+                ConvergenceWarning, stacklevel=3)
+
     def _warn_unconverged(self, gradient_test: bool) -> None:
         """ConvergenceWarning for a fit that ended without passing its stopping test."""
         s = self.settings
         if self.stop_reason == "max_iter":
             warnings.warn(
-                f"{s.owner} reached max_iter={s.max_iter} epochs before the objective "
+                f"{s.owner} reached max_iter={s.max_iter} "
+                f"{'iterations' if self.quasi_newton else 'epochs'} before the objective "
                 f"stopped improving (tol={s.tol}); consider increasing max_iter or "
                 f"learning_rate.", ConvergenceWarning, stacklevel=4)
         elif gradient_test:  # "min_lr" passes the relative test, not the gradient test

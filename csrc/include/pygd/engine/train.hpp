@@ -142,6 +142,24 @@ struct EpochResult {
   bool interrupted = false;  // spec.interrupted() said stop: `steps` steps were taken
 };
 
+// The whole objective of the standardised problem and its gradient, in one pass
+// over positions [0, n_order) at fixed parameters (L-BFGS's function; no step):
+//   f      = sum_i s_i l_i / S + (l2 / 2) |w|^2,                S = sum_i s_i
+//   grad_w = ((G_tj - mean_j Gb_t) / scale_j) / S + l2 w_tj,    grad_b = Gb_t / S (0 without
+//   intercept), with G, Gb, the loss and S the kernel's sums at the raw model of train_epoch.
+// params and grad hold P = k d + k doubles (coef row-major, then the intercepts); the L1
+// term is the caller's (OWL-QN).  Same blocks and order as a full-batch epoch: the same
+// bits for any thread count.
+struct ObjectiveResult {
+  double objective = 0.0;
+  double loss_sum = 0.0;
+  double weight_sum = 0.0;
+  bool finite = true;  // objective and every gradient entry finite
+};
+
+template <class T>
+ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, double* grad);
+
 double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& schedule, double t,
                     index_t steps_per_epoch, double offset = 0.0);
 

@@ -1,0 +1,298 @@
+"""optimizer="lbfgs" (issue 14): the one-pass objective kernel, the L-BFGS / OWL-QN driver, the estimators.
+
+- ``_core.objective_grad_*`` against ``pygd.reference.objective_grad`` over
+  float32/float64 x C/F order (through the estimators) x losses x outputs x
+  standardisation x thread counts x SIMD levels, and the same bits for 1 and 2 threads;
+- ``pygd._lbfgs.lbfgs`` against scipy's L-BFGS-B on the same objective, and
+  OWL-QN against Lasso / LogisticRegression(saga) (test_l1.py checks the estimators' defaults);
+- the estimators: what "auto" picks, what lbfgs refuses, warm starts, warnings.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import RTOL
+from scipy.optimize import minimize as scipy_minimize
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso
+from test_core_train import OPTIMIZERS, train_options
+
+import pygd
+from pygd import _core
+from pygd import reference as ref
+from pygd._lbfgs import lbfgs, pseudo_gradient
+from pygd.linear_model import GDClassifier, GDRegressor
+
+SMOOTH = ["squared_error", "huber", "squared_epsilon_insensitive", "log_loss", "squared_hinge",
+          "modified_huber", "multinomial"]
+
+
+def _targets(loss, n, k, rng, dtype):
+    if loss == "multinomial":
+        Y = np.zeros((n, k))
+        Y[np.arange(n), rng.integers(0, k, n)] = 1.0
+    elif loss in ("log_loss", "squared_hinge", "modified_huber"):
+        Y = rng.choice([-1.0, 1.0], size=(n, k))
+    else:
+        Y = rng.normal(size=(n, k)) * 3 + 1
+    return np.ascontiguousarray(Y.astype(dtype))
+
+
+# -- the kernel --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", SMOOTH)
+@pytest.mark.parametrize("standardize", [True, False])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_objective_grad_matches_reference(dtype, loss, standardize, fit_intercept, simd_level,
+                                          num_threads):
+    rng = np.random.default_rng(1)
+    n, d = 3001, 7  # several row blocks
+    k = 3 if loss == "multinomial" else 2
+    X = (rng.normal(size=(n, d)) * rng.uniform(0.5, 4, d) + rng.normal(size=d) * 5).astype(dtype)
+    Y = _targets(loss, n, k, rng, dtype)
+    sw = rng.uniform(0.1, 2.0, n).astype(dtype)
+    rows = np.sort(rng.choice(n, 2500, replace=False)).astype(np.int64)
+    params = rng.normal(size=k * d + k) * 0.3
+    mean = X.astype(np.float64).mean(0) if standardize else None
+    scale = X.astype(np.float64).std(0) if standardize else None
+    options = train_options(loss=loss, epsilon=0.7, fit_intercept=fit_intercept, l2=0.03,
+                            optimizer=OPTIMIZERS["sgd"])
+    engine = _core.objective_grad_f32 if dtype == np.float32 else _core.objective_grad_f64
+    for r in (None, rows):
+        grad = np.empty_like(params)
+        f, S, finite = engine(X, Y, sw, r, params, grad, mean, scale, options)
+        f_ref, g_ref, S_ref = ref.objective_grad(X, Y, sw, r, params, loss=loss, epsilon=0.7,
+                                                 fit_intercept=fit_intercept, l2=0.03, mean=mean,
+                                                 scale=scale)
+        assert finite
+        np.testing.assert_allclose(f, f_ref, rtol=RTOL[np.dtype(dtype)])
+        np.testing.assert_allclose(S, S_ref, rtol=RTOL[np.dtype(dtype)])
+        scale_g = np.abs(g_ref).max()
+        np.testing.assert_allclose(grad, g_ref, rtol=0, atol=100 * RTOL[np.dtype(dtype)] * scale_g)
+        if not fit_intercept:
+            assert np.all(grad[k * d:] == 0)
+
+
+def test_objective_grad_bits_do_not_depend_on_threads():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(20000, 9))
+    Y = _targets("multinomial", 20000, 4, rng, np.float64)
+    params = rng.normal(size=4 * 9 + 4)
+    options = train_options(loss="multinomial", l2=0.01, optimizer=OPTIMIZERS["sgd"])
+    out = []
+    for threads in (1, 2):
+        with _threads(threads):
+            grad = np.empty_like(params)
+            f = _core.objective_grad_f64(X, Y, None, None, params, grad, None, None, options)[0]
+            out.append((f, grad))
+    assert out[0][0] == out[1][0] and np.array_equal(out[0][1], out[1][1])
+
+
+class _threads:
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.old = pygd.get_num_threads()
+        pygd.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        pygd.set_num_threads(self.old)
+
+
+def test_objective_grad_checks_its_arguments():
+    X = np.ones((5, 2))
+    Y = np.ones((5, 1))
+    options = train_options(optimizer=OPTIMIZERS["sgd"])
+    params = np.zeros(3)
+    with pytest.raises(ValueError, match="params must be 1-D with 3"):
+        _core.objective_grad_f64(X, Y, None, None, np.zeros(4), np.zeros(4), None, None, options)
+    with pytest.raises(ValueError, match="grad must not overlap"):
+        _core.objective_grad_f64(X, Y, None, None, params, params, None, None, options)
+    with pytest.raises(ValueError, match="outside"):
+        _core.objective_grad_f64(X, Y, None, np.array([7]), params, np.zeros(3), None, None, options)
+    grad = np.zeros(3)
+    grad.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        _core.objective_grad_f64(X, Y, None, None, params, grad, None, None, options)
+
+
+# -- the driver ----------------------------------------------------------------------------------
+def _logistic(X, y, alpha):
+    n = len(y)
+    s = np.where(y > 0, 1.0, -1.0)
+
+    def fun(x):
+        z = X @ x[:-1] + x[-1]
+        m = -s * z
+        loss = np.mean(np.logaddexp(0, m)) + 0.5 * alpha * x[:-1] @ x[:-1]
+        p = -s / (1 + np.exp(-m))
+        return loss, np.append(X.T @ p / n + alpha * x[:-1], p.mean())
+    return fun
+
+
+@pytest.mark.parametrize("problem", ["logistic", "least_squares", "rosenbrock"])
+def test_lbfgs_reaches_scipy_lbfgsb(problem):
+    rng = np.random.default_rng(0)
+    gtol = 1e-9
+    if problem == "logistic":
+        X, y = load_breast_cancer(return_X_y=True)
+        X = (X - X.mean(0)) / X.std(0)
+        fun, x0 = _logistic(X, y, 1e-3), np.zeros(X.shape[1] + 1)
+    elif problem == "least_squares":
+        A = rng.normal(size=(200, 30)) * np.geomspace(1, 100, 30)
+        b = rng.normal(size=200)
+        fun, x0 = (lambda x: (0.5 * np.sum((A @ x - b) ** 2), A.T @ (A @ x - b))), np.zeros(30)
+        gtol = 1e-4  # gradients of order 1e4 |x|: 1e-9 is below their rounding (both stall)
+    else:
+        from scipy.optimize import rosen, rosen_der
+        fun, x0 = (lambda x: (rosen(x), rosen_der(x))), np.full(8, -1.0)
+    ours = lbfgs(fun, x0, converged=lambda F, pg, gap: np.abs(pg).max() <= gtol, max_iter=5000)
+    theirs = scipy_minimize(fun, x0, jac=True, method="L-BFGS-B",
+                            options=dict(gtol=1e-12, ftol=0, maxiter=20000, maxfun=40000))
+    assert ours.status == "converged"
+    assert ours.fun <= theirs.fun + 1e-10 * max(1.0, abs(theirs.fun))
+    np.testing.assert_allclose(ours.x, theirs.x, rtol=1e-5, atol=1e-6)
+    # About as many passes as scipy's (a Wolfe line search takes the unit step almost always).
+    assert ours.n_fun <= 2 * theirs.nfev + 10
+    assert len(ours.history) == ours.n_iter and np.all(np.diff(ours.history) <= 0)
+
+
+def test_owlqn_reaches_lasso_with_its_zeros():
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    X = np.hstack([X, np.random.default_rng(0).normal(size=(len(y), 30))])
+    n = len(y)
+
+    def fun(x):
+        r = X @ x[:-1] + x[-1] - y
+        return 0.5 * np.mean(r * r), np.append(X.T @ r / n, r.mean())
+    mask = np.append(np.ones(X.shape[1]), 0.0)
+    res = lbfgs(fun, np.zeros(X.shape[1] + 1), converged=lambda F, pg, gap: np.abs(pg).max() <= 1e-10,
+                l1=1.0, l1_mask=mask, max_iter=2000)
+    lasso = Lasso(alpha=1.0, tol=1e-14, max_iter=100000).fit(X, y)
+    best = fun(np.append(lasso.coef_, lasso.intercept_))[0] + np.abs(lasso.coef_).sum()
+    assert res.status == "converged"
+    assert res.fun <= best * (1 + 1e-9)
+    assert np.array_equal(res.x[:-1] == 0, np.abs(lasso.coef_) < 1e-8)
+    assert res.x[-1] != 0  # the unpenalised entry is never thresholded
+
+
+def test_pseudo_gradient_is_the_least_norm_subgradient():
+    x = np.array([1.0, -1.0, 0.0, 0.0, 0.0, 0.0])
+    g = np.array([0.3, 0.3, 0.5, -0.5, 2.0, -2.0])
+    np.testing.assert_array_equal(pseudo_gradient(x, g, 1.0, None), [1.3, -0.7, 0.0, 0.0, 1.0, -1.0])
+    mask = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(pseudo_gradient(x, g, 1.0, mask), [1.3, -0.7, 0.0, 0.0, 2.0, -2.0])
+
+
+def test_lbfgs_stalls_rather_than_looping_when_no_decrease_exists():
+    # A function whose "gradient" lies: no step along -g lowers it.
+    res = lbfgs(lambda x: (float(x @ x), -2 * x), np.ones(3), converged=lambda F, pg, gap: False,
+                max_iter=50)
+    assert res.status == "stalled" and res.n_fun < 100
+    np.testing.assert_array_equal(res.x, np.ones(3))
+
+
+# -- the estimators ---------------------------------------------------------------------------
+def test_auto_picks_lbfgs_where_it_applies():
+    X, y = load_iris(return_X_y=True)
+    assert GDClassifier().fit(X, y).optimizer_ == "lbfgs"
+    assert GDRegressor().fit(X, y.astype(float)).optimizer_ == "lbfgs"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert GDClassifier(loss="hinge", max_iter=5).fit(X, y).optimizer_ == "adam"
+        assert GDRegressor(loss="epsilon_insensitive", max_iter=5).fit(X, y).optimizer_ == "momentum"
+    for first_order in (dict(batch_size=16), dict(learning_rate=0.01), dict(early_stopping=True),
+                        dict(average=True), dict(lr_schedule="cosine"),
+                        dict(optimizer_params={"betas": (0.9, 0.99)})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            assert GDClassifier(max_iter=3, **first_order).fit(X, y).optimizer_ == "adam", first_order
+    assert GDClassifier().partial_fit(X, y, classes=[0, 1, 2]).optimizer_ == "adam"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_lbfgs_fit_is_the_reference_optimum(dtype, order):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = np.asarray(X, dtype=dtype, order=order)
+    est = GDClassifier(optimizer="lbfgs", alpha=1e-3, tol=1e-6).fit(X, y)
+    assert est.stop_reason_ == "converged" and est.coef_.dtype == dtype
+    Xs = (X.astype(np.float64) - est.mean_) / est.scale_
+    fun = _logistic(Xs, y, 1e-3)
+    best = scipy_minimize(fun, np.zeros(31), jac=True, method="L-BFGS-B",
+                          options=dict(gtol=1e-12, ftol=0, maxiter=10000)).fun
+    w = est.coef_[0].astype(np.float64) * est.scale_
+    b = float(est.intercept_[0]) + est.coef_[0].astype(np.float64) @ est.mean_
+    assert fun(np.append(w, b))[0] <= best * (1 + (1e-9 if dtype == np.float64 else 1e-6))
+    assert est.n_passes_ >= est.n_iter_ + 1 and len(est.loss_curve_) == est.n_iter_
+
+
+def test_lbfgs_bits_do_not_depend_on_n_jobs():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30000, 12))
+    y = rng.integers(0, 4, 30000)
+    a = GDClassifier(optimizer="lbfgs", n_jobs=1).fit(X, y)
+    b = GDClassifier(optimizer="lbfgs", n_jobs=2).fit(X, y)
+    assert np.array_equal(a.coef_, b.coef_) and a.loss_curve_ == b.loss_curve_
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(loss="hinge"), "needs a smooth loss"),
+    (dict(batch_size=10), "full batches"),
+    (dict(early_stopping=True), "early_stopping needs a stochastic optimizer"),
+    (dict(average=True), "average needs a stochastic optimizer"),
+    (dict(learning_rate=0.1), "line search"),
+    (dict(lr_schedule="cosine"), "line search"),
+    (dict(optimizer_params={"lr": 1.0}), "unknown optimizer_params for 'lbfgs'"),
+    (dict(optimizer_params={"memory": 0}), "memory"),
+])
+def test_lbfgs_refuses_what_it_cannot_do(params, match):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=match):
+        GDClassifier(optimizer="lbfgs", **params).fit(X, y)
+
+
+def test_lbfgs_partial_fit_is_refused_and_auto_partial_fit_continues_an_lbfgs_fit():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="partial_fit needs a stochastic optimizer"):
+        GDClassifier(optimizer="lbfgs").partial_fit(X, y, classes=[0, 1, 2])
+    est = GDClassifier(random_state=0).fit(X, y)
+    proba = est.predict_proba(X)
+    assert est.optimizer_ == "lbfgs"
+    est.partial_fit(X, y)  # an Adam epoch from the fitted weights
+    assert est.optimizer_ == "adam" and est.n_iter_ == est._trainer.n_iter
+    assert np.abs(est.predict_proba(X) - proba).max() < 0.1
+
+
+def test_lbfgs_max_iter_warns_and_the_objective_never_rises():
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="max_iter=3 iterations"):
+        est = GDClassifier(optimizer="lbfgs", max_iter=3).fit(X, y)
+    assert est.stop_reason_ == "max_iter" and est.n_iter_ == 3
+    assert np.all(np.diff(est.loss_curve_) <= 0)
+
+
+def test_warm_start_switching_optimizer_starts_from_the_last_weights():
+    X, y = load_diabetes(return_X_y=True)
+    est = GDRegressor(optimizer="momentum", warm_start=True, random_state=0).fit(X, y)
+    before = est.best_loss_
+    est.set_params(optimizer="lbfgs").fit(X, y)
+    assert est.optimizer_ == "lbfgs" and est.loss_curve_[0] <= before
+    assert est.n_iter_ < 0.5 * GDRegressor(optimizer="lbfgs").fit(X, y).n_iter_
+
+
+@pytest.mark.parametrize("alpha", [2.0, 5.0])
+def test_lbfgs_elastic_net_has_the_same_exact_zeros_in_float32(alpha):
+    X, y = load_diabetes(return_X_y=True)
+    X = np.hstack([X, np.random.default_rng(0).normal(size=(len(y), 20))])
+    fit = dict(optimizer="lbfgs", penalty="elasticnet", l1_ratio=0.9, alpha=alpha)
+    e64 = GDRegressor(**fit).fit(X, y)
+    e32 = GDRegressor(**fit).fit(X.astype(np.float32), y.astype(np.float32))
+    assert e32.coef_.dtype == np.float32 and (e64.coef_ == 0).sum() >= 15
+    assert np.array_equal(e32.coef_ == 0, e64.coef_ == 0)
