@@ -231,7 +231,7 @@ def _orthant_search(ev: _Evaluator, x: Array, F: float, pg: Array, d: Array, a: 
 def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
           converged: Callable[[float, Array, float], bool], max_iter: int = 1000, memory: int = 10,
           l1: float = 0.0, l1_mask: Array | None = None,
-          callback: Callable[[int, float], bool | None] | None = None) -> LBFGSResult:
+          callback: Callable[[int, float, Array, Array], bool | None] | None = None) -> LBFGSResult:
     """Minimise ``f + l1 sum mask_j |x_j|`` from ``x0`` (see the module docstring).
 
     Parameters
@@ -250,7 +250,8 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
     l1, l1_mask : float, ndarray or None
         The L1 term's strength and which entries it applies to (None: all).
     callback : callable or None
-        ``callback(iteration, F)`` after each iteration; True stops.
+        ``callback(iteration, F, x, grad f)`` after each iteration (x and the
+        gradient are the driver's arrays: copy them to keep them); True stops.
 
     Returns
     -------
@@ -313,7 +314,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
         first = False
         it += 1
         history.append(F)
-        if callback is not None and callback(it, F) is True:
+        if callback is not None and callback(it, F, x, g) is True:
             status = "callback"
             pg = pseudo_gradient(x, g, l1, l1_mask)
             break

@@ -18,7 +18,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import OptimizeResult
 
 from . import optim
-from ._names import OPTIMIZERS
+from ._lbfgs import lbfgs
+from ._names import OPTIMIZERS, QUASI_NEWTON
 from .optim import lr_scheduler
 
 __all__ = ["METHODS", "SCHEDULES", "check_grad", "minimize"]
@@ -259,7 +260,12 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
         (SGD, ``momentum=0.9, nesterov=True``), ``"adagrad"``, ``"rmsprop"``,
         ``"adam"``, ``"adamw"``, ``"nadam"``, ``"adadelta"`` (see
         :data:`METHODS`), with the optimizer's arguments as keywords
-        (``betas=(0.9, 0.99)``, ``momentum=0.5`` ...).  An optimizer *instance*
+        (``betas=(0.9, 0.99)``, ``momentum=0.5`` ...).  ``"lbfgs"``:
+        limited-memory BFGS with a strong-Wolfe line search (no ``lr``,
+        schedule or bounds; keyword ``memory``, default 10; one function and
+        gradient evaluation per line-search trial, ``nit`` counts
+        iterations; status 2 when the line search finds no lower value
+        before the tests pass, as scipy's BFGS).  An optimizer *instance*
         must hold exactly one float64 parameter of shape ``(n,)``: that array
         is the working point (``x0`` is copied into it, it holds the last
         iterate afterwards) and its state carries on from earlier use.
@@ -290,7 +296,7 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
         sign).
     bounds : sequence of (min, max) or scipy.optimize.Bounds, optional
         Box constraints (``None`` for no bound), kept by projecting each
-        iterate (and ``x0``) onto the box.
+        iterate (and ``x0``) onto the box.  Not with ``method="lbfgs"``.
     callback : callable, optional
         Called after each iteration as ``callback(xk)``, or as
         ``callback(intermediate_result)`` (an OptimizeResult with ``x``,
@@ -338,7 +344,7 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
     -----
     A non-finite value or gradient stops the run at once (status 3,
     ``success=False``); ``x`` is then the point where it happened and
-    ``path`` ends there.  Unlike scipy's quasi-Newton methods there is no line
+    ``path`` ends there.  Except with ``method="lbfgs"`` there is no line
     search: the learning rate decides whether the iteration converges, which
     is the point of this function (see :func:`pygd.plot.learning_rate_sweep`).
 
@@ -354,6 +360,9 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
     ...                method="momentum", lr=1e-3, max_iter=50000)
     >>> res.status, np.round(res.x, 5).tolist()
     (0, [1.0, 1.0])
+    >>> res = minimize(testing.rosenbrock, [-1.0, 1.0], jac=testing.rosenbrock_grad, method="lbfgs")
+    >>> res.status, res.nit < 100, np.round(res.x, 5).tolist()
+    (0, True, [1.0, 1.0])
     """
     # -- validation -----------------------------------------------------------
     if not callable(fun):
@@ -391,6 +400,18 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
         grad_fun = jac
     else:
         raise TypeError(f"jac must be a callable, True, '2-point' or '3-point', got {jac!r}")
+
+    if isinstance(method, str) and method.lower() in QUASI_NEWTON:
+        given = [name for name, value in (("lr", lr), ("bounds", bounds), ("schedule_params", schedule_params))
+                 if value is not None] + (["lr_schedule"] if lr_schedule != "constant" else [])
+        unknown = set(optimizer_options) - {"memory"}
+        if given or unknown:
+            raise TypeError(f"method={method!r} takes its steps by a line search and has no "
+                            f"{sorted(given) + sorted(unknown)} (bounds: use scipy's L-BFGS-B); "
+                            "its one option is memory (10)")
+        return _minimize_lbfgs(fun, x0_arr.astype(np.float64), args, jac, scheme, grad_fun, max_iter,
+                               gtol, ftol, maximize, cb_kind, callback, record_path,
+                               optimizer_options.get("memory", 10))
 
     # -- the working point, the optimizer, the schedule -------------------------
     if isinstance(method, optim.Optimizer):
@@ -514,6 +535,100 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
     res = Result(x=xk.copy(), fun=f, jac=g.copy(), nit=nit, nfev=nfev, njev=njev,
                  success=status == 0, status=status, message=message)
     if path is not None:
+        res["path"] = np.array(path)
+        res["path_fun"] = np.array(path_fun)
+    return res
+
+
+def _minimize_lbfgs(fun: Callable[..., Any], x0: NDArray[np.float64], args: tuple[Any, ...],
+                    jac: Any, scheme: str | None, grad_fun: Callable[..., Any] | None,
+                    max_iter: int, gtol: float, ftol: float, maximize: bool, cb_kind: str | None,
+                    callback: Callable[..., Any] | None, record_path: bool, memory: Any) -> Any:
+    """``minimize(method="lbfgs")``: :func:`pygd._lbfgs.lbfgs` with minimize's tests and result."""
+    if isinstance(memory, bool) or not isinstance(memory, numbers.Integral) or memory < 1:
+        raise ValueError(f"memory must be an integer >= 1, got {memory!r}")
+    n = x0.size
+    sign = -1.0 if maximize else 1.0
+    counts = {"nfev": 0, "njev": 0}
+
+    def evaluate(xk: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        if grad_fun is None and scheme is None:  # jac=True
+            out = fun(xk.copy(), *args)
+            try:
+                value, grad = out
+            except (TypeError, ValueError):
+                raise ValueError("with jac=True, fun must return (value, gradient), "
+                                 f"got {type(out).__name__}") from None
+            counts["nfev"] += 1
+            f = _scalar(value, "fun")
+        else:
+            f = _scalar(fun(xk.copy(), *args), "fun")
+            counts["nfev"] += 1
+            if grad_fun is not None:
+                grad = grad_fun(xk.copy(), *args)
+            else:
+                grad, extra = _fd_grad(fun, xk, f, args, scheme, None, None)  # type: ignore[arg-type]
+                counts["nfev"] += extra
+        counts["njev"] += 1
+        g = np.asarray(grad, dtype=np.float64)
+        if g.shape != (n,):
+            if g.size == n and g.ndim <= 1:
+                g = g.reshape(n)
+            else:
+                raise ValueError(f"the gradient must have shape ({n},) like x0, got shape {g.shape}")
+        return sign * f, sign * g
+
+    path: list[NDArray[np.float64]] = [x0.copy()]
+    path_fun: list[float] = []
+    last = {"F": math.inf}
+    f0, g0 = evaluate(x0)
+    path_fun.append(sign * f0)
+    bad = _nonfinite(f0, math.sqrt(float(np.sum(g0 * g0))), g0)
+
+    def converged(F: float, pg: NDArray[np.float64], gap: float) -> bool:
+        gnorm = math.sqrt(float(np.sum(pg * pg)))
+        change = ftol > 0 and abs(last["F"] - F) <= ftol * max(abs(last["F"]), abs(F), 1.0)
+        last["F"] = F
+        return gnorm <= gtol or change
+
+    def on_iteration(it: int, F: float, x: NDArray[np.float64], g: NDArray[np.float64]) -> bool:
+        if record_path:
+            path.append(x.copy())
+            path_fun.append(sign * F)
+        if cb_kind is None:
+            return False
+        try:
+            if cb_kind == "x":
+                return callback(x.copy()) is True  # type: ignore[misc]
+            return callback(intermediate_result=OptimizeResult(  # type: ignore[misc]
+                x=x.copy(), fun=sign * F, jac=sign * g, nit=it)) is True
+        except StopIteration:
+            return True
+
+    if bad:
+        res = OptimizeResult(x=x0.copy(), fun=sign * f0, jac=sign * g0, nit=0, nfev=counts["nfev"],
+                             njev=counts["njev"], success=False, status=3,
+                             message=f"{bad} at the starting point.")
+    else:
+        start = [(f0, g0)]
+
+        def first_or_evaluate(xk: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            # lbfgs evaluates x0 first: the values above, not a second call of fun.
+            return start.pop() if start else evaluate(xk)
+
+        out = lbfgs(first_or_evaluate, x0, converged=converged, max_iter=max_iter, memory=int(memory),
+                    callback=on_iteration)
+        status, message = {
+            "converged": (0, "Optimization terminated successfully."),
+            "max_iter": (1, f"Maximum number of iterations ({max_iter}) reached."),
+            "stalled": (2, "Desired error not necessarily achieved due to precision loss: the line "
+                           "search found no lower value."),
+            "callback": (99, "`callback` requested a stop."),
+        }[out.status]
+        res = OptimizeResult(x=out.x.copy(), fun=sign * out.fun, jac=sign * out.grad, nit=out.n_iter,
+                             nfev=counts["nfev"], njev=counts["njev"], success=status == 0,
+                             status=status, message=message)
+    if record_path:
         res["path"] = np.array(path)
         res["path_fun"] = np.array(path_fun)
     return res

@@ -380,3 +380,41 @@ def test_exported():
     assert pygd.minimize is minimize
     assert callable(pygd.check_grad)
     assert pygd.testing is testing
+
+
+# -- method="lbfgs" (issue 14) ------------------------------------------------------------------
+def test_lbfgs_method_matches_scipy_and_reports_like_it():
+    from scipy.optimize import minimize as scipy_minimize
+
+    from pygd import testing
+    x0 = np.array([-1.2, 1.0, -0.5, 0.8])
+    res = minimize(testing.rosenbrock, x0, jac=testing.rosenbrock_grad, method="lbfgs", gtol=1e-10,
+                   record_path=True)
+    ref = scipy_minimize(testing.rosenbrock, x0, jac=testing.rosenbrock_grad, method="L-BFGS-B",
+                         options=dict(gtol=1e-12, ftol=0))
+    assert res.success and res.status == 0
+    np.testing.assert_allclose(res.x, ref.x, atol=1e-7)
+    assert res.nfev == res.njev and res.nfev <= 2 * ref.nfev + 10
+    assert res.path.shape == (res.nit + 1, 4) and np.all(np.diff(res.path_fun) <= 0)
+    np.testing.assert_array_equal(res.path[0], x0)
+
+
+def test_lbfgs_method_maximize_callback_and_max_iter():
+    seen = []
+    res = minimize(lambda x: -np.sum((x - 1) ** 2), [3.0, 0.0], method="lbfgs", maximize=True,
+                   jac=lambda x: -2 * (x - 1), callback=lambda xk: seen.append(xk) or len(seen) == 1)
+    assert res.status == 99 and len(seen) == 1 and res.fun < 0
+    res = minimize(lambda x: np.sum(np.cosh(x)), np.full(3, 5.0), jac=lambda x: np.sinh(x),
+                   method="lbfgs", max_iter=2)
+    assert res.status == 1 and res.nit == 2 and not res.success
+
+
+def test_lbfgs_method_refuses_what_it_does_not_take():
+    f = lambda x: float(x @ x)  # noqa: E731
+    for kwargs in (dict(lr=0.1), dict(bounds=[(0, 1)]), dict(lr_schedule="cosine"), dict(betas=(0.9, 0.9))):
+        with pytest.raises(TypeError, match="line search"):
+            minimize(f, [1.0], method="lbfgs", **kwargs)
+    with pytest.raises(ValueError, match="memory"):
+        minimize(f, [1.0], method="lbfgs", memory=0)
+    res = minimize(lambda x: (np.nan, x), [1.0], jac=True, method="lbfgs")
+    assert res.status == 3 and not res.success

@@ -567,7 +567,7 @@ class Trainer:
             return (tol is not None and float(np.max(np.abs(pg))) <= tol * math.sqrt(2.0 * abs(F))
                     and gap <= tol * tol * abs(F) * (0.01 if l1 else 1.0))
 
-        def callback(iteration: int, F: float) -> bool:
+        def callback(iteration: int, F: float, x: np.ndarray, g: np.ndarray) -> bool:
             self.n_iter = iteration
             self.loss_curve.append(F)
             self.best_loss = min(self.best_loss, F)
