@@ -153,6 +153,7 @@ class Loss(enum.Enum):
     modified_huber = 7
     perceptron = 8
     multinomial = 9
+    smoothed_hinge = 10
 
 class OptimizerKind(enum.Enum):
     sgd = 0

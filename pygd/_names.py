@@ -50,6 +50,9 @@ LOSSES: dict[str, LossName] = {
     "modified_huber": LossName("classification", True, proba=True),
     "perceptron": LossName("classification", False),
     "multinomial": LossName("row", True),
+    # The hinge with its kink rounded over a width epsilon: what optimizer="lbfgs" minimises,
+    # with epsilon shrinking, for loss="hinge" (not an estimator's loss).
+    "smoothed_hinge": LossName("internal", True),
 }
 REGRESSION_LOSSES: tuple[str, ...] = tuple(n for n, v in LOSSES.items() if v.task == "regression")
 CLASSIFICATION_LOSSES: tuple[str, ...] = tuple(n for n, v in LOSSES.items() if v.task == "classification")

@@ -78,6 +78,14 @@ def _modified_huber(p: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarra
     return loss, dl
 
 
+def _smoothed_hinge(p: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    # The hinge with the kink rounded: m = 1 - z; m^2 / (2 eps) for 0 < m < eps, m - eps/2 above.
+    margin = 1.0 - p * y
+    loss = np.where(margin <= 0, 0.0, np.where(margin < eps, margin * margin / (2 * eps), margin - 0.5 * eps))
+    dl = np.where(margin <= 0, 0.0, np.where(margin < eps, -y * margin / eps, -y))
+    return loss, dl
+
+
 #: loss name -> f(p, y, epsilon) returning (loss per sample, derivative in p).
 LOSS_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]] = {
     "squared_error": _squared_error,
@@ -89,6 +97,7 @@ LOSS_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray, float], tuple[np.nda
     "perceptron": _hinge_at(0.0),
     "squared_hinge": _squared_hinge,
     "modified_huber": _modified_huber,
+    "smoothed_hinge": _smoothed_hinge,
 }
 
 

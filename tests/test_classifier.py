@@ -38,8 +38,19 @@ def _blobs(n=300, d=5, k=3, seed=0, sep=2.0):
 # -- scikit-learn's estimator checks -----------------------------------------------
 
 
+def _expected_failures(estimator):
+    # The hinge's optimum (intercept included) need not be unique, and L-BFGS reaches it
+    # through smoothed stages to the objective's tol, not to 1e-7 in the decision function:
+    # weighted and repeated rows give the same objective, not the same bits (scikit-learn's
+    # LinearSVC and SGDClassifier fail this check too).
+    if estimator.loss == "hinge":
+        return {"check_sample_weight_equivalence_on_dense_data": "hinge optimum reached to tol only"}
+    return {}
+
+
 @parametrize_with_checks([GDClassifier(random_state=0), GDClassifier(batch_size="full", random_state=0),
-                          GDClassifier(loss="hinge", random_state=0)])
+                          GDClassifier(loss="hinge", random_state=0)],
+                         expected_failed_checks=_expected_failures)
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_sklearn_checks(estimator, check):
     check(estimator)

@@ -28,14 +28,14 @@ from pygd._lbfgs import lbfgs, pseudo_gradient
 from pygd.linear_model import GDClassifier, GDRegressor
 
 SMOOTH = ["squared_error", "huber", "squared_epsilon_insensitive", "log_loss", "squared_hinge",
-          "modified_huber", "multinomial"]
+          "modified_huber", "multinomial", "smoothed_hinge"]
 
 
 def _targets(loss, n, k, rng, dtype):
     if loss == "multinomial":
         Y = np.zeros((n, k))
         Y[np.arange(n), rng.integers(0, k, n)] = 1.0
-    elif loss in ("log_loss", "squared_hinge", "modified_huber"):
+    elif loss in ("log_loss", "squared_hinge", "modified_huber", "smoothed_hinge"):
         Y = rng.choice([-1.0, 1.0], size=(n, k))
     else:
         Y = rng.normal(size=(n, k)) * 3 + 1
@@ -205,8 +205,9 @@ def test_auto_picks_lbfgs_where_it_applies():
     assert GDRegressor().fit(X, y.astype(float)).optimizer_ == "lbfgs"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        assert GDClassifier(loss="hinge", max_iter=5).fit(X, y).optimizer_ == "adam"
+        assert GDClassifier(loss="perceptron", max_iter=5).fit(X, y).optimizer_ == "adam"
         assert GDRegressor(loss="epsilon_insensitive", max_iter=5).fit(X, y).optimizer_ == "momentum"
+    assert GDClassifier(loss="hinge").fit(X, y).optimizer_ == "lbfgs"
     for first_order in (dict(batch_size=16), dict(learning_rate=0.01), dict(early_stopping=True),
                         dict(average=True), dict(lr_schedule="cosine"),
                         dict(optimizer_params={"betas": (0.9, 0.99)})):
@@ -243,7 +244,7 @@ def test_lbfgs_bits_do_not_depend_on_n_jobs():
 
 
 @pytest.mark.parametrize("params, match", [
-    (dict(loss="hinge"), "needs a smooth loss"),
+    (dict(loss="perceptron"), "needs a smooth loss"),
     (dict(batch_size=10), "full batches"),
     (dict(early_stopping=True), "early_stopping needs a stochastic optimizer"),
     (dict(average=True), "average needs a stochastic optimizer"),
@@ -296,3 +297,62 @@ def test_lbfgs_elastic_net_has_the_same_exact_zeros_in_float32(alpha):
     e32 = GDRegressor(**fit).fit(X.astype(np.float32), y.astype(np.float32))
     assert e32.coef_.dtype == np.float32 and (e64.coef_ == 0).sum() >= 15
     assert np.array_equal(e32.coef_ == 0, e64.coef_ == 0)
+
+
+# -- the hinge: L-BFGS on a smoothed hinge of shrinking width -------------------------------------
+# scikit-learn's class-weight examples (test_sgd.py): two features, so a tightly converged
+# Nelder-Mead from several starts is an independent reference of the optimum.
+_X5 = np.array([[-1.0, -1.0], [-1.0, 0], [-0.8, -1.0], [1.0, 1.0], [1.0, 0.0]])
+_y5 = np.array([1, 1, 1, -1, -1])
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "modified_huber"])
+@pytest.mark.parametrize("class_weight", [None, {1: 0.001}, "balanced"])
+def test_hinge_family_defaults_reach_the_optimum_on_small_data(loss, class_weight):
+    clf = GDClassifier(loss=loss, class_weight=class_weight, random_state=0).fit(_X5, _y5)
+    assert clf.stop_reason_ == "converged" and clf.optimizer_ == "lbfgs"
+    Z = (_X5 - clf.mean_) / clf.scale_
+    sw = (np.ones(5) if class_weight is None else
+          np.where(_y5 == 1, 0.001, 1.0) if isinstance(class_weight, dict) else
+          np.where(_y5 == 1, 5 / 6, 5 / 4))
+    s = np.where(_y5 == clf.classes_[1], 1.0, -1.0)
+    alpha = clf.alpha
+
+    def objective(v):
+        z = s * (Z @ v[:2] + v[2])
+        m = np.maximum(0.0, 1 - z)
+        loss_i = {"hinge": m, "squared_hinge": m * m,
+                  "modified_huber": np.where(z >= -1, m * m, -4 * z)}[loss]
+        return float(sw @ loss_i / sw.sum() + 0.5 * alpha * v[:2] @ v[:2])
+
+    ours = objective(np.r_[clf.coef_[0] * clf.scale_, clf.intercept_[0] + clf.coef_[0] @ clf.mean_])
+    best = min(scipy_minimize(objective, x0, method="Nelder-Mead",
+                              options=dict(xatol=1e-13, fatol=1e-16, maxiter=40000)).fun
+               for x0 in (np.zeros(3), np.ones(3), np.array([-3.0, 1.0, 0.5])))
+    assert ours <= best * (1 + 1e-4)
+
+
+def test_hinge_class_weight_moves_the_boundary_as_scikit_learn_documents():
+    # sklearn test_sgd.py::test_class_weights: a tiny weight on class 1 flips [0.2, -1].
+    X = np.array([[-1.0, -1.0], [-1.0, 0], [-0.8, -1.0], [1.0, 1.0], [1.0, 0.0]])
+    y = [1, 1, 1, -1, -1]
+    fit = dict(loss="hinge", alpha=0.1, fit_intercept=False)
+    assert GDClassifier(**fit).fit(X, y).predict([[0.2, -1.0]]) == [1]
+    assert GDClassifier(class_weight={1: 0.001}, **fit).fit(X, y).predict([[0.2, -1.0]]) == [-1]
+
+
+def test_hinge_lbfgs_stages_certify_the_gap():
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = GDClassifier(loss="hinge", alpha=1e-3).fit(X, y)
+    tight = GDClassifier(loss="hinge", alpha=1e-3, tol=1e-5, max_iter=10000).fit(X, y)
+    Z = (X - clf.mean_) / clf.scale_
+    s = np.where(y == 1, 1.0, -1.0)
+
+    def objective(est):
+        w = est.coef_[0] * est.scale_
+        b = est.intercept_[0] + est.coef_[0] @ est.mean_
+        return float(np.mean(np.maximum(0, 1 - s * (Z @ w + b))) + 0.5e-3 * w @ w)
+
+    assert clf.stop_reason_ == "converged"
+    assert objective(clf) <= objective(tight) * (1 + 1e-4)
+    assert objective(clf) == pytest.approx(clf.best_loss_, rel=1e-12)

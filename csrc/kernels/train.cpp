@@ -230,6 +230,8 @@ void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* g
       return run(Elementwise<Perceptron>{});
     case Loss::multinomial:
       return run(Softmax{});
+    case Loss::smoothed_hinge:
+      return run(Elementwise<SmoothedHinge>{});
   }
 }
 

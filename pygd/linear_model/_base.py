@@ -113,7 +113,7 @@ class BaseGD(BaseEstimator):
         first-order default (see the ``optimizer`` parameter)."""
         if self.optimizer != "auto":
             return self.optimizer
-        quasi_newton = (not partial and loss not in KINKED_LOSSES
+        quasi_newton = (not partial and (loss not in KINKED_LOSSES or loss == "hinge")
                         and self.batch_size in ("auto", "full") and self.learning_rate == "auto"
                         and self.lr_schedule == "plateau" and not self.schedule_params
                         and not self.optimizer_params and not self.early_stopping and not self.average)

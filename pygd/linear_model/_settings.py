@@ -109,9 +109,10 @@ class Settings:
         """``optimizer="lbfgs"``: its memory (``optimizer_params={"memory": m}``, default 10),
         after refusing, by name, the parameters that have no meaning for it."""
         name = self.optimizer
-        if self.engine_loss in KINKED_LOSSES:
-            raise ValueError(f"optimizer={name!r} needs a smooth loss; loss {self.engine_loss!r} has a "
-                             "kink (use a first-order optimizer such as 'adam' or 'sgd')")
+        if self.engine_loss in KINKED_LOSSES and self.engine_loss != "hinge":
+            raise ValueError(f"optimizer={name!r} needs a smooth loss (or the hinge, which it smooths); "
+                             f"loss {self.engine_loss!r} has a kink (use a first-order optimizer such "
+                             "as 'adam' or 'sgd')")
         if isinstance(self.batch_size, int) and self.batch_size < n_train:
             raise ValueError(f"optimizer={name!r} works on full batches: batch_size must be 'full' or "
                              f"'auto', got {self.batch_size} for {n_train} training rows")

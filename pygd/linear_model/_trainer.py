@@ -527,10 +527,21 @@ class Trainer:
         training set (the GIL released); L1 and elastic net run as OWL-QN on the
         coefficients (exact zeros).  The test is the gradient test of ``tol``
         (largest component of the least-norm subgradient at most
-        ``tol * sqrt(2 * objective)``), asked at the start too, so a converged
-        model refitted with ``warm_start`` stops at once.  ``n_iter`` counts
-        iterations (line searches), ``passes`` the function evaluations;
-        ``loss_curve`` holds the objective after each iteration.
+        ``tol * sqrt(2 * objective)``) together with the quasi-Newton estimate
+        of the remaining gap (at most ``tol**2`` times the objective,
+        ``tol**2 / 100`` with L1), asked at the start too, so a converged
+        model refitted with ``warm_start`` stops at once.
+
+        The hinge has a kink: it runs as a sequence of stages on the
+        ``smoothed_hinge`` of width e = 1, 0.1, 0.01, ... from the last stage's
+        weights, until the hinge objective exceeds the smoothed one by at
+        most ``tol`` times itself at a stage's optimum.  As the smoothed
+        hinge is below the hinge, the smoothed optimum is below the hinge
+        optimum, so that excess bounds the hinge's relative gap.
+
+        ``n_iter`` counts iterations (line searches) over all stages,
+        ``passes`` the function evaluations; ``loss_curve`` holds the
+        (smoothed) objective after each iteration.
         """
         s = self.settings
         d = X.shape[1]
@@ -538,6 +549,7 @@ class Trainer:
         kd = k * d
         memory = s.lbfgs_memory(X.shape[0])
         l2, l1 = s.penalties()
+        hinge = s.engine_loss == "hinge"
         config = _core.TrainOptions(
             loss=_core.Loss.__members__[s.engine_loss], epsilon=s.epsilon,
             fit_intercept=bool(s.fit_intercept), l2=l2, l1=l1, weight_per_row=1.0,
@@ -549,16 +561,19 @@ class Trainer:
         if mean is not None and not s.fit_intercept:
             mean = np.zeros(d)
         grad = np.empty(kd + k)
+        mask = np.zeros(kd + k)
+        mask[:kd] = 1.0
 
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
             value, _, _ = engine(X, Y, sw_arg, None, x, grad, mean, self.scale, config)
             self.passes += 1
             return value, grad.copy()
 
+        def objective(x: np.ndarray) -> float:  # with the L1 term
+            return fun(x)[0] + l1 * float(np.abs(x[:kd]).sum())
+
         start = time.perf_counter()
         tol = s.tol
-        mask = np.zeros(kd + k)
-        mask[:kd] = 1.0
 
         def converged(F: float, pg: np.ndarray, gap: float) -> bool:
             # The gradient test, and the quasi-Newton estimate of the gap to the optimum
@@ -567,29 +582,50 @@ class Trainer:
             return (tol is not None and float(np.max(np.abs(pg))) <= tol * math.sqrt(2.0 * abs(F))
                     and gap <= tol * tol * abs(F) * (0.01 if l1 else 1.0))
 
-        def callback(iteration: int, F: float, x: np.ndarray, g: np.ndarray) -> bool:
-            self.n_iter = iteration
-            self.loss_curve.append(F)
-            self.best_loss = min(self.best_loss, F)
-            self._report(iteration, F, start, s.max_iter)
-            return s.callback is not None and s.callback(iteration, F) is True
+        done = {"iterations": 0}
 
-        x0 = self.params.astype(np.float64)
-        f0 = fun(x0)[0]
+        def callback(iteration: int, F: float, x: np.ndarray, g: np.ndarray) -> bool:
+            self.n_iter = done["iterations"] + iteration
+            self.loss_curve.append(F)
+            self._report(self.n_iter, F, start, s.max_iter)
+            return s.callback is not None and s.callback(self.n_iter, F) is True
+
+        x = self.params.astype(np.float64)
+        f0 = objective(x)
         self.best_loss = min(self.best_loss, f0)
         if not math.isfinite(f0):
             check_finite_input(X)
             raise ValueError(f"The objective at the starting weights is {f0}: X, y or the "
                              f"sample weights are too large for {X.dtype} arithmetic; rescale them.")
         self.passes -= 1  # lbfgs evaluates the start again (the check above is not a pass of the fit)
-        result = lbfgs(fun, x0, converged=converged, max_iter=s.max_iter, memory=memory,
-                       l1=l1, l1_mask=mask if l1 else None, callback=callback)
-        self.params = result.x.astype(self.params.dtype)
+        width = 1.0
+        while True:
+            if hinge:
+                config.loss = _core.Loss.smoothed_hinge
+                config.epsilon = width
+            result = lbfgs(fun, x, converged=converged, max_iter=s.max_iter - done["iterations"],
+                           memory=memory, l1=l1, l1_mask=mask if l1 else None, callback=callback)
+            x = result.x
+            done["iterations"] += result.n_iter
+            if not hinge or result.status != "converged":
+                final = result.fun
+                break
+            config.loss = _core.Loss.hinge
+            final = objective(x)
+            # hinge >= smoothed hinge, so min hinge >= min smoothed ~ F_smooth(x) (the stage
+            # passed the test of tol): final - F_smooth(x) bounds the hinge's gap at x.
+            excess = final - result.fun
+            if tol is None or excess <= tol * final or width < 1e-12:
+                break
+            width *= 0.1
+            self.passes -= 1  # the next stage evaluates x again
+        self.best_loss = min(self.best_loss, final)
+        self.params = x.astype(self.params.dtype)
         if self.params.dtype != np.float64:
             # float32 rounding of the iterate must not add what L1 removed.
-            self.params[:kd][result.x[:kd] == 0] = 0
-        self.n_iter = result.n_iter
-        self.t = result.n_iter
+            self.params[:kd][x[:kd] == 0] = 0
+        self.n_iter = done["iterations"]
+        self.t = self.n_iter
         self.reference_objective = f0
         self.stop_reason = {"converged": "converged", "max_iter": "max_iter", "stalled": "stalled",
                             "callback": "callback"}[result.status]

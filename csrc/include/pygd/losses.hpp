@@ -17,6 +17,12 @@
 //   squared_hinge                l = max(0, 1 - z)^2                dl = -2 y (1 - z) [z < 1]
 //   modified_huber               l = max(0, 1 - z)^2 if z >= -1     dl = -2 y (1 - z) [z < 1]
 //                                    -4 z otherwise                    = -4 y
+//   smoothed_hinge (m = 1 - z)   l = 0 if m <= 0                    dl = 0
+//                                    m^2 / (2 e) if 0 < m < e          = -y m / e
+//                                    m - e / 2 otherwise               = -y
+//     (the hinge with its kink replaced by a parabola of width e: 0 <= hinge - l <= e / 2,
+//     a gradient with Lipschitz constant 1 / e; the estimators' L-BFGS path for the hinge
+//     runs it with e shrinking towards 0)
 //
 // (the hinge family as scikit-learn's SGDClassifier: the subgradient at the
 // kink is -y).  log(1 + exp(p)) is max(p, 0) + log1p(exp(-|p|)) and the
@@ -149,6 +155,22 @@ struct ModifiedHuber {
     } else {
       l = -4.0 * z;
       dl = -4.0 * y;
+    }
+  }
+};
+
+struct SmoothedHinge {
+  static inline void eval(double p, double y, double eps, double& l, double& dl) {
+    const double margin = 1.0 - p * y;
+    if (margin <= 0) {
+      l = 0.0;
+      dl = 0.0;
+    } else if (margin < eps) {
+      l = margin * margin / (2.0 * eps);
+      dl = -y * margin / eps;
+    } else {  // also NaN
+      l = margin - 0.5 * eps;
+      dl = -y;
     }
   }
 };

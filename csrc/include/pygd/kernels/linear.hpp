@@ -24,15 +24,16 @@ enum class Loss : int {
   modified_huber = 7,
   perceptron = 8,
   multinomial = 9,
+  smoothed_hinge = 10,  // the hinge with its kink rounded over a width epsilon (L-BFGS's hinge)
 };
-inline constexpr int kLossCount = 10;
+inline constexpr int kLossCount = 11;
 
 // Each loss's name, the one spelling used by pygd's Python layer, the bound
 // enum _core.Loss and parse_loss (index = the enum's value).
 inline constexpr const char* kLossNames[kLossCount] = {
     "squared_error", "huber",         "epsilon_insensitive", "squared_epsilon_insensitive",
     "log_loss",      "hinge",         "squared_hinge",       "modified_huber",
-    "perceptron",    "multinomial"};
+    "perceptron",    "multinomial",   "smoothed_hinge"};
 
 template <class T>
 struct LossGradProblem {
