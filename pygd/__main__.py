@@ -5,13 +5,16 @@
     (when pygd.linear_model is installed); Himmelblau minimised from four
     starts with each optimizer; with matplotlib, PNG pictures in ``DIR``
     (default ``./pygd-demo``).
-``python -m pygd bench [--quick] [--json FILE] [--repeat N]``
-    the benchmark cases, a ratio table and JSON.
+``python -m pygd bench [--quick] [--json FILE] [--repeat N] [--tto]``
+    the benchmark cases, a ratio table and JSON; ``--tto`` adds the
+    time-to-optimum table of pygd and scikit-learn on generated problems
+    (:mod:`pygd._tto`; small sizes with ``--quick``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -20,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _bench
+from . import _bench, _tto
 from ._config import show_config
 from ._minimize import minimize
 from . import testing
@@ -247,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
     bench.add_argument("--json", default="pygd-bench.json", help="where to write the results")
     bench.add_argument("--repeat", type=int, default=5, help="timings per case (best is kept)")
+    bench.add_argument("--tto", action="store_true",
+                       help="also time pygd and scikit-learn to the exact optimum of generated least "
+                            "squares, Huber and logistic problems (time, passes, objective gap; "
+                            "'tto' in the JSON); full sizes take minutes, --quick seconds")
     args = parser.parse_args(argv)
 
     if args.command == "bench":
@@ -255,6 +262,16 @@ def main(argv: list[str] | None = None) -> int:
         print()
         progress = lambda msg: print(f"  measuring {msg} ...", file=sys.stderr, flush=True)  # noqa: E731
         _bench.run(full=not args.quick, repeat=args.repeat, json_path=args.json, progress=progress)
+        if args.tto:
+            print("\nTime to the optimum (pygd._tto)")
+            rows = _tto.run(full=not args.quick, progress=progress)
+            results = {"config": show_config(), "full": not args.quick}
+            if os.path.exists(args.json):
+                with open(args.json) as f:
+                    results = json.load(f)
+            results["tto"] = rows
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
         print(f"\nresults written to {args.json}")
         return 0
     return demo(out=args.out, plots=not args.no_plots)

@@ -21,7 +21,7 @@ def test_help_documents_demo_and_bench():
     out = run_python(["-m", "pygd", "--help"])
     assert "--out" in out.stdout and "bench" in out.stdout and "Himmelblau" in out.stdout
     out = run_python(["-m", "pygd", "bench", "--help"])
-    assert "--quick" in out.stdout and "--json" in out.stdout
+    assert "--quick" in out.stdout and "--json" in out.stdout and "--tto" in out.stdout
 
 
 def test_himmelblau_table_reaches_documented_minima():
@@ -85,3 +85,19 @@ def test_bench_subcommand_is_wired(monkeypatch, capsys):
     monkeypatch.setattr(demo_main._bench, "run", lambda **kw: calls.update(kw))
     assert demo_main.main(["bench", "--quick", "--json", "x.json", "--repeat", "2"]) == 0
     assert calls["full"] is False and calls["repeat"] == 2 and calls["json_path"] == "x.json"
+
+
+def test_bench_tto_flag_adds_the_table_to_the_json(monkeypatch, tmp_path):
+    import json
+
+    calls = {}
+    monkeypatch.setattr(demo_main._bench, "run", lambda **kw: None)  # writes no JSON
+    monkeypatch.setattr(demo_main._tto, "run", lambda **kw: calls.update(kw) or [{"fit": "x"}])
+    path = tmp_path / "x.json"
+    assert demo_main.main(["bench", "--quick", "--tto", "--json", str(path)]) == 0
+    assert calls["full"] is False
+    results = json.loads(path.read_text())
+    assert results["tto"] == [{"fit": "x"}] and results["full"] is False
+    calls.clear()
+    assert demo_main.main(["bench", "--quick", "--json", str(path)]) == 0
+    assert not calls  # the table only with --tto
