@@ -18,7 +18,6 @@ from threadpoolctl import threadpool_limits
 
 from conftest import FULL
 from pygd import _tto, reference
-from pygd._names import OPTIMIZERS
 
 _PROBLEMS: dict[str, _tto.Problem] = {}
 
@@ -124,15 +123,18 @@ def test_table_gaps(name):
     by_fit = {r["fit"]: r for r in rows}
     pygd = rows[0]["fit"].split()[0]
     assert rows[0]["fit"] == f"{pygd} defaults" and rows[0]["vs pygd"] == 1.0
-    assert (f'{pygd}(optimizer="lbfgs")' in by_fit) == ("lbfgs" in OPTIMIZERS)
+    first_order = "adam" if pygd == "GDClassifier" else "momentum"
+    assert f'{pygd}(optimizer="{first_order}")' in by_fit
     for r in rows:
         # No fit is below the optimum (beyond float64 rounding of the objective), every gap is finite.
         assert np.isfinite(r["objective"]) and r["gap"] >= -1e-12, r
         assert r["seconds"] > 0 and r["passes"] != "" and isinstance(r["converged"], bool)
-    # pygd's defaults, on the standardised X and with its own standardisation of the raw X (the
-    # coefficients mapped back), reach the optimum closely; measured 1e-8 to 1.3e-5.
-    assert by_fit[f"{pygd} defaults"]["gap"] <= 1e-4
-    assert by_fit[f"{pygd} defaults, raw X"]["gap"] <= 1e-4
+    # pygd's defaults (L-BFGS), on the standardised X and with its own standardisation of the raw
+    # X (the coefficients mapped back), reach the optimum within the 1e-6; the first-order
+    # path within 1e-4 (measured 1e-8 to 1.3e-5).
+    assert by_fit[f"{pygd} defaults"]["gap"] <= 1e-6
+    assert by_fit[f"{pygd} defaults, raw X"]["gap"] <= 1e-6
+    assert by_fit[f'{pygd}(optimizer="{first_order}")']["gap"] <= 1e-4
     if p.loss == "squared_error":
         assert abs(by_fit['Ridge(solver="cholesky")']["gap"]) <= 1e-12  # a direct solve of the same objective
         assert by_fit["LinearRegression"]["gap"] > 0  # alpha = 0: the optimum of another objective

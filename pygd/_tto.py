@@ -317,12 +317,6 @@ class Fit:
     note: str = ""
 
 
-def _lbfgs_available() -> bool:
-    from ._names import OPTIMIZERS
-
-    return "lbfgs" in OPTIMIZERS
-
-
 def fits_for(problem: Problem) -> list[Fit]:
     """pygd's defaults first (the ratio's baseline), pygd's variants, then the peers.
 
@@ -348,12 +342,14 @@ def fits_for(problem: Problem) -> list[Fit]:
     def pygd(**extra: Any) -> Callable[[Problem], Any]:
         return lambda p: gd(alpha=a, random_state=0, **{"standardize": False, **kw, **extra})
 
+    first_order = gd._first_order_default
     fits = [Fit(f"{name} defaults", pygd()),
             Fit(f"{name} defaults, raw X", pygd(standardize=True), raw=True,
                 note="standardize=True on the raw X"),
-            Fit(f'{name}(batch_size="full")', pygd(batch_size="full"))]
-    if _lbfgs_available():
-        fits.append(Fit(f'{name}(optimizer="lbfgs")', pygd(optimizer="lbfgs")))
+            Fit(f'{name}(optimizer="{first_order}")', pygd(optimizer=first_order),
+                note="mini-batches growing to full"),
+            Fit(f'{name}(optimizer="{first_order}", batch_size="full")',
+                pygd(optimizer=first_order, batch_size="full"))]
     if problem.loss == "squared_error":
         fits += [Fit("LinearRegression", lambda p: sk.LinearRegression(), note="alpha = 0"),
                  Fit('Ridge(solver="cholesky")', lambda p: sk.Ridge(alpha=a * n, solver="cholesky")),
@@ -381,6 +377,8 @@ def _passes(est: Any) -> str:
     if n_iter is None:
         return "-"
     n_iter = int(np.max(n_iter))
+    if hasattr(est, "n_passes_"):  # pygd counts its passes (epochs and objective evaluations)
+        return f"{est.n_passes_} ({n_iter} it)" if est.optimizer_ == "lbfgs" else str(est.n_passes_)
     lbfgs = type(est).__name__ == "HuberRegressor" or getattr(est, "solver", "") == "lbfgs"
     return f"{n_iter} it" if lbfgs or getattr(est, "optimizer", "") == "lbfgs" else str(n_iter)
 

@@ -564,7 +564,11 @@ class Trainer:
         mask = np.zeros(kd + k)
         mask[:kd] = 1.0
 
+        start_value: list[tuple[float, np.ndarray]] = []  # the start's (f, grad): lbfgs asks first
+
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+            if start_value:
+                return start_value.pop()
             value, _, _ = engine(X, Y, sw_arg, None, x, grad, mean, self.scale, config)
             self.passes += 1
             return value, grad.copy()
@@ -591,13 +595,15 @@ class Trainer:
             return s.callback is not None and s.callback(self.n_iter, F) is True
 
         x = self.params.astype(np.float64)
-        f0 = objective(x)
+        smooth0, grad0 = fun(x)
+        f0 = smooth0 + l1 * float(np.abs(x[:kd]).sum())
         self.best_loss = min(self.best_loss, f0)
         if not math.isfinite(f0):
             check_finite_input(X)
             raise ValueError(f"The objective at the starting weights is {f0}: X, y or the "
                              f"sample weights are too large for {X.dtype} arithmetic; rescale them.")
-        self.passes -= 1  # lbfgs evaluates the start again (the check above is not a pass of the fit)
+        if not hinge:  # the first stage of the hinge starts on another (smoothed) function
+            start_value.append((smooth0, grad0))
         width = 1.0
         while True:
             if hinge:
@@ -618,7 +624,6 @@ class Trainer:
             if tol is None or excess <= tol * final or width < 1e-12:
                 break
             width *= 0.1
-            self.passes -= 1  # the next stage evaluates x again
         self.best_loss = min(self.best_loss, final)
         self.params = x.astype(self.params.dtype)
         if self.params.dtype != np.float64:
