@@ -318,3 +318,21 @@ def objective_grad_f64(
     scale: npt.NDArray[np.float64] | None,
     options: TrainOptions,
 ) -> tuple[float, float, bool]: ...
+def gram_f32(
+    X: npt.NDArray[np.float32],
+    Y: npt.NDArray[np.float32],
+    sample_weight: npt.NDArray[np.float32] | None,
+    rows: npt.NDArray[np.int64] | None,
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    shift: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, float]: ...
+def gram_f64(
+    X: npt.NDArray[np.float64],
+    Y: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None,
+    rows: npt.NDArray[np.int64] | None,
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    shift: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, float]: ...

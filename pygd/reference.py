@@ -860,3 +860,25 @@ def objective_grad(
     gw = raw / S + l2 * w
     gb = Gb / S if fit_intercept else np.zeros(k)
     return L / S + 0.5 * l2 * float(np.sum(w * w)), np.concatenate([gw.ravel(), gb]), S
+
+
+def gram(
+    X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, rows: np.ndarray | None,
+    mean: np.ndarray | None, scale: np.ndarray | None, shift: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    r"""The squared error's second moments of the standardised rows (``_core.gram_*``).
+
+    With :math:`z_i = ((x_i - \text{mean}) / \text{scale}, 1)` (q = d + 1 entries),
+    :math:`e_i = y_i - \text{shift}` and :math:`S = \sum_i s_i` over ``rows`` (None: all):
+    ``A = sum_i s_i z_i z_i^T / S`` (q, q), ``C = sum_i s_i z_i e_i^T / S`` (q, k),
+    ``yy = sum_i s_i |e_i|^2 / S``.  Returns (A, C, yy, S).
+    """
+    rows = np.arange(X.shape[0]) if rows is None else rows
+    Z = X[rows].astype(np.float64)
+    if mean is not None:
+        Z = (Z - mean) / scale
+    Z = np.hstack([Z, np.ones((len(rows), 1))])
+    E = Y[rows].astype(np.float64) - shift
+    s = np.ones(len(rows)) if sample_weight is None else sample_weight[rows].astype(np.float64)
+    S = float(s.sum())
+    return (Z * s[:, None]).T @ Z / S, (Z * s[:, None]).T @ E / S, float(s @ (E * E).sum(axis=1)) / S, S

@@ -356,3 +356,83 @@ def test_hinge_lbfgs_stages_certify_the_gap():
     assert clf.stop_reason_ == "converged"
     assert objective(clf) <= objective(tight) * (1 + 1e-4)
     assert objective(clf) == pytest.approx(clf.best_loss_, rel=1e-12)
+
+
+# -- the squared error: Newton steps on the exact Hessian (_core.gram_*) --------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("standardize", [True, False])
+def test_gram_matches_reference(dtype, standardize, simd_level, num_threads):
+    rng = np.random.default_rng(3)
+    n, d, k = 4001, 11, 2
+    X = (rng.normal(size=(n, d)) * rng.uniform(0.5, 4, d) + rng.normal(size=d) * 1e6).astype(dtype)
+    Y = np.ascontiguousarray((rng.normal(size=(n, k)) * 3 + 5).astype(dtype))
+    sw = rng.uniform(0.1, 2.0, n).astype(dtype)
+    rows = np.sort(rng.choice(n, 3000, replace=False)).astype(np.int64)
+    mean = X.astype(np.float64).mean(0) if standardize else None
+    scale = X.astype(np.float64).std(0) if standardize else None
+    shift = np.array([5.0, 4.5])
+    gram = _core.gram_f32 if dtype == np.float32 else _core.gram_f64
+    for r in (None, rows):
+        A, C, yy, S = gram(X, Y, sw, r, mean, scale, shift)
+        A_ref, C_ref, yy_ref, S_ref = ref.gram(X, Y, sw, r, mean, scale, shift)
+        assert A.shape == (d + 1, d + 1) and C.shape == (d + 1, k)
+        tol = 1e-12 * max(1.0, np.abs(A_ref).max())
+        np.testing.assert_allclose(A, A_ref, rtol=0, atol=tol)
+        np.testing.assert_array_equal(A, A.T)
+        np.testing.assert_allclose(C, C_ref, rtol=0, atol=1e-12 * np.abs(C_ref).max() * 100)
+        np.testing.assert_allclose([yy, S], [yy_ref, S_ref], rtol=1e-12)
+
+
+def test_gram_bits_do_not_depend_on_threads():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(30000, 20))
+    Y = rng.normal(size=(30000, 1))
+    out = []
+    for threads in (1, 2):
+        with _threads(threads):
+            out.append(_core.gram_f64(X, Y, None, None, None, None, np.zeros(1)))
+    assert all(np.array_equal(a, b) for a, b in zip(out[0], out[1]))
+
+
+def _ill_conditioned(n=20000, d=30, seed=0):
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(n, d))
+    X = np.cumsum(Z, axis=1) * np.geomspace(0.5, 20, d) + 100.0  # strongly correlated columns
+    y = X @ rng.normal(size=d) / d + rng.normal(size=n)
+    return X, y
+
+
+@pytest.mark.parametrize("penalty", ["l2", None, "l1", "elasticnet"])
+def test_squared_error_switches_to_newton_and_reaches_the_optimum(penalty):
+    X, y = _ill_conditioned()
+    alpha = 1e-3 if penalty in ("l1", "elasticnet") else 1e-4
+    est = GDRegressor(penalty=penalty, alpha=alpha).fit(X, y)
+    assert est.stop_reason_ == "converged"
+    assert est.n_iter_ < 30  # 8 L-BFGS iterations, then Newton steps (each one pass)
+    Z = (X - est.mean_) / est.scale_
+    w, b = est.coef_ * est.scale_, est.intercept_[0] + est.coef_ @ est.mean_
+    l2, l1 = {"l2": (alpha, 0.0), None: (0.0, 0.0), "l1": (0.0, alpha),
+              "elasticnet": (alpha * 0.85, alpha * 0.15)}[penalty]
+
+    def objective(v):
+        r = Z @ v[:-1] + v[-1] - y
+        return 0.5 * np.mean(r * r) + 0.5 * l2 * v[:-1] @ v[:-1] + l1 * np.abs(v[:-1]).sum()
+    if l1 == 0:  # the normal equations, solved directly
+        n = len(y)
+        Zc = np.hstack([Z, np.ones((n, 1))])
+        H = Zc.T @ Zc / n + np.diag(np.r_[np.full(Z.shape[1], l2), 0.0])
+        best = objective(np.linalg.solve(H, Zc.T @ y / n))
+    else:
+        best = GDRegressor(penalty=penalty, alpha=alpha, optimizer="lbfgs", tol=1e-8,
+                           max_iter=100000).fit(X, y).best_loss_
+    assert objective(np.r_[w, b]) <= best * (1 + 1e-6) + 1e-12
+
+
+def test_squared_error_lbfgs_without_newton_is_slow_on_ill_conditioned_data(monkeypatch):
+    # What the Newton steps buy (so the test above cannot pass by L-BFGS alone).
+    from pygd.linear_model import _trainer
+    X, y = _ill_conditioned()
+    with_newton = GDRegressor().fit(X, y)
+    monkeypatch.setattr(_trainer, "GRAM_MAX_FEATURES", 0)
+    without = GDRegressor().fit(X, y)
+    assert with_newton.n_passes_ * 3 < without.n_passes_

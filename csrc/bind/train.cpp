@@ -178,6 +178,37 @@ py::tuple objective_grad(const array_of<T>& X, const array_of<T>& Y,
   return py::make_tuple(result.objective, result.weight_sum, result.finite);
 }
 
+// The squared error's normalised second moments of the standardised rows: returns
+// (A (q, q), C (q, k), yy, weight_sum) with q = d + 1 (engine/train.hpp, gram).
+template <class T>
+py::tuple gram(const array_of<T>& X, const array_of<T>& Y,
+               const std::optional<array_of<T>>& sample_weight,
+               const std::optional<array_of<std::int64_t>>& rows,
+               const std::optional<array_of<double>>& mean,
+               const std::optional<array_of<double>>& scale, const array_of<double>& shift) {
+  TrainSpec<T> spec;
+  spec.data = problem_of(X, Y, sample_weight);
+  const index_t d = spec.data.X.cols, k = spec.data.k, q = d + 1;
+  spec.data.rows = rows_of(rows, spec.data.X.rows, spec.n_order);
+  if (spec.n_order < 1) fail("gram needs at least one row");
+  if (mean.has_value() != scale.has_value()) fail("mean and scale go together");
+  if (mean) {
+    spec.mean = bind::vector_data(*mean, d, "mean");
+    spec.scale = bind::vector_data(*scale, d, "scale");
+  }
+  const double* shift_data = bind::vector_data(shift, k, "shift");
+  array_of<double> A({static_cast<py::ssize_t>(q), static_cast<py::ssize_t>(q)});
+  array_of<double> C({static_cast<py::ssize_t>(q), static_cast<py::ssize_t>(k)});
+  double* A_data = A.mutable_data();
+  double* C_data = C.mutable_data();
+  GramResult result;
+  {
+    py::gil_scoped_release release;
+    result = pygd::gram(spec, shift_data, A_data, C_data);
+  }
+  return py::make_tuple(A, C, result.yy, result.weight_sum);
+}
+
 template <class T>
 array_of<T> batch_predict(const array_of<T>& X, const std::optional<array_of<std::int64_t>>& rows,
                           const array_of<double>& coef, const array_of<double>& intercept) {
@@ -222,6 +253,14 @@ void def_for(py::module_& m, const char* suffix) {
         "(objective, weight_sum, finite). Reads options.loss, epsilon, fit_intercept and l2 "
         "(the L1 term is the caller's). One pass, the GIL released, the same bits for any "
         "thread count.");
+  m.def((std::string("gram_") + suffix).c_str(), &gram<T>, py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(),
+        py::arg("rows").noconvert(), py::arg("mean").noconvert(), py::arg("scale").noconvert(),
+        py::arg("shift").noconvert(),
+        "(A, C, yy, weight_sum): with q = d + 1, z_i = ((x_i - mean) / scale, 1) and S = "
+        "sum_i s_i, A = sum_i s_i z_i z_i^T / S (q, q), C = sum_i s_i z_i (y_i - shift)^T / S "
+        "(q, k), yy = sum_i s_i |y_i - shift|^2 / S. One pass, the GIL released, fixed "
+        "blocks reduced in order (the same bits for any thread count).");
   m.def((std::string("batch_predict_") + suffix).c_str(), &batch_predict<T>,
         py::arg("X").noconvert(), py::arg("rows").noconvert(), py::arg("coef").noconvert(),
         py::arg("intercept").noconvert(),

@@ -334,6 +334,40 @@ ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, d
 }
 
 template <class T>
+GramResult gram(const TrainSpec<T>& spec, const double* shift, double* A, double* C) {
+  const BatchProblem<T>& data = spec.data;
+  const index_t d = data.X.cols, k = data.k, q = d + 1;
+  std::vector<double> inv_scale(static_cast<size_t>(d), 1.0), mean(static_cast<size_t>(d), 0.0);
+  for (index_t j = 0; spec.mean != nullptr && j < d; ++j) {
+    inv_scale[j] = 1.0 / spec.scale[j];
+    mean[j] = spec.mean[j];
+  }
+  const GramBlockFn<T> kernel = active_table().gram<T>();
+  const index_t stride = q * q + q * k + 2;
+  const BlockPlan plan = plan_row_blocks(spec.n_order, stride, d);
+  std::vector<double> partial(static_cast<size_t>(plan.count > 0 ? plan.count * stride : stride), 0.0);
+  parallel_for(plan.count, [&](index_t b) {
+    double* out = partial.data() + b * stride;
+    kernel(data, plan.begin(b), plan.end(b), mean.data(), inv_scale.data(), shift, out,
+           out + q * q, out + q * q + q * k);
+  });
+  double* acc = partial.data();  // block order, whatever the threads did
+  for (index_t b = 1; b < plan.count; ++b) {
+    const double* part = partial.data() + b * stride;
+    for (index_t j = 0; j < stride; ++j) acc[j] += part[j];
+  }
+  GramResult result;
+  result.weight_sum = acc[q * q + q * k + 1];
+  const double inv_S = 1.0 / result.weight_sum;
+  for (index_t a = 0; a < q; ++a) {
+    for (index_t b = a; b < q; ++b) A[a * q + b] = A[b * q + a] = acc[a * q + b] * inv_S;
+  }
+  for (index_t j = 0; j < q * k; ++j) C[j] = acc[q * q + j] * inv_S;
+  result.yy = acc[q * q + q * k] * inv_S;
+  return result;
+}
+
+template <class T>
 EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
   const BatchProblem<T>& data = spec.data;
   const index_t d = data.X.cols, k = data.k, kd = k * d;
@@ -471,6 +505,8 @@ void batch_predict(const BatchProblem<T>& problem, index_t m, T* out) {
 
 template ObjectiveResult objective_grad<float>(const TrainSpec<float>&, const double*, double*);
 template ObjectiveResult objective_grad<double>(const TrainSpec<double>&, const double*, double*);
+template GramResult gram<float>(const TrainSpec<float>&, const double*, double*, double*);
+template GramResult gram<double>(const TrainSpec<double>&, const double*, double*, double*);
 template EpochResult train_epoch<float>(const TrainSpec<float>&, const TrainState<float>&);
 template EpochResult train_epoch<double>(const TrainSpec<double>&, const TrainState<double>&);
 template void batch_predict<float>(const BatchProblem<float>&, index_t, float*);

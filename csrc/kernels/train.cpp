@@ -260,11 +260,76 @@ void predict_block(const BatchProblem<T>& pb, index_t begin, index_t end, T* out
   }
 }
 
+// -- Gram (second moments) ------------------------------------------------------------------
+// kGramRows standardised rows at a time: each entry of A's upper triangle is loaded and
+// stored once per group and takes R fused multiply-adds (its sum over r in a fixed order);
+// the loop over b runs along contiguous memory and vectorises.
+constexpr int kGramRows = 8;
+
+template <int R>
+inline void gram_update(const double* __restrict w, const double* __restrict z, index_t q,
+                        double* __restrict A) {
+  for (index_t a = 0; a < q; ++a) {
+    double wa[R];
+    for (int r = 0; r < R; ++r) wa[r] = w[r * q + a];
+    double* __restrict row = A + a * q;
+    for (index_t b = a; b < q; ++b) {
+      double acc = row[b];
+      for (int r = 0; r < R; ++r) acc += wa[r] * z[r * q + b];
+      row[b] = acc;
+    }
+  }
+}
+
+template <int R, class T>
+inline void gram_group(const BatchProblem<T>& pb, index_t i, const double* __restrict mean,
+                       const double* __restrict inv_scale, const double* __restrict shift,
+                       double* __restrict w, double* __restrict z, double* __restrict A,
+                       double* __restrict C, double& yy, double& weight) {
+  const index_t d = pb.X.cols, k = pb.k, q = d + 1;
+  for (int r = 0; r < R; ++r) {
+    const index_t row = row_of(pb, i + r);
+    const T* __restrict x = pb.X.row(row);
+    const double s = pb.sample_weight ? double(pb.sample_weight[row]) : 1.0;
+    double* __restrict zr = z + r * q;
+    double* __restrict wr = w + r * q;
+    for (index_t j = 0; j < d; ++j) zr[j] = (double(x[j]) - mean[j]) * inv_scale[j];
+    zr[d] = 1.0;
+    for (index_t j = 0; j < q; ++j) wr[j] = s * zr[j];
+    weight += s;
+    for (index_t t = 0; t < k; ++t) {
+      const double e = double(pb.Y[row * k + t]) - shift[t];
+      yy += s * e * e;
+      for (index_t a = 0; a < q; ++a) C[a * k + t] += wr[a] * e;
+    }
+  }
+  gram_update<R>(w, z, q, A);
+}
+
+template <class T>
+void gram_block(const BatchProblem<T>& pb, index_t begin, index_t end, const double* mean,
+                const double* inv_scale, const double* shift, double* A, double* C, double* sums) {
+  const index_t q = pb.X.cols + 1, k = pb.k;
+  for (index_t j = 0; j < q * q; ++j) A[j] = 0.0;
+  for (index_t j = 0; j < q * k; ++j) C[j] = 0.0;
+  double* buffer = static_cast<double*>(::malloc(sizeof(double) * size_t(2 * kGramRows * q)));
+  double* w = buffer;
+  double* z = buffer + kGramRows * q;
+  double yy = 0.0, weight = 0.0;
+  index_t i = begin;
+  for (; i + kGramRows <= end; i += kGramRows)
+    gram_group<kGramRows>(pb, i, mean, inv_scale, shift, w, z, A, C, yy, weight);
+  for (; i < end; ++i) gram_group<1>(pb, i, mean, inv_scale, shift, w, z, A, C, yy, weight);
+  ::free(buffer);
+  sums[0] = yy;
+  sums[1] = weight;
+}
+
 }  // namespace
 
 const TrainTable& train_table() {
   static const TrainTable table{&grad_block<float>, &grad_block<double>, &predict_block<float>,
-                                &predict_block<double>};
+                                &predict_block<double>, &gram_block<float>, &gram_block<double>};
   return table;
 }
 

@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _core, optim
-from .._lbfgs import lbfgs
+from .._lbfgs import LBFGSResult, lbfgs, pseudo_gradient
 from .._names import KINKED_LOSSES
 from ._data import check_finite_input, epoch_order, standardization_stats, validation_split
 from ._settings import OPTIMIZER_FIELDS, Settings
@@ -69,6 +69,11 @@ STOP_REASONS: dict[str, str] = {
 ADAPT_PATIENCE = 5
 #: Divergences recovered by lowering the rate (times 0.1 each) before a fit gives up.
 MAX_RECOVERIES = 6
+#: optimizer="lbfgs" on the squared error: Newton steps on the exact Hessian (one pass of second
+#: moments) once L-BFGS has taken this many iterations without converging, for at most this many
+#: features (the second moments' cost grows as d^2 per row, their memory as d^2).
+NEWTON_AFTER = 8
+GRAM_MAX_FEATURES = 1024
 #: batch_size="auto": the first batch size and its growth factor at each stall.
 AUTO_BATCH = 32
 BATCH_GROWTH = 4
@@ -605,14 +610,27 @@ class Trainer:
         if not hinge:  # the first stage of the hinge starts on another (smoothed) function
             start_value.append((smooth0, grad0))
         width = 1.0
+        # The squared error's Hessian is constant: where L-BFGS is slow (ill-conditioned
+        # features) one pass of second moments buys Newton steps that end in 1 or 2 passes.
+        newton = s.engine_loss == "squared_error" and d <= GRAM_MAX_FEATURES
         while True:
             if hinge:
                 config.loss = _core.Loss.smoothed_hinge
                 config.epsilon = width
-            result = lbfgs(fun, x, converged=converged, max_iter=s.max_iter - done["iterations"],
+            budget = s.max_iter - done["iterations"]
+            result = lbfgs(fun, x, converged=converged,
+                           max_iter=min(budget, NEWTON_AFTER) if newton else budget,
                            memory=memory, l1=l1, l1_mask=mask if l1 else None, callback=callback)
             x = result.x
             done["iterations"] += result.n_iter
+            if newton and result.status == "max_iter" and done["iterations"] < s.max_iter:
+                newton = False
+                result = self._gram_newton(X, Y, sw_arg, mean, x, fun, converged, l2, l1,
+                                           s.max_iter - done["iterations"], callback)
+                x = result.x
+                done["iterations"] += result.n_iter
+                if result.status == "stalled":  # the model Hessian did not help: L-BFGS goes on
+                    continue
             if not hinge or result.status != "converged":
                 final = result.fun
                 break
@@ -649,6 +667,101 @@ class Trainer:
                 f"test (tol={tol}) was not passed (largest gradient component "
                 f"{float(np.max(np.abs(result.grad))):.3g}); consider a larger tol, or float64 data.",
                 ConvergenceWarning, stacklevel=3)
+
+    def _gram_newton(self, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None,
+                     mean: np.ndarray | None, x: np.ndarray, fun: Any, converged: Any, l2: float,
+                     l1: float, max_iter: int, callback: Any) -> LBFGSResult:
+        """Newton steps for the squared error from ``x``, with its exact Hessian from one pass.
+
+        ``_core.gram_*`` gives the standardised rows' second moments A (and the
+        L2 term adds l2 on the coefficients' diagonal): the Hessian H of every
+        output's (w_t, b_t).  Each step solves the model
+        ``g . D + D H D / 2 (+ l1 |x + D|)`` — a Cholesky solve, or with L1 a
+        proximal Newton step (OWL-QN on the model, no pass over the data) —
+        and moves there; the model's decrease is the test's gap estimate
+        (exact for a quadratic).  Each step is one pass (the gradient at the
+        new point).  Returns status "stalled" if a step does not lower the
+        objective (H inaccurate), for L-BFGS to go on from the last point.
+        """
+        from scipy.linalg import cho_factor, cho_solve
+
+        s = self.settings
+        d, k = X.shape[1], Y.shape[1]
+        kd = k * d
+        m = d + 1 if s.fit_intercept else d
+        shift = x[kd:].copy() if s.fit_intercept else np.zeros(k)
+        gram = _core.gram_f32 if X.dtype == np.float32 else _core.gram_f64
+        A = gram(X, Y, sw_arg, None, mean, self.scale, shift)[0]
+        self.passes += 1
+        H = A[:m, :m].copy()
+        H[np.arange(d), np.arange(d)] += l2
+        jitter = 1e-13 * max(float(np.trace(H)) / m, np.finfo(np.float64).tiny)
+        while True:  # constant columns (scale 1, z = 0) make H singular without L2
+            try:
+                factor = cho_factor(H + jitter * np.eye(m))
+                break
+            except np.linalg.LinAlgError:
+                jitter *= 100.0
+
+        def unpack(v: np.ndarray) -> np.ndarray:
+            P = np.zeros((k, m))
+            P[:, :d] = v[:kd].reshape(k, d)
+            if s.fit_intercept:
+                P[:, d] = v[kd:]
+            return P
+
+        def pack(P: np.ndarray) -> np.ndarray:
+            v = np.zeros(kd + k)
+            v[:kd] = P[:, :d].ravel()
+            if s.fit_intercept:
+                v[kd:] = P[:, d]
+            return v
+
+        mask = np.zeros(kd + k)
+        mask[:kd] = 1.0
+
+        def penalty(v: np.ndarray) -> float:
+            return l1 * float(np.abs(v[:kd]).sum())
+
+        f, g = fun(x)
+        F = f + penalty(x)
+        it = 0
+        while True:
+            pg = pseudo_gradient(x, g, l1, mask if l1 else None)
+            G = unpack(g)
+            if l1 == 0:
+                D = -cho_solve(factor, G.T).T
+                model = float(np.sum(G * D) + 0.5 * np.sum(D * (D @ H)))
+                xn = x + pack(D)
+            else:
+                x0 = x
+
+                def quadratic(v: np.ndarray) -> tuple[float, np.ndarray]:
+                    D = unpack(v - x0)
+                    HD = D @ H
+                    return float(np.sum(G * D) + 0.5 * np.sum(D * HD)), pack(G + HD)
+
+                # The model to well within the outer test (its own gap estimate is exact-ish:
+                # the model is the quadratic it is minimising).
+                tight = 1e-4 * (s.tol if s.tol is not None else 1e-4) ** 2 * max(abs(F), 1e-300)
+                sub = lbfgs(quadratic, x, converged=lambda Fq, pgq, gap: gap <= tight, max_iter=5_000,
+                            l1=l1, l1_mask=mask)
+                xn = sub.x
+                model = sub.fun - penalty(x)  # the model's value at xn, relative to F at x
+            decrease = -model
+            if converged(F, pg, decrease):
+                return LBFGSResult(x=x, fun=F, grad=pg, n_iter=it, n_fun=0, status="converged")
+            if it >= max_iter:
+                return LBFGSResult(x=x, fun=F, grad=pg, n_iter=it, n_fun=0, status="max_iter")
+            fn, gn = fun(xn)
+            Fn = fn + penalty(xn)
+            if not Fn < F:
+                return LBFGSResult(x=x, fun=F, grad=pg, n_iter=it, n_fun=0, status="stalled")
+            x, f, g, F = xn, fn, gn, Fn
+            it += 1
+            if callback(it, F, x, g):
+                pg = pseudo_gradient(x, g, l1, mask if l1 else None)
+                return LBFGSResult(x=x, fun=F, grad=pg, n_iter=it, n_fun=0, status="callback")
 
     def _warn_unconverged(self, gradient_test: bool) -> None:
         """ConvergenceWarning for a fit that ended without passing its stopping test."""

@@ -160,6 +160,19 @@ struct ObjectiveResult {
 template <class T>
 ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, double* grad);
 
+// The squared error's second moments over positions [0, n_order) of the standardised
+// rows (kernels/train.hpp, GramBlockFn), reduced over fixed blocks in block order (the
+// same bits for any thread count): A (q x q, q = d + 1, both triangles) and C (q x k)
+// are divided by S = sum_i s_i, and so is the returned yy.  mean / scale may be nullptr
+// (0 and 1).  Scratch: the blocks' partial sums, at most 32 MB (fewer blocks for large d).
+struct GramResult {
+  double yy = 0.0;
+  double weight_sum = 0.0;
+};
+
+template <class T>
+GramResult gram(const TrainSpec<T>& spec, const double* shift, double* A, double* C);
+
 double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& schedule, double t,
                     index_t steps_per_epoch, double offset = 0.0);
 

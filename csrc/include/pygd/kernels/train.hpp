@@ -44,11 +44,25 @@ template <class T>
 using BatchPredictBlockFn = void (*)(const BatchProblem<T>& problem, index_t begin, index_t end,
                                      T* out);
 
+// Weighted second moments of the standardised rows of positions [begin, end)
+// (the squared error's Hessian and right-hand side, for optimizer="lbfgs"'s
+// Newton steps), with q = d + 1 and z_i = ((x_i - mean) * inv_scale, 1):
+//   A[a * q + b] = sum_i s_i z_ia z_ib                 (b >= a: the upper triangle)
+//   C[a * k + t] = sum_i s_i z_ia (y_it - shift_t)
+//   sums[0] = sum_i s_i sum_t (y_it - shift_t)^2,      sums[1] = sum_i s_i
+// (subtract, then scale: exact for columns with a large offset).  Overwrites A, C, sums.
+template <class T>
+using GramBlockFn = void (*)(const BatchProblem<T>& problem, index_t begin, index_t end,
+                             const double* mean, const double* inv_scale, const double* shift,
+                             double* A, double* C, double* sums);
+
 struct TrainTable {
   BatchGradBlockFn<float> grad_f32;
   BatchGradBlockFn<double> grad_f64;
   BatchPredictBlockFn<float> predict_f32;
   BatchPredictBlockFn<double> predict_f64;
+  GramBlockFn<float> gram_f32;
+  GramBlockFn<double> gram_f64;
 
   template <class T>
   BatchGradBlockFn<T> grad() const {
@@ -57,6 +71,10 @@ struct TrainTable {
   template <class T>
   BatchPredictBlockFn<T> predict() const {
     if constexpr (sizeof(T) == 4) return predict_f32; else return predict_f64;
+  }
+  template <class T>
+  GramBlockFn<T> gram() const {
+    if constexpr (sizeof(T) == 4) return gram_f32; else return gram_f64;
   }
 };
 
