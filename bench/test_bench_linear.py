@@ -1,4 +1,5 @@
-"""loss_grad against the NumPy reference and the bandwidth probe (cases in pygd._bench)."""
+"""loss_grad against the NumPy reference and the bandwidth probe, a mini-batch epoch against the
+gather probe (cases in pygd._bench)."""
 
 import pytest
 
@@ -6,7 +7,7 @@ from pygd import _bench
 
 from conftest import FULL
 
-CASES = _bench.linear_cases(full=FULL)
+CASES = _bench.linear_cases(full=FULL) + _bench.epoch_cases(full=FULL)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.group}/{c.name}" for c in CASES])

@@ -19,7 +19,7 @@ from . import _core
 from ._config import show_config
 from .linear import loss_grad
 
-__all__ = ["Case", "linear_cases", "run"]
+__all__ = ["Case", "epoch_cases", "linear_cases", "run"]
 
 
 @dataclass
@@ -96,6 +96,57 @@ def linear_cases(full: bool = False) -> list[Case]:
     return cases
 
 
+def _epoch_data(n: int, d: int) -> tuple:
+    """X, Y (n, 1), a random epoch order, and the engine's state and options (batch 256, Adam)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, d))
+    Y = (X @ rng.standard_normal(d))[:, None].copy()
+    order = rng.permutation(n).astype(np.int64)
+    fields = dict(momentum=0.0, dampening=0.0, nesterov=False, betas=(0.9, 0.999), eps=1e-8,
+                  weight_decay=0.0, amsgrad=False, decoupled_weight_decay=False, lr_decay=0.0,
+                  alpha=0.99, centered=False, rho=0.9, momentum_decay=4e-3)
+    options = _core.TrainOptions(
+        loss=_core.Loss.squared_error, epsilon=0.1, fit_intercept=True, l2=0.0, l1=0.0,
+        weight_per_row=1.0, average_start=-1, steps_per_epoch=-(-n // 256), schedule_offset=0.0,
+        lr_factor=1.0, optimizer=_core.OptimizerOptions(kind=_core.OptimizerKind.adam, lr=1e-3, **fields),
+        schedule=_core.ScheduleOptions(kind=_core.ScheduleKind.constant, power_t=0.25, gamma=0.1,
+                                       step_size=10.0, T_max=1000.0, eta_min=0.0, warmup=1.0))
+    state = [np.zeros(d + 1), [np.zeros(d + 1) for _ in range(3)], _core.TrainCounters()]
+    return X, Y, order, state, options
+
+
+def _gather_probe(X: np.ndarray, Y: np.ndarray, order: np.ndarray, state: list, options: Any) -> float:
+    return _core.probe_gather_sum_f64(X, order)
+
+
+def _engine_epoch(X: np.ndarray, Y: np.ndarray, order: np.ndarray, state: list, options: Any) -> Any:
+    params, states, counters = state
+    return _core.train_epoch_f64(X, Y, None, order, 256, params, states, None, counters, None, None, options)
+
+
+def _check_gather(result: float, data: tuple) -> None:
+    X, _, order = data[:3]
+    assert abs(result - X[order].sum()) <= 1e-9 * np.abs(X).sum()
+
+
+def _check_epoch(result: Any, data: tuple) -> None:
+    assert result.finite and result.steps == -(-data[0].shape[0] // 256)
+    assert np.isfinite(data[3][0]).all()
+
+
+def epoch_cases(full: bool = False) -> list[Case]:
+    """A shuffled mini-batch epoch (batch 256, Adam, d=64) against the gather probe: the same
+    rows in the same random order, summed at the rate the memory system allows (issue 14)."""
+    n, d = (2_000_000, 64) if full else (200_000, 64)
+    data = _cached(lambda: _epoch_data(n, d))
+    group = f"minibatch-epoch-f64-{n}x{d}"
+    nbytes = n * d * 8
+    return [Case(group, "gather probe X[order]", data, _gather_probe, _check_gather, nbytes=nbytes,
+                 rows=n, baseline=True),
+            Case(group, "pygd engine epoch (batch 256, Adam)", data, _engine_epoch, _check_epoch,
+                 nbytes=nbytes, rows=n)]
+
+
 def _cached(make: Callable[[], tuple]) -> Callable[[], tuple]:
     store: dict[str, tuple] = {}
 
@@ -125,7 +176,7 @@ def _time(func: Callable[..., Any], data: tuple, repeat: int, min_time: float = 
 def run(cases: list[Case] | None = None, *, full: bool = False, repeat: int = 5,
         json_path: str | None = None, progress: Callable[[str], None] | None = None) -> list[dict]:
     """Time every case, check its result, print ratios; returns the rows."""
-    cases = linear_cases(full) if cases is None else cases
+    cases = linear_cases(full) + epoch_cases(full) if cases is None else cases
     rows: list[dict] = []
     probe_rate = None
     for case in cases:

@@ -436,3 +436,13 @@ def test_squared_error_lbfgs_without_newton_is_slow_on_ill_conditioned_data(monk
     monkeypatch.setattr(_trainer, "GRAM_MAX_FEATURES", 0)
     without = GDRegressor().fit(X, y)
     assert with_newton.n_passes_ * 3 < without.n_passes_
+
+
+def test_gather_probe_sums_the_rows_in_order():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(5000, 13))
+    rows = rng.permutation(5000)[:3000].astype(np.int64)
+    assert _core.probe_gather_sum_f64(X, rows) == pytest.approx(X[rows].sum(), rel=1e-12)
+    assert _core.probe_gather_sum_f32(X.astype(np.float32), rows) == pytest.approx(X[rows].sum(), rel=1e-6)
+    with pytest.raises(ValueError, match="outside"):
+        _core.probe_gather_sum_f64(X, np.array([5000]))

@@ -44,18 +44,24 @@ constexpr int kRowGroup = 4;
 // development machine, where the hardware prefetcher alone fell behind with
 // four rows read in an interleaved way.
 constexpr index_t kPrefetchBytes = 1024;
+// Gathered rows (the training engine's mini-batches) are asked for this many positions ahead.
+constexpr index_t kGatherAhead = 32;
 
 template <int R, class T, class L>
 inline void loss_grad_row_group(const LossGradProblem<T>& pb, index_t i, double* __restrict grad,
                                 BlockSums& sums) {
   const T* x[R];
-  for (int r = 0; r < R; ++r) x[r] = pb.X.row(i + r);
+  index_t row[R];
+  for (int r = 0; r < R; ++r) {
+    row[r] = pb.rows ? pb.rows[i + r] : i + r;
+    x[r] = pb.X.row(row[r]);
+  }
   double p[R], g[R];
   dot_rows<R>(x, pb.coef, pb.X.cols, p);
   for (int r = 0; r < R; ++r) {
     double l, dl;
-    L::eval(p[r] + pb.intercept, double(pb.y[i + r]), pb.epsilon, l, dl);
-    const double s = pb.sample_weight ? double(pb.sample_weight[i + r]) : 1.0;
+    L::eval(p[r] + pb.intercept, double(pb.y[row[r]]), pb.epsilon, l, dl);
+    const double s = pb.sample_weight ? double(pb.sample_weight[row[r]]) : 1.0;
     sums.loss += s * l;
     sums.grad_intercept += s * dl;
     sums.weight += s;
@@ -72,8 +78,18 @@ void loss_grad_rows(const LossGradProblem<T>& pb, index_t begin, index_t end,
   index_t i = begin;
   const bool back_to_back = pb.X.row_stride == pb.X.cols;
   const index_t group_bytes = kRowGroup * pb.X.cols * index_t(sizeof(T));
+  const index_t row_bytes = pb.X.cols * index_t(sizeof(T));
+  const index_t limit = pb.lookahead > end ? pb.lookahead : end;
   for (; i + kRowGroup <= end; i += kRowGroup) {
-    if (back_to_back) prefetch_bytes(pb.X.row(i), kPrefetchBytes, group_bytes);
+    if (pb.rows) {  // gathered rows: ask for those kGatherAhead positions on
+      for (index_t r = i + kGatherAhead; r < i + kGatherAhead + kRowGroup && r < limit; ++r) {
+        prefetch_bytes(pb.X.row(pb.rows[r]), 0, row_bytes);
+        __builtin_prefetch(pb.y + pb.rows[r], 0, 3);
+        if (pb.sample_weight) __builtin_prefetch(pb.sample_weight + pb.rows[r], 0, 3);
+      }
+    } else if (back_to_back) {
+      prefetch_bytes(pb.X.row(i), kPrefetchBytes, group_bytes);
+    }
     loss_grad_row_group<kRowGroup, T, L>(pb, i, grad, local);
   }
   for (; i < end; ++i) loss_grad_row_group<1, T, L>(pb, i, grad, local);
@@ -144,7 +160,19 @@ void loss_grad_block(const LossGradProblem<T>& pb, index_t begin, index_t end, d
       return loss_grad_block_for<T, SquaredEpsilonInsensitive>(pb, begin, end, grad, sums);
     case Loss::log_loss:
       return loss_grad_block_for<T, LogLoss>(pb, begin, end, grad, sums);
-    default:  // the engine's losses; the binding admits only the five above
+    // The classification losses, for the training engine's single-output passes
+    // (pygd.linear's binding admits only the five above).
+    case Loss::hinge:
+      return loss_grad_block_for<T, Hinge>(pb, begin, end, grad, sums);
+    case Loss::squared_hinge:
+      return loss_grad_block_for<T, SquaredHinge>(pb, begin, end, grad, sums);
+    case Loss::modified_huber:
+      return loss_grad_block_for<T, ModifiedHuber>(pb, begin, end, grad, sums);
+    case Loss::perceptron:
+      return loss_grad_block_for<T, Perceptron>(pb, begin, end, grad, sums);
+    case Loss::smoothed_hinge:
+      return loss_grad_block_for<T, SmoothedHinge>(pb, begin, end, grad, sums);
+    case Loss::multinomial:  // a row loss: its own kernels
       return;
   }
 }

@@ -44,6 +44,10 @@ struct LossGradProblem {
   double intercept = 0.0;
   Loss loss = Loss::squared_error;
   double epsilon = 0.1;
+  // The training engine's mini-batches: positions i stand for rows[i] (gathered, with
+  // rows up to position `lookahead` prefetched ahead); nullptr: rows in storage order.
+  const index_t* rows = nullptr;
+  index_t lookahead = 0;
 };
 
 // Unnormalised sums of one block: sum s_i l_i, sum s_i l'_i, sum s_i.

@@ -28,6 +28,9 @@ struct BatchProblem {
   index_t k = 1;
   Loss loss = Loss::squared_error;
   double epsilon = 0.1;
+  // Positions [0, lookahead) of `rows` may be prefetched ahead of a block's end (the next
+  // mini-batches' rows, known in advance); 0: only the block's own.
+  index_t lookahead = 0;
 };
 
 // Unnormalised sums of one block of batch positions [begin, end):
