@@ -108,7 +108,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         One row for two classes (the decision for ``classes_[1]``), in X's units
         and dtype.
     intercept_ : ndarray of shape (1,) or (n_classes,)
-    n_iter_, t_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, mean_, scale_, n_features_in_, feature_names_in_
+    optimizer_, n_iter_, n_passes_, t_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, mean_, scale_, n_features_in_, feature_names_in_
         As :class:`GDRegressor`.
 
     See Also

@@ -203,17 +203,28 @@ class GDRegressor(RegressorMixin, BaseGD):
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         In X's units and dtype (float32 input gives float32).
     intercept_ : ndarray of shape (1,) or (n_targets,)
+    optimizer_ : str or type
+        The optimizer that ran ("auto" resolved: "lbfgs" or the first-order one).
     n_iter_ : int
-        Epochs run (by the last fit, or in total for partial_fit).
+        Epochs run (by the last fit, or in total for partial_fit); L-BFGS
+        iterations (each a line search; Newton steps included) for "lbfgs".
+    n_passes_ : int
+        Passes over the training data the last call made: epochs, the
+        objective's extra passes (the starting objective), and for "lbfgs"
+        every function evaluation and the second-moment pass of its Newton
+        steps.
     t_ : int
-        Optimizer steps taken.
+        Optimizer steps taken (L-BFGS iterations for "lbfgs").
     learning_rate_ : float
         The base rate used (``learning_rate``, or what "auto" chose for the
-        first batch size; "auto" batches then rescale it as they grow).
+        first batch size; "auto" batches then rescale it as they grow); 1.0
+        for "lbfgs" (the unit step its line search tries first).
     loss_curve_ : list of float
         Per-epoch objective: the weighted mean loss of the rows as each
         batch saw them, plus the penalty at the start of the epoch (for
-        "full" batches, exactly the objective before the epoch's step).
+        "full" batches, exactly the objective before the epoch's step); for
+        "lbfgs" the objective after each iteration (for the hinge, of the
+        smoothed hinge of that stage).
     best_loss_ : float
     validation_scores_ : list of float or None
         R² on the validation rows per epoch (``early_stopping`` only).

@@ -73,7 +73,7 @@ MAX_RECOVERIES = 6
 #: moments) once L-BFGS has taken this many iterations without converging, for at most this many
 #: features (the second moments' cost grows as d^2 per row, their memory as d^2).
 NEWTON_AFTER = 8
-GRAM_MAX_FEATURES = 1024
+GRAM_MAX_FEATURES = 512
 #: batch_size="auto": the first batch size and its growth factor at each stall.
 AUTO_BATCH = 32
 BATCH_GROWTH = 4
