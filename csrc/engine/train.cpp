@@ -193,10 +193,8 @@ L1StepScalars optimizer_step(const OptimizerOptions& o, const ParamArrays<T>& ar
 }
 
 // Partial sums of one block: k*d gradient values, k intercept values, loss, weight.
-// Each block's partial sums start on a cache line of their own (64 bytes): the
-// kernels' load-add-store of grad_coef per row group stalls on store forwarding when
-// the accumulators straddle lines (2.5x slower full-batch passes at d = 64), and
-// neighbouring blocks on two threads must not share a line.
+// Each block's partial sums start on a cache line of their own (64 bytes), so two
+// threads never write the same line (no false sharing between neighbouring blocks).
 struct BatchScratch {
   static constexpr index_t kLine = 8;  // doubles per cache line
   index_t kd = 0, k = 0;

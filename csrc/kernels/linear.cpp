@@ -9,7 +9,9 @@
 //   grad_intercept = sum_i s_i l'(p_i, y_i) / S
 //
 // with the losses l of pygd/losses.hpp (squared_error, huber,
-// epsilon_insensitive, squared_epsilon_insensitive, log_loss).
+// epsilon_insensitive, squared_epsilon_insensitive, log_loss; and for the
+// training engine's single-output passes, which may gather their rows through
+// `rows`, the hinge family and the smoothed hinge).
 //
 // Multinomial (k outputs p_it = x_i . w_t + b_t, class probabilities y_it):
 //   loss = sum_i s_i CE(p_i, y_i) / S,   grad_coef[t, j] = sum_i s_i dl_it x_ij / S,

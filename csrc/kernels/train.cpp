@@ -40,9 +40,7 @@ namespace {
 
 constexpr int kRowGroup = 4;
 constexpr index_t kPrefetchBytes = 1024;
-// Gathered rows are asked for this many groups ahead (32 rows: a random row's
-// latency is several rows' work), across the block's end into the next batch.
-constexpr index_t kPrefetchGroups = 16;
+constexpr index_t kPrefetchGroups = 2;
 
 template <class T>
 inline index_t row_of(const BatchProblem<T>& pb, index_t pos) {
@@ -54,16 +52,14 @@ template <class T>
 inline void prefetch_ahead(const BatchProblem<T>& pb, index_t i, index_t end, index_t row_bytes) {
   if (pb.rows) {
     const index_t ahead = i + kPrefetchGroups * kRowGroup;
-    const index_t limit = pb.lookahead > end ? pb.lookahead : end;
-    for (index_t r = ahead; r < ahead + kRowGroup && r < limit; ++r) {
+    for (index_t r = ahead; r < ahead + kRowGroup && r < end; ++r) {
       const index_t row = pb.rows[r];
       prefetch_bytes(pb.X.row(row), 0, row_bytes);
       prefetch_bytes(pb.Y + row * pb.k, 0, pb.k * index_t(sizeof(T)));  // its targets
       if (pb.sample_weight) __builtin_prefetch(pb.sample_weight + row, 0, 3);
     }
   } else if (pb.X.row_stride == pb.X.cols) {
-    const index_t ahead = i + kPrefetchGroups * kRowGroup;
-    if (ahead < end) prefetch_bytes(pb.X.row(ahead), 0, kRowGroup * row_bytes);
+    prefetch_bytes(pb.X.row(i), kPrefetchBytes, kRowGroup * row_bytes);
   }
 }
 
@@ -71,14 +67,12 @@ inline void prefetch_ahead(const BatchProblem<T>& pb, index_t i, index_t end, in
 template <int R, class T>
 inline void gather_group(const BatchProblem<T>& pb, index_t i, const T** x, index_t* row,
                          double* s, double& weight) {
-  double group_weight = 0.0;
   for (int r = 0; r < R; ++r) {
     row[r] = row_of(pb, i + r);
     x[r] = pb.X.row(row[r]);
     s[r] = pb.sample_weight ? double(pb.sample_weight[row[r]]) : 1.0;
-    group_weight += s[r];
+    weight += s[r];
   }
-  weight += group_weight;  // one update of the block's sum per group (a chain through memory)
 }
 
 // z[r * k + t] = x_r . v_t + c_t for the group's R rows and all k outputs, in
@@ -105,11 +99,8 @@ template <int R, class T>
 inline void gradient_group(const BatchProblem<T>& pb, const T* const* x, const double* __restrict g,
                            double* __restrict grad, double* __restrict grad_intercept) {
   const index_t d = pb.X.cols, k = pb.k;
-  for (index_t t = 0; t < k; ++t) {
-    double sum = 0.0;
-    for (int r = 0; r < R; ++r) sum += g[r * k + t];
-    grad_intercept[t] += sum;
-  }
+  for (index_t t = 0; t < k; ++t)
+    for (int r = 0; r < R; ++r) grad_intercept[t] += g[r * k + t];
   index_t t = 0;
   for (; t + kOutTile <= k; t += kOutTile)
     axpy_rows_tile<R, kOutTile>(g + t, k, x, grad + t * d, d);
@@ -132,16 +123,14 @@ inline void grad_group(const BatchProblem<T>& pb, index_t i, double* __restrict 
   double s[R];
   gather_group<R>(pb, i, x, row, s, weight);
   logits_group<R>(pb, x, z);
-  double group_loss = 0.0;
   for (int r = 0; r < R; ++r) {
     for (index_t t = 0; t < k; ++t) {
       double l, dl;
       L::eval(z[r * k + t], double(pb.Y[row[r] * k + t]), pb.epsilon, l, dl);
-      group_loss += s[r] * l;
+      loss += s[r] * l;
       z[r * k + t] = s[r] * dl;
     }
   }
-  loss += group_loss;
   gradient_group<R>(pb, x, z, grad, grad_intercept);
 }
 

@@ -29,7 +29,8 @@ struct BatchProblem {
   Loss loss = Loss::squared_error;
   double epsilon = 0.1;
   // Positions [0, lookahead) of `rows` may be prefetched ahead of a block's end (the next
-  // mini-batches' rows, known in advance); 0: only the block's own.
+  // mini-batches' rows, known in advance); 0: only the block's own.  Read by the
+  // single-output path (pygd.linear's kernel, engine/train.cpp batch_sums).
   index_t lookahead = 0;
 };
 
