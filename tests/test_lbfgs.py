@@ -449,3 +449,19 @@ def test_gather_probe_sums_the_rows_in_order():
     assert _core.probe_gather_sum_f32(X.astype(np.float32), rows) == pytest.approx(X[rows].sum(), rel=1e-6)
     with pytest.raises(ValueError, match="outside"):
         _core.probe_gather_sum_f64(X, np.array([5000]))
+
+
+def test_hinge_with_tol_none_still_goes_through_the_stages():
+    # tol=None: no stopping test, but the smoothing must still shrink (the width-1 stage alone
+    # is another loss), and best_loss_ is the hinge's objective.
+    clf = GDClassifier(loss="hinge", tol=None, random_state=0).fit(_X5, _y5)
+    tight = GDClassifier(loss="hinge", random_state=0).fit(_X5, _y5)
+    assert clf.best_loss_ <= tight.best_loss_ * (1 + 1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        short = GDClassifier(loss="hinge", max_iter=3, random_state=0).fit(_X5, _y5)
+    Z = (_X5 - short.mean_) / short.scale_
+    s = np.where(_y5 == short.classes_[1], 1.0, -1.0)
+    w, b = short.coef_[0] * short.scale_, short.intercept_[0] + short.coef_[0] @ short.mean_
+    hinge = np.mean(np.maximum(0, 1 - s * (Z @ w + b))) + 0.5 * short.alpha * w @ w
+    assert short.best_loss_ == pytest.approx(hinge, rel=1e-10)  # not the smoothed objective

@@ -584,12 +584,17 @@ class Trainer:
         start = time.perf_counter()
         tol = s.tol
 
+        # tol=None runs to max_iter (or to the limits of floating point); the hinge's stages
+        # still need a test to move on to the next width: 1e-6 then.
+        test_tol = tol if tol is not None else (1e-6 if hinge else None)
+
         def converged(F: float, pg: np.ndarray, gap: float) -> bool:
             # The gradient test, and the quasi-Newton estimate of the gap to the optimum
             # at most tol^2 F (a gradient test alone stops 1e-6..1e-5 above the optimum of
             # ill-conditioned problems: their small curvatures turn small gradients into gaps).
-            return (tol is not None and float(np.max(np.abs(pg))) <= tol * math.sqrt(2.0 * abs(F))
-                    and gap <= tol * tol * abs(F) * (0.01 if l1 else 1.0))
+            return (test_tol is not None
+                    and float(np.max(np.abs(pg))) <= test_tol * math.sqrt(2.0 * abs(F))
+                    and gap <= test_tol * test_tol * abs(F) * (0.01 if l1 else 1.0))
 
         done = {"iterations": 0}
 
@@ -631,15 +636,17 @@ class Trainer:
                 done["iterations"] += result.n_iter
                 if result.status == "stalled":  # the model Hessian did not help: L-BFGS goes on
                     continue
-            if not hinge or result.status != "converged":
+            if not hinge:
                 final = result.fun
                 break
             config.loss = _core.Loss.hinge
-            final = objective(x)
+            final = objective(x)  # the hinge's own objective, whatever ended the stage
+            if result.status != "converged":
+                break
             # hinge >= smoothed hinge, so min hinge >= min smoothed ~ F_smooth(x) (the stage
             # passed the test of tol): final - F_smooth(x) bounds the hinge's gap at x.
             excess = final - result.fun
-            if tol is None or excess <= tol * final or width < 1e-12:
+            if (tol is not None and excess <= tol * final) or width < 1e-12:
                 break
             width *= 0.1
         self.best_loss = min(self.best_loss, final)
