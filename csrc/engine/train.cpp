@@ -225,31 +225,47 @@ bool linear_kernel_applies(const BatchProblem<T>& pb) {
 
 constexpr index_t kMinBlockRows = 128;
 
-// Sums of positions [begin, begin + m) into scratch.block(0).
+// The batch sums of positions [begin, begin + m) into scratch.block(0): fixed blocks of
+// at least kMinBlockRows rows (a mini-batch of 256 rows is 2 blocks, so both cores share
+// it; the partition depends on m only), each into its own partial sums, added in block
+// order — the same bits for any thread count.  start() plans, block(b) fills one block's
+// partial sums (any thread), reduce() adds them up; run() does all three.
 template <class T>
-void batch_sums(const BatchProblem<T>& pb, index_t begin, index_t m, BatchScratch& scratch,
-                BatchGradBlockFn<T> kernel) {
-  const index_t kd = scratch.kd, k = scratch.k, stride = scratch.stride();
-  // Blocks of at least kMinBlockRows rows: a mini-batch of 256 rows is 2 blocks, so both
-  // cores share it (the partition depends on m only: the same bits for any thread count).
-  const BlockPlan plan = plan_row_blocks(m, stride, pb.X.cols, kMinBlockRows * pb.X.cols);
-  scratch.reserve_blocks(plan.count);
-  const bool linear = linear_kernel_applies(pb);
+struct BatchSums {
+  const BatchProblem<T>& pb;
+  BatchScratch& scratch;
+  BatchGradBlockFn<T> kernel;
+  bool linear;
   LossGradProblem<T> lp;
   LossGradBlockFn<T> linear_kernel = nullptr;
-  if (linear) {
-    lp.X = pb.X;
-    lp.y = pb.Y;
-    lp.sample_weight = pb.sample_weight;
-    lp.coef = pb.coef;
-    lp.intercept = pb.intercept[0];
-    lp.loss = pb.loss;
-    lp.epsilon = pb.epsilon;
-    lp.rows = pb.rows;
-    lp.lookahead = pb.lookahead;
-    linear_kernel = PYGD_ACTIVE_TABLE(LinearTable, linear_table).loss_grad<T>();
+  BlockPlan plan;
+  index_t begin = 0;
+
+  BatchSums(const BatchProblem<T>& problem, BatchScratch& s, BatchGradBlockFn<T> k)
+      : pb(problem), scratch(s), kernel(k), linear(linear_kernel_applies(problem)) {
+    if (linear) {
+      lp.X = pb.X;
+      lp.y = pb.Y;
+      lp.sample_weight = pb.sample_weight;
+      lp.coef = pb.coef;
+      lp.loss = pb.loss;
+      lp.epsilon = pb.epsilon;
+      lp.rows = pb.rows;
+      lp.lookahead = pb.lookahead;
+      linear_kernel = PYGD_ACTIVE_TABLE(LinearTable, linear_table).loss_grad<T>();
+    }
   }
-  auto run = [&](index_t b) {
+  BlockPlan plan_for(index_t m) const {
+    return plan_row_blocks(m, scratch.stride(), pb.X.cols, kMinBlockRows * pb.X.cols);
+  }
+  void start(index_t first, index_t m) {
+    begin = first;
+    plan = plan_for(m);
+    scratch.reserve_blocks(plan.count);
+    if (linear) lp.intercept = pb.intercept[0];  // the model of this batch
+  }
+  void block(index_t b) {
+    const index_t kd = scratch.kd, k = scratch.k;
     double* out = scratch.block(b);
     if (linear) {  // the same sums in the same layout: grad, grad_intercept, loss, weight
       BlockSums sums;
@@ -260,19 +276,25 @@ void batch_sums(const BatchProblem<T>& pb, index_t begin, index_t m, BatchScratc
       return;
     }
     kernel(pb, begin + plan.begin(b), begin + plan.end(b), out, out + kd, out + kd + k);
-  };
-  if (plan.count <= 1) {
-    run(0);
-    return;
   }
-  parallel_for(plan.count, run);
-  // Block order, whatever the threads did.
-  double* acc = scratch.block(0);
-  for (index_t b = 1; b < plan.count; ++b) {
-    const double* part = scratch.block(b);
-    for (index_t j = 0; j < stride; ++j) acc[j] += part[j];
+  void reduce() {  // block order, whatever the threads did
+    const index_t stride = scratch.stride();
+    double* acc = scratch.block(0);
+    for (index_t b = 1; b < plan.count; ++b) {
+      const double* part = scratch.block(b);
+      for (index_t j = 0; j < stride; ++j) acc[j] += part[j];
+    }
   }
-}
+  void run(index_t first, index_t m) {
+    start(first, m);
+    if (plan.count <= 1) {
+      block(0);
+      return;
+    }
+    parallel_for(plan.count, [&](index_t b) { block(b); });
+    reduce();
+  }
+};
 
 // sum_j a[j] b[j] with four partial sums (a fixed order).
 inline double dot4(const double* __restrict a, const double* __restrict b, index_t n) {
@@ -361,7 +383,7 @@ ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, d
   scratch.kd = kd;
   scratch.k = k;
   scratch.reserve_blocks(1);
-  batch_sums(pb, 0, spec.n_order, scratch, active_table().grad<T>());
+  BatchSums<T>(pb, scratch, active_table().grad<T>()).run(0, spec.n_order);
   const double* G = scratch.block(0);
   const double* Gb = G + kd;
   ObjectiveResult result;
@@ -459,6 +481,7 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
   T* params = state.params;
   TrainCounters& counters = *state.counters;
   index_t next_interrupt_check = kInterruptCheckRows;
+  BatchSums<T> sums(pb, scratch, kernel);
   for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size) {
     const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
     if (spec.interrupted && pos >= next_interrupt_check) {  // between steps: all state consistent
@@ -471,7 +494,7 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
 
     raw_model(params, k, d, spec.fit_intercept, inv_scale, mean, coef.data(), intercept.data());
 
-    batch_sums(pb, pos, m, scratch, kernel);
+    sums.run(pos, m);
     const double* G = scratch.block(0);
     const double* Gb = G + kd;
     const double loss = G[kd + k], weight = G[kd + k + 1];

@@ -82,6 +82,10 @@ void loss_grad_rows(const LossGradProblem<T>& pb, index_t begin, index_t end,
   const index_t group_bytes = kRowGroup * pb.X.cols * index_t(sizeof(T));
   const index_t row_bytes = pb.X.cols * index_t(sizeof(T));
   const index_t limit = pb.lookahead > end ? pb.lookahead : end;
+  if (pb.rows) {  // this block's first rows, before the loop's look-ahead takes over
+    for (index_t r = begin; r < end && r < begin + kGatherAhead; ++r)
+      prefetch_bytes(pb.X.row(pb.rows[r]), 0, row_bytes);
+  }
   for (; i + kRowGroup <= end; i += kRowGroup) {
     if (pb.rows) {  // gathered rows: ask for those kGatherAhead positions on
       for (index_t r = i + kGatherAhead; r < i + kGatherAhead + kRowGroup && r < limit; ++r) {
