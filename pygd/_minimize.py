@@ -433,38 +433,7 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
     plateau = isinstance(sched, lr_scheduler.ReduceLROnPlateau)
     sign = -1.0 if maximize else 1.0
 
-    nfev = 0
-    njev = 0
-
-    def evaluate(xk: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        nonlocal nfev, njev
-        if grad_fun is None and scheme is None:  # jac=True
-            out = fun(xk, *args)
-            try:
-                value, grad = out
-            except (TypeError, ValueError):
-                raise ValueError("with jac=True, fun must return (value, gradient), "
-                                 f"got {type(out).__name__}") from None
-            nfev += 1
-            njev += 1
-            f = _scalar(value, "fun")
-        else:
-            f = _scalar(fun(xk, *args), "fun")
-            nfev += 1
-            if grad_fun is not None:
-                grad = grad_fun(xk, *args)
-                njev += 1
-            else:
-                grad, extra = _fd_grad(fun, xk, f, args, scheme, lo, hi)  # type: ignore[arg-type]
-                nfev += extra
-                njev += 1
-        g = np.asarray(grad, dtype=np.float64)
-        if g.shape != (n,):
-            if g.size == n and g.ndim <= 1:
-                g = g.reshape(n)
-            else:
-                raise ValueError(f"the gradient must have shape ({n},) like x0, got shape {g.shape}")
-        return f, g
+    evaluate = _Evaluations(fun, args, n, scheme, grad_fun, lo, hi)
 
     def grad_norm(xk: NDArray[np.float64], g: NDArray[np.float64]) -> float:
         if lo is None:
@@ -532,12 +501,53 @@ def minimize(fun: Callable[..., Any], x0: ArrayLike, args: tuple[Any, ...] = (),
                 status, message = 0, "Optimization terminated successfully: relative change of fun <= ftol."
                 break
 
-    res = Result(x=xk.copy(), fun=f, jac=g.copy(), nit=nit, nfev=nfev, njev=njev,
+    res = Result(x=xk.copy(), fun=f, jac=g.copy(), nit=nit, nfev=evaluate.nfev,
+                 njev=evaluate.njev,
                  success=status == 0, status=status, message=message)
     if path is not None:
         res["path"] = np.array(path)
         res["path_fun"] = np.array(path_fun)
     return res
+
+
+class _Evaluations:
+    """``fun`` (and its gradient: ``jac=True``, a callable or finite differences) at a point,
+    as ``(value, gradient of shape (n,))``, counting the calls as scipy does."""
+
+    def __init__(self, fun: Callable[..., Any], args: tuple[Any, ...], n: int, scheme: str | None,
+                 grad_fun: Callable[..., Any] | None, lo: Any, hi: Any) -> None:
+        self.fun, self.args, self.n, self.scheme, self.grad_fun = fun, args, n, scheme, grad_fun
+        self.lo, self.hi = lo, hi
+        self.nfev = 0
+        self.njev = 0
+
+    def __call__(self, xk: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        fun, args, n = self.fun, self.args, self.n
+        if self.grad_fun is None and self.scheme is None:  # jac=True
+            out = fun(xk, *args)
+            try:
+                value, grad = out
+            except (TypeError, ValueError):
+                raise ValueError("with jac=True, fun must return (value, gradient), "
+                                 f"got {type(out).__name__}") from None
+            self.nfev += 1
+            f = _scalar(value, "fun")
+        else:
+            f = _scalar(fun(xk, *args), "fun")
+            self.nfev += 1
+            if self.grad_fun is not None:
+                grad = self.grad_fun(xk, *args)
+            else:
+                grad, extra = _fd_grad(fun, xk, f, args, self.scheme, self.lo, self.hi)  # type: ignore[arg-type]
+                self.nfev += extra
+        self.njev += 1
+        g = np.asarray(grad, dtype=np.float64)
+        if g.shape != (n,):
+            if g.size == n and g.ndim <= 1:
+                g = g.reshape(n)
+            else:
+                raise ValueError(f"the gradient must have shape ({n},) like x0, got shape {g.shape}")
+        return f, g
 
 
 def _minimize_lbfgs(fun: Callable[..., Any], x0: NDArray[np.float64], args: tuple[Any, ...],
@@ -549,33 +559,10 @@ def _minimize_lbfgs(fun: Callable[..., Any], x0: NDArray[np.float64], args: tupl
         raise ValueError(f"memory must be an integer >= 1, got {memory!r}")
     n = x0.size
     sign = -1.0 if maximize else 1.0
-    counts = {"nfev": 0, "njev": 0}
+    counted = _Evaluations(fun, args, n, scheme, grad_fun, None, None)
 
     def evaluate(xk: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        if grad_fun is None and scheme is None:  # jac=True
-            out = fun(xk.copy(), *args)
-            try:
-                value, grad = out
-            except (TypeError, ValueError):
-                raise ValueError("with jac=True, fun must return (value, gradient), "
-                                 f"got {type(out).__name__}") from None
-            counts["nfev"] += 1
-            f = _scalar(value, "fun")
-        else:
-            f = _scalar(fun(xk.copy(), *args), "fun")
-            counts["nfev"] += 1
-            if grad_fun is not None:
-                grad = grad_fun(xk.copy(), *args)
-            else:
-                grad, extra = _fd_grad(fun, xk, f, args, scheme, None, None)  # type: ignore[arg-type]
-                counts["nfev"] += extra
-        counts["njev"] += 1
-        g = np.asarray(grad, dtype=np.float64)
-        if g.shape != (n,):
-            if g.size == n and g.ndim <= 1:
-                g = g.reshape(n)
-            else:
-                raise ValueError(f"the gradient must have shape ({n},) like x0, got shape {g.shape}")
+        f, g = counted(xk.copy())
         return sign * f, sign * g
 
     path: list[NDArray[np.float64]] = [x0.copy()]
@@ -606,8 +593,8 @@ def _minimize_lbfgs(fun: Callable[..., Any], x0: NDArray[np.float64], args: tupl
             return True
 
     if bad:
-        res = OptimizeResult(x=x0.copy(), fun=sign * f0, jac=sign * g0, nit=0, nfev=counts["nfev"],
-                             njev=counts["njev"], success=False, status=3,
+        res = OptimizeResult(x=x0.copy(), fun=sign * f0, jac=sign * g0, nit=0, nfev=counted.nfev,
+                             njev=counted.njev, success=False, status=3,
                              message=f"{bad} at the starting point.")
     else:
         start = [(f0, g0)]
@@ -626,7 +613,7 @@ def _minimize_lbfgs(fun: Callable[..., Any], x0: NDArray[np.float64], args: tupl
             "callback": (99, "`callback` requested a stop."),
         }[out.status]
         res = OptimizeResult(x=out.x.copy(), fun=sign * out.fun, jac=sign * out.grad, nit=out.n_iter,
-                             nfev=counts["nfev"], njev=counts["njev"], success=status == 0,
+                             nfev=counted.nfev, njev=counted.njev, success=status == 0,
                              status=status, message=message)
     if record_path:
         res["path"] = np.array(path)

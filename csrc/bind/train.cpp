@@ -64,6 +64,17 @@ const index_t* rows_of(const std::optional<array_of<std::int64_t>>& rows, index_
   return reinterpret_cast<const index_t*>(data);
 }
 
+// The engine's standardisation x' = (x - mean) / scale, or none (both None).
+template <class T>
+void set_standardisation(TrainSpec<T>& spec, const std::optional<array_of<double>>& mean,
+                         const std::optional<array_of<double>>& scale) {
+  if (mean.has_value() != scale.has_value()) fail("mean and scale go together");
+  if (mean) {
+    spec.mean = bind::vector_data(*mean, spec.data.X.cols, "mean");
+    spec.scale = bind::vector_data(*scale, spec.data.X.cols, "scale");
+  }
+}
+
 // Python runs signal handlers in the main thread only: epochs run from other
 // threads never take the GIL back.  (Not cached: a fork changes the main thread.)
 bool in_main_thread() {
@@ -100,11 +111,7 @@ EpochResult train_epoch(const array_of<T>& X, const array_of<T>& Y,
   spec.average_start = options.average_start;
   spec.optimizer = options.optimizer;
   spec.schedule = options.schedule;
-  if (mean.has_value() != scale.has_value()) fail("mean and scale go together");
-  if (mean) {
-    spec.mean = bind::vector_data(*mean, d, "mean");
-    spec.scale = bind::vector_data(*scale, d, "scale");
-  }
+  set_standardisation(spec, mean, scale);
 
   TrainState<T> state;
   state.params = writable(params, size, "params");
@@ -162,11 +169,7 @@ py::tuple objective_grad(const array_of<T>& X, const array_of<T>& Y,
   spec.data.epsilon = options.epsilon;
   spec.fit_intercept = options.fit_intercept;
   spec.l2 = options.l2;
-  if (mean.has_value() != scale.has_value()) fail("mean and scale go together");
-  if (mean) {
-    spec.mean = bind::vector_data(*mean, d, "mean");
-    spec.scale = bind::vector_data(*scale, d, "scale");
-  }
+  set_standardisation(spec, mean, scale);
   const double* p = bind::vector_data(params, size, "params");
   double* g = writable(grad, size, "grad");
   if (g < p + size && p < g + size) fail("grad must not overlap params");
@@ -191,11 +194,7 @@ py::tuple gram(const array_of<T>& X, const array_of<T>& Y,
   const index_t d = spec.data.X.cols, k = spec.data.k, q = d + 1;
   spec.data.rows = rows_of(rows, spec.data.X.rows, spec.n_order);
   if (spec.n_order < 1) fail("gram needs at least one row");
-  if (mean.has_value() != scale.has_value()) fail("mean and scale go together");
-  if (mean) {
-    spec.mean = bind::vector_data(*mean, d, "mean");
-    spec.scale = bind::vector_data(*scale, d, "scale");
-  }
+  set_standardisation(spec, mean, scale);
   const double* shift_data = bind::vector_data(shift, k, "shift");
   array_of<double> A({static_cast<py::ssize_t>(q), static_cast<py::ssize_t>(q)});
   array_of<double> C({static_cast<py::ssize_t>(q), static_cast<py::ssize_t>(k)});

@@ -2,11 +2,15 @@
 
 :class:`GDRegressor` and :class:`GDClassifier` are scikit-learn estimators:
 ``__init__`` only stores their parameters, ``fit`` validates with
-scikit-learn's helpers and then runs one engine call per epoch
+scikit-learn's helpers and then, by default (``optimizer="auto"``), runs
+L-BFGS on the whole training set: one engine call per function evaluation
+(``pygd._core.objective_grad_*``, the fused loss and gradient of every row
+over fixed row blocks: the same bits for any number of threads).  With a
+first-order optimizer it runs one engine call per epoch
 (``pygd._core.train_epoch_*``): the batches are gathered by a shuffled
-permutation, their fused loss and gradient computed over fixed row blocks (the
-same bits for any number of threads), and the update made by pygd.optim's
-kernels, all with the GIL released.  The maths of an epoch is
+permutation, their fused loss and gradient computed over fixed row blocks, and
+the update made by pygd.optim's kernels, all with the GIL released.  The maths
+is :func:`pygd.reference.objective_grad` and
 :func:`pygd.reference.train_reference`.
 
 The package's layout, imports running one way (top to bottom):

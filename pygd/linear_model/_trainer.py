@@ -7,7 +7,11 @@ counters and the per-epoch history.  An estimator builds one from its
 :class:`Settings` at ``fit`` (or the first ``partial_fit``) and calls
 :meth:`Trainer.run_epochs`; each epoch is one call of
 ``pygd._core.train_epoch_*`` with the GIL released.  The maths of an epoch is
-:func:`pygd.reference.train_reference`.
+:func:`pygd.reference.train_reference`.  With ``optimizer="lbfgs"`` (what
+"auto" runs for full-batch fits) it calls :meth:`Trainer.run_lbfgs` instead:
+:func:`pygd._lbfgs.lbfgs` over one-pass ``pygd._core.objective_grad_*`` calls
+(:func:`pygd.reference.objective_grad`), with Newton steps on the squared
+error's exact Hessian (``pygd._core.gram_*``, :func:`pygd.reference.gram`).
 
 Imports go one way: the estimators import this module, this module imports
 :mod:`pygd._core`, :mod:`pygd.optim` and :mod:`._stopping`, never an estimator.
