@@ -249,6 +249,7 @@ def test_lbfgs_bits_do_not_depend_on_n_jobs():
 @pytest.mark.parametrize("params, match", [
     (dict(loss="perceptron"), "needs a smooth loss"),
     (dict(batch_size=10), "full batches"),
+    (dict(batch_size=np.int64(10)), "full batches"),
     (dict(early_stopping=True), "early_stopping needs a stochastic optimizer"),
     (dict(average=True), "average needs a stochastic optimizer"),
     (dict(learning_rate=0.1), "line search"),

@@ -113,7 +113,7 @@ class Settings:
             raise ValueError(f"optimizer={name!r} needs a smooth loss (or the hinge, which it smooths); "
                              f"loss {self.engine_loss!r} has a kink (use a first-order optimizer such "
                              "as 'adam' or 'sgd')")
-        if isinstance(self.batch_size, int) and self.batch_size < n_train:
+        if not isinstance(self.batch_size, str) and self.batch_size < n_train:  # any integer type
             raise ValueError(f"optimizer={name!r} works on full batches: batch_size must be 'full' or "
                              f"'auto', got {self.batch_size} for {n_train} training rows")
         if self.early_stopping:
