@@ -102,15 +102,14 @@ def _epoch_data(n: int, d: int) -> tuple:
     X = rng.standard_normal((n, d))
     Y = (X @ rng.standard_normal(d))[:, None].copy()
     order = rng.permutation(n).astype(np.int64)
-    fields = dict(momentum=0.0, dampening=0.0, nesterov=False, betas=(0.9, 0.999), eps=1e-8,
-                  weight_decay=0.0, amsgrad=False, decoupled_weight_decay=False, lr_decay=0.0,
-                  alpha=0.99, centered=False, rho=0.9, momentum_decay=4e-3)
+    from .linear_model._settings import OPTIMIZER_FIELDS, SCHEDULE_FIELDS
+
     options = _core.TrainOptions(
         loss=_core.Loss.squared_error, epsilon=0.1, fit_intercept=True, l2=0.0, l1=0.0,
         weight_per_row=1.0, average_start=-1, steps_per_epoch=-(-n // 256), schedule_offset=0.0,
-        lr_factor=1.0, optimizer=_core.OptimizerOptions(kind=_core.OptimizerKind.adam, lr=1e-3, **fields),
-        schedule=_core.ScheduleOptions(kind=_core.ScheduleKind.constant, power_t=0.25, gamma=0.1,
-                                       step_size=10.0, T_max=1000.0, eta_min=0.0, warmup=1.0))
+        lr_factor=1.0,
+        optimizer=_core.OptimizerOptions(kind=_core.OptimizerKind.adam, lr=1e-3, **OPTIMIZER_FIELDS),
+        schedule=_core.ScheduleOptions(kind=_core.ScheduleKind.constant, **SCHEDULE_FIELDS))
     state = [np.zeros(d + 1), [np.zeros(d + 1) for _ in range(3)], _core.TrainCounters()]
     return X, Y, order, state, options
 
