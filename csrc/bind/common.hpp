@@ -63,6 +63,38 @@ const T* vector_data(const array_of<T>& v, py::ssize_t size, const char* name) {
   return v.data();
 }
 
+// A CSR matrix handed to the engine's bindings (pygd._core.CsrMatrix): the three
+// arrays, kept alive by this object, and the shape.  make_csr checks the structure
+// once (indptr non-decreasing from 0 to nnz, every index in [0, cols)), so the
+// kernels may index without checks however often the object is passed.
+struct CsrInput {
+  py::array data, indices, indptr;
+  index_t rows = 0, cols = 0, nnz = 0;
+  bool wide = false;  // 64-bit indices and indptr
+};
+
+CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n_cols);
+
+// The kernels' view of a CsrInput whose values are T (fails otherwise).
+template <class T>
+CsrView<T> csr_view(const CsrInput& csr, const char* name) {
+  const py::dtype want = py::dtype::of<T>();
+  if (csr.data.dtype().kind() != want.kind() || csr.data.dtype().itemsize() != want.itemsize())
+    fail(std::string(name) + "'s values must be " + (sizeof(T) == 4 ? "float32" : "float64"));
+  CsrView<T> view;
+  view.values = static_cast<const T*>(csr.data.data());
+  if (csr.wide) {
+    view.indices64 = static_cast<const std::int64_t*>(csr.indices.data());
+    view.indptr64 = static_cast<const std::int64_t*>(csr.indptr.data());
+  } else {
+    view.indices32 = static_cast<const std::int32_t*>(csr.indices.data());
+    view.indptr32 = static_cast<const std::int32_t*>(csr.indptr.data());
+  }
+  view.nnz = csr.nnz;
+  view.active = true;
+  return view;
+}
+
 }  // namespace bind
 
 void register_config(pybind11::module_& m);

@@ -30,13 +30,100 @@ T* writable(array_of<T>& a, py::ssize_t size, const char* name) {
   return a.mutable_data();
 }
 
-// X (n, d) with contiguous rows, Y (n, k) C-contiguous, sample_weight (n,) or None.
+}  // namespace
+
+namespace bind {
+
+CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n_cols) {
+  auto contiguous_1d = [](const py::array& a, const char* name) {
+    if (a.ndim() != 1) fail(std::string(name) + " must be 1-D");
+    if (a.shape(0) > 1 && a.strides(0) != a.dtype().itemsize())
+      fail(std::string(name) + " must be contiguous");
+    if (reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(a.dtype().itemsize()) != 0)
+      fail(std::string(name) + " is not aligned");
+  };
+  contiguous_1d(data, "data");
+  contiguous_1d(indices, "indices");
+  contiguous_1d(indptr, "indptr");
+  const py::dtype dt = data.dtype();
+  if (dt.kind() != 'f' || (dt.itemsize() != 4 && dt.itemsize() != 8))
+    fail("data must be float32 or float64");
+  const py::dtype it = indices.dtype();
+  if (it.kind() != 'i' || (it.itemsize() != 4 && it.itemsize() != 8))
+    fail("indices must be int32 or int64");
+  if (indptr.dtype().kind() != 'i' || indptr.dtype().itemsize() != it.itemsize())
+    fail("indptr must have indices' dtype (int32 or int64)");
+  if (n_cols < 0) fail("n_cols must be >= 0");
+  if (indptr.shape(0) < 1) fail("indptr must have n_rows + 1 >= 1 entries");
+  CsrInput csr;
+  csr.data = data;
+  csr.indices = indices;
+  csr.indptr = indptr;
+  csr.rows = indptr.shape(0) - 1;
+  csr.cols = n_cols;
+  csr.nnz = data.shape(0);
+  csr.wide = it.itemsize() == 8;
+  if (indices.shape(0) != csr.nnz) fail("indices and data must have the same length");
+  std::string problem;
+  auto check = [&](const auto* idx, const auto* ptr) {
+    py::gil_scoped_release release;
+    if (ptr[0] != 0) {
+      problem = "indptr[0] must be 0";
+      return;
+    }
+    for (index_t i = 0; i < csr.rows; ++i) {
+      if (ptr[i + 1] < ptr[i]) {
+        problem = "indptr must be non-decreasing";
+        return;
+      }
+    }
+    if (index_t(ptr[csr.rows]) != csr.nnz) {
+      problem = "indptr[-1] must equal the number of stored values";
+      return;
+    }
+    for (index_t e = 0; e < csr.nnz; ++e) {
+      if (idx[e] < 0 || index_t(idx[e]) >= n_cols) {
+        problem = "indices holds a column number outside [0, n_cols)";
+        return;
+      }
+    }
+  };
+  if (csr.wide)
+    check(static_cast<const std::int64_t*>(indices.data()), static_cast<const std::int64_t*>(indptr.data()));
+  else
+    check(static_cast<const std::int32_t*>(indices.data()), static_cast<const std::int32_t*>(indptr.data()));
+  if (!problem.empty()) fail(problem);
+  return csr;
+}
+
+}  // namespace bind
+
+namespace {
+
+// X: (n, d) with contiguous rows, or a _core.CsrMatrix; Y (n, k) C-contiguous,
+// sample_weight (n,) or None.
 template <class T>
-BatchProblem<T> problem_of(const array_of<T>& X, const array_of<T>& Y,
-                           const std::optional<array_of<T>>& sample_weight) {
+BatchProblem<T> problem_of(const py::object& X) {
   BatchProblem<T> pb;
-  pb.X = bind::matrix_view(X, "X");
-  if (!pb.X.rows_contiguous()) fail("X must have contiguous rows (C order)");
+  if (py::isinstance<bind::CsrInput>(X)) {
+    const bind::CsrInput& csr = X.cast<const bind::CsrInput&>();
+    pb.X.rows = csr.rows;
+    pb.X.cols = csr.cols;
+    pb.csr = bind::csr_view<T>(csr, "X");
+  } else {
+    if (!py::isinstance<array_of<T>>(X))
+      fail(std::string("X must be a NumPy array of ") + (sizeof(T) == 4 ? "float32" : "float64") +
+           " or a pygd._core.CsrMatrix");
+    pb.X = bind::matrix_view(py::reinterpret_borrow<array_of<T>>(X), "X");
+    if (!pb.X.rows_contiguous()) fail("X must have contiguous rows (C order)");
+  }
+  return pb;
+}
+
+template <class T>
+BatchProblem<T> problem_of(const py::object& X, const array_of<T>& Y,
+                           const std::optional<array_of<T>>& sample_weight) {
+  BatchProblem<T> pb = problem_of<T>(X);
   if (Y.ndim() != 2 || Y.shape(0) != pb.X.rows) fail("Y must be 2-D with X's number of rows");
   pb.k = Y.shape(1);
   if (pb.k < 1) fail("Y must have at least one column");
@@ -83,7 +170,7 @@ bool in_main_thread() {
 }
 
 template <class T>
-EpochResult train_epoch(const array_of<T>& X, const array_of<T>& Y,
+EpochResult train_epoch(const py::object& X, const array_of<T>& Y,
                         const std::optional<array_of<T>>& sample_weight,
                         const std::optional<array_of<std::int64_t>>& rows, index_t batch_size,
                         array_of<T> params, const py::list& states,
@@ -153,7 +240,7 @@ EpochResult train_epoch(const array_of<T>& X, const array_of<T>& Y,
 // loss, epsilon, fit_intercept and l2 are read.  Returns (objective, weight_sum, finite)
 // and writes the gradient into grad.
 template <class T>
-py::tuple objective_grad(const array_of<T>& X, const array_of<T>& Y,
+py::tuple objective_grad(const py::object& X, const array_of<T>& Y,
                          const std::optional<array_of<T>>& sample_weight,
                          const std::optional<array_of<std::int64_t>>& rows,
                          const array_of<double>& params, array_of<double> grad,
@@ -209,11 +296,9 @@ py::tuple gram(const array_of<T>& X, const array_of<T>& Y,
 }
 
 template <class T>
-array_of<T> batch_predict(const array_of<T>& X, const std::optional<array_of<std::int64_t>>& rows,
+array_of<T> batch_predict(const py::object& X, const std::optional<array_of<std::int64_t>>& rows,
                           const array_of<double>& coef, const array_of<double>& intercept) {
-  BatchProblem<T> pb;
-  pb.X = bind::matrix_view(X, "X");
-  if (!pb.X.rows_contiguous()) fail("X must have contiguous rows (C order)");
+  BatchProblem<T> pb = problem_of<T>(X);
   const index_t d = pb.X.cols;
   if (coef.ndim() != 2 || coef.shape(1) != d) fail("coef must be 2-D with X's number of columns");
   if (!(coef.flags() & py::array::c_style)) fail("coef must be C-contiguous");
@@ -269,6 +354,21 @@ void def_for(py::module_& m, const char* suffix) {
 }  // namespace
 
 void register_train(py::module_& m) {
+  py::class_<bind::CsrInput>(
+      m, "CsrMatrix",
+      "A CSR matrix for the training engine (scipy.sparse's layout, nothing copied): "
+      "CsrMatrix(data, indices, indptr, n_cols) with data float32/float64 and indices, indptr "
+      "both int32 or both int64, all 1-D contiguous. The structure is checked once here "
+      "(indptr non-decreasing from 0 to nnz, indices in [0, n_cols)); values are not (the "
+      "Python layer checks them).")
+      .def(py::init(&bind::make_csr), py::arg("data"), py::arg("indices"), py::arg("indptr"),
+           py::arg("n_cols"))
+      .def_property_readonly("shape", [](const bind::CsrInput& c) { return py::make_tuple(c.rows, c.cols); })
+      .def_property_readonly("dtype", [](const bind::CsrInput& c) { return c.data.dtype(); })
+      .def_property_readonly("nnz", [](const bind::CsrInput& c) { return c.nnz; })
+      .def_readonly("data", &bind::CsrInput::data)
+      .def_readonly("indices", &bind::CsrInput::indices)
+      .def_readonly("indptr", &bind::CsrInput::indptr);
   def_for<float>(m, "f32");
   def_for<double>(m, "f64");
   m.def(

@@ -220,7 +220,7 @@ struct BatchScratch {
 // single-output models take this path.
 template <class T>
 bool linear_kernel_applies(const BatchProblem<T>& pb) {
-  return pb.k == 1 && pb.loss != Loss::multinomial && pb.X.rows_contiguous();
+  return pb.k == 1 && pb.loss != Loss::multinomial && !pb.sparse() && pb.X.rows_contiguous();
 }
 
 constexpr index_t kMinBlockRows = 128;
@@ -256,7 +256,8 @@ struct BatchSums {
     }
   }
   BlockPlan plan_for(index_t m) const {
-    return plan_row_blocks(m, scratch.stride(), pb.X.cols, kMinBlockRows * pb.X.cols);
+    const index_t width = pb.row_width();
+    return plan_row_blocks(m, scratch.stride(), width, kMinBlockRows * width);
   }
   void start(index_t first, index_t m) {
     begin = first;
@@ -572,7 +573,7 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
 template <class T>
 void batch_predict(const BatchProblem<T>& problem, index_t m, T* out) {
   const BatchPredictBlockFn<T> kernel = active_table().predict<T>();
-  const BlockPlan plan = plan_row_blocks(m, 0, problem.X.cols);
+  const BlockPlan plan = plan_row_blocks(m, 0, problem.row_width());
   parallel_for(plan.count,
                [&](index_t b) { kernel(problem, plan.begin(b), plan.end(b), out); });
 }

@@ -27,6 +27,11 @@
 // kPrefetchGroups groups ahead (the hardware prefetcher cannot guess a
 // permutation); rows stored back to back are prefetched as one stream, as in
 // kernels/linear.cpp.
+//
+// CSR X (BatchProblem::csr): row i's predictions p_it = sum_e v_t[col_e] x_e + c_t over its
+// stored entries e, then the same row loss, then grad_coef[t, col_e] += s_i dl_it x_e for
+// each entry; duplicate columns add up, as the dense matrix they stand for.  Each output's
+// sums run over the row's entries in storage order (one row at a time: a fixed order).
 #include <math.h>
 #include <stdlib.h>
 
@@ -156,11 +161,141 @@ inline void grad_group_softmax(const BatchProblem<T>& pb, index_t i, double* __r
   gradient_group<R>(pb, x, z, grad, grad_intercept);
 }
 
+// A row's loss on its own (the CSR kernels): z holds the row's k logits and becomes the
+// weighted derivatives s dl_t; returns s l.
+template <class L>
+struct ElementwiseRow {
+  template <class T>
+  static inline double apply(const BatchProblem<T>& pb, index_t row, double s, double* __restrict z) {
+    const index_t k = pb.k;
+    double loss = 0.0;
+    for (index_t t = 0; t < k; ++t) {
+      double l, dl;
+      L::eval(z[t], double(pb.Y[row * k + t]), pb.epsilon, l, dl);
+      loss += s * l;
+      z[t] = s * dl;
+    }
+    return loss;
+  }
+};
+struct SoftmaxRow {
+  template <class T>
+  static inline double apply(const BatchProblem<T>& pb, index_t row, double s, double* __restrict z) {
+    const index_t k = pb.k;
+    double sum_y;
+    const double part = softmax_shift(z, pb.Y + row * k, k, sum_y);
+    exp_inplace(z, k);
+    const double l = part + softmax_finish(z, pb.Y + row * k, k, sum_y);
+    for (index_t t = 0; t < k; ++t) z[t] *= s;
+    return s * l;
+  }
+};
+
+// CSR rows ahead of position i: their indptr entries kCsrAhead positions on, their first
+// stored values and indices half as far (by then the indptr entry is in cache).
+constexpr index_t kCsrAhead = 16;
+constexpr index_t kCsrPrefetchBytes = 256;
+
+template <class T, class I>
+inline void csr_prefetch(const BatchProblem<T>& pb, const I* __restrict indices,
+                         const I* __restrict indptr, index_t i, index_t end) {
+  if (!pb.rows) return;  // storage order: one stream the hardware follows
+  const index_t limit = pb.lookahead > end ? pb.lookahead : end;
+  if (i + kCsrAhead < limit) __builtin_prefetch(indptr + pb.rows[i + kCsrAhead], 0, 3);
+  const index_t half = i + kCsrAhead / 2;
+  if (half < limit) {
+    const index_t row = pb.rows[half];
+    const index_t e = index_t(indptr[row]);
+    prefetch_bytes(pb.csr.values + e, 0, kCsrPrefetchBytes);
+    prefetch_bytes(indices + e, 0, kCsrPrefetchBytes / 2);
+    prefetch_bytes(pb.Y + row * pb.k, 0, pb.k * index_t(sizeof(T)));
+    if (pb.sample_weight) __builtin_prefetch(pb.sample_weight + row, 0, 3);
+  }
+}
+
+// z[t] = x_row . v_t + c_t over the row's stored entries [a, b).
+template <class T, class I>
+inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, index_t a,
+                       index_t b, double* __restrict z) {
+  const index_t d = pb.X.cols, k = pb.k;
+  const T* __restrict x = pb.csr.values;
+  for (index_t t = 0; t < k; ++t) {
+    const double* __restrict v = pb.coef + t * d;
+    double p0 = 0.0, p1 = 0.0;
+    index_t e = a;
+    for (; e + 2 <= b; e += 2) {
+      p0 += v[indices[e]] * double(x[e]);
+      p1 += v[indices[e + 1]] * double(x[e + 1]);
+    }
+    if (e < b) p0 += v[indices[e]] * double(x[e]);
+    z[t] = (p0 + p1) + pb.intercept[t];
+  }
+}
+
+template <class Row, class T, class I>
+void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
+                    const I* __restrict indptr, index_t begin, index_t end, double* __restrict grad,
+                    double* __restrict grad_intercept, double* sums, double* __restrict z) {
+  const index_t d = pb.X.cols, k = pb.k;
+  const T* __restrict x = pb.csr.values;
+  double loss = 0.0, weight = 0.0;
+  for (index_t i = begin; i < end; ++i) {
+    csr_prefetch(pb, indices, indptr, i, end);
+    const index_t row = row_of(pb, i);
+    const index_t a = index_t(indptr[row]), b = index_t(indptr[row + 1]);
+    const double s = pb.sample_weight ? double(pb.sample_weight[row]) : 1.0;
+    weight += s;
+    csr_logits(pb, indices, a, b, z);
+    loss += Row::apply(pb, row, s, z);
+    for (index_t t = 0; t < k; ++t) {
+      const double g = z[t];
+      grad_intercept[t] += g;
+      double* __restrict gt = grad + t * d;
+      for (index_t e = a; e < b; ++e) gt[indices[e]] += g * double(x[e]);
+    }
+  }
+  sums[0] = loss;
+  sums[1] = weight;
+}
+
+template <class T, class I>
+void csr_predict_block(const BatchProblem<T>& pb, const I* __restrict indices,
+                       const I* __restrict indptr, index_t begin, index_t end, T* out,
+                       double* __restrict z) {
+  const index_t k = pb.k;
+  for (index_t i = begin; i < end; ++i) {
+    csr_prefetch(pb, indices, indptr, i, end);
+    const index_t row = row_of(pb, i);
+    csr_logits(pb, indices, index_t(indptr[row]), index_t(indptr[row + 1]), z);
+    for (index_t t = 0; t < k; ++t) out[i * k + t] = T(z[t]);
+  }
+}
+
 constexpr index_t kStackOutputs = 256;
+
+// The CSR kernels with the index width of X: 32 or 64 bits.
+template <class Row, class T>
+void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
+                  double* grad_intercept, double* sums) {
+  const index_t d = pb.X.cols, k = pb.k;
+  for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
+  for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
+  double stack_z[kStackOutputs];
+  double* z = k <= kStackOutputs ? stack_z
+                                 : static_cast<double*>(::malloc(sizeof(double) * size_t(k)));
+  if (pb.csr.indices64)
+    csr_grad_block<Row>(pb, pb.csr.indices64, pb.csr.indptr64, begin, end, grad, grad_intercept,
+                        sums, z);
+  else
+    csr_grad_block<Row>(pb, pb.csr.indices32, pb.csr.indptr32, begin, end, grad, grad_intercept,
+                        sums, z);
+  if (z != stack_z) ::free(z);
+}
 
 // The group functions as types, so that grad_block_with inlines them.
 template <class L>
 struct Elementwise {
+  using Row = ElementwiseRow<L>;
   template <int R, class T>
   static inline void group(const BatchProblem<T>& pb, index_t i, double* grad, double* gi,
                            double& loss, double& weight, double* z) {
@@ -168,6 +303,7 @@ struct Elementwise {
   }
 };
 struct Softmax {
+  using Row = SoftmaxRow;
   template <int R, class T>
   static inline void group(const BatchProblem<T>& pb, index_t i, double* grad, double* gi,
                            double& loss, double& weight, double* z) {
@@ -207,7 +343,11 @@ template <class T>
 void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
                 double* grad_intercept, double* sums) {
   auto run = [&](auto row_loss) {  // row_loss: Elementwise<L>{} or Softmax{}, a type tag
-    grad_block_with<decltype(row_loss)>(pb, begin, end, grad, grad_intercept, sums);
+    using G = decltype(row_loss);
+    if (pb.sparse())
+      csr_grad_any<typename G::Row>(pb, begin, end, grad, grad_intercept, sums);
+    else
+      grad_block_with<G>(pb, begin, end, grad, grad_intercept, sums);
   };
   switch (pb.loss) {
     case Loss::squared_error:
@@ -238,6 +378,17 @@ void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* g
 template <class T>
 void predict_block(const BatchProblem<T>& pb, index_t begin, index_t end, T* out) {
   const index_t d = pb.X.cols, k = pb.k;
+  if (pb.sparse()) {
+    double stack_z[kStackOutputs];
+    double* z = k <= kStackOutputs ? stack_z
+                                   : static_cast<double*>(::malloc(sizeof(double) * size_t(k)));
+    if (pb.csr.indices64)
+      csr_predict_block(pb, pb.csr.indices64, pb.csr.indptr64, begin, end, out, z);
+    else
+      csr_predict_block(pb, pb.csr.indices32, pb.csr.indptr32, begin, end, out, z);
+    if (z != stack_z) ::free(z);
+    return;
+  }
   const index_t row_bytes = d * index_t(sizeof(T));
   index_t i = begin;
   for (; i + kRowGroup <= end; i += kRowGroup) {

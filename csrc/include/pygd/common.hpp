@@ -21,6 +21,22 @@ struct MatrixView {
   bool rows_contiguous() const { return col_stride == 1 || cols <= 1; }
 };
 
+// A CSR matrix in scipy.sparse's layout: row i's nonzeros are values[e] in
+// columns indices[e] for e in [indptr[i], indptr[i + 1]).  indices and indptr
+// are both 32-bit or both 64-bit (one pair is set, the other is nullptr);
+// duplicates add up, the order within a row is free.  The binding checked the
+// structure (indptr non-decreasing from 0 to nnz, every index in [0, cols)).
+template <class T>
+struct CsrView {
+  const T* values = nullptr;
+  const std::int32_t* indices32 = nullptr;
+  const std::int32_t* indptr32 = nullptr;
+  const std::int64_t* indices64 = nullptr;
+  const std::int64_t* indptr64 = nullptr;
+  index_t nnz = 0;
+  bool active = false;  // false: the problem's X is dense
+};
+
 // Rows [begin, end) of block b of a fixed partition of n rows.  The partition
 // depends only on the problem size, never on the number of threads, so any
 // reduction over blocks in block order gives the same bits for any thread count.

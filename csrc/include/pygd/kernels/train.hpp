@@ -19,7 +19,9 @@ namespace pygd {
 
 template <class T>
 struct BatchProblem {
-  MatrixView<T> X;                   // n x d, rows contiguous (col_stride 1)
+  MatrixView<T> X;                   // n x d, rows contiguous (col_stride 1); with csr.active
+                                     // only its rows and cols are set (data nullptr)
+  CsrView<T> csr;                    // X as a CSR matrix (csr.active), read by every kernel here
   const T* Y = nullptr;              // n x k targets, row-major with row stride k
   const T* sample_weight = nullptr;  // n, or nullptr for all ones
   const index_t* rows = nullptr;     // the batch's row numbers, or nullptr: rows are positions
@@ -32,6 +34,14 @@ struct BatchProblem {
   // mini-batches' rows, known in advance); 0: only the block's own.  Read by the
   // single-output path (pygd.linear's kernel, engine/train.cpp batch_sums).
   index_t lookahead = 0;
+
+  bool sparse() const { return csr.active; }
+  // Elements a row holds on average: d for dense X, nnz / n for CSR (the block planner's width).
+  index_t row_width() const {
+    if (!csr.active) return X.cols;
+    const index_t w = X.rows > 0 ? csr.nnz / X.rows : 0;
+    return w > 0 ? w : 1;
+  }
 };
 
 // Unnormalised sums of one block of batch positions [begin, end):
@@ -42,6 +52,10 @@ template <class T>
 using BatchGradBlockFn = void (*)(const BatchProblem<T>& problem, index_t begin, index_t end,
                                   double* grad_coef, double* grad_intercept, double* sums);
 
+// Every kernel but the Gram's also reads CSR X (BatchProblem::csr): a row's k predictions
+// sum over its stored entries only, and its gradient contribution goes to those columns
+// (grad_coef is still the dense k*d block, zeroed in full).
+//
 // Batch positions [begin, end): out[i*k + t] = x_i . coef_t + intercept_t (in
 // double, rounded to T); rows as in BatchProblem.
 template <class T>
