@@ -209,6 +209,29 @@ class ScheduleOptions:
         T_max: float, eta_min: float, warmup: float,
     ) -> None: ...
 
+class CsrMatrix:
+    """A CSR matrix for the engine (scipy.sparse's arrays, shared, structure checked once)."""
+
+    def __init__(
+        self,
+        data: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        indices: npt.NDArray[np.int32] | npt.NDArray[np.int64],
+        indptr: npt.NDArray[np.int32] | npt.NDArray[np.int64],
+        n_cols: int,
+    ) -> None: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def nnz(self) -> int: ...
+    @property
+    def data(self) -> npt.NDArray[np.floating[Any]]: ...
+    @property
+    def indices(self) -> npt.NDArray[np.signedinteger[Any]]: ...
+    @property
+    def indptr(self) -> npt.NDArray[np.signedinteger[Any]]: ...
+
 class TrainOptions:
     loss: Loss
     epsilon: float
@@ -227,6 +250,10 @@ class TrainOptions:
         weight_per_row: float, average_start: int, steps_per_epoch: int, schedule_offset: float,
         lr_factor: float, optimizer: OptimizerOptions, schedule: ScheduleOptions,
     ) -> None: ...
+    @staticmethod
+    def for_objective(
+        loss: Loss, epsilon: float = 0.1, fit_intercept: bool = True, l2: float = 0.0
+    ) -> TrainOptions: ...
 
 class TrainCounters:
     steps: int
@@ -252,7 +279,7 @@ class EpochResult:
     def optimality(self) -> float: ...
 
 def train_epoch_f32(
-    X: npt.NDArray[np.float32],
+    X: npt.NDArray[np.float32] | CsrMatrix,
     Y: npt.NDArray[np.float32],
     sample_weight: npt.NDArray[np.float32] | None,
     rows: npt.NDArray[np.int64] | None,
@@ -266,7 +293,7 @@ def train_epoch_f32(
     options: TrainOptions,
 ) -> EpochResult: ...
 def train_epoch_f64(
-    X: npt.NDArray[np.float64],
+    X: npt.NDArray[np.float64] | CsrMatrix,
     Y: npt.NDArray[np.float64],
     sample_weight: npt.NDArray[np.float64] | None,
     rows: npt.NDArray[np.int64] | None,
@@ -280,13 +307,13 @@ def train_epoch_f64(
     options: TrainOptions,
 ) -> EpochResult: ...
 def batch_predict_f32(
-    X: npt.NDArray[np.float32],
+    X: npt.NDArray[np.float32] | CsrMatrix,
     rows: npt.NDArray[np.int64] | None,
     coef: npt.NDArray[np.float64],
     intercept: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float32]: ...
 def batch_predict_f64(
-    X: npt.NDArray[np.float64],
+    X: npt.NDArray[np.float64] | CsrMatrix,
     rows: npt.NDArray[np.int64] | None,
     coef: npt.NDArray[np.float64],
     intercept: npt.NDArray[np.float64],
@@ -299,7 +326,7 @@ def scheduled_lr(
     offset: float = 0.0,
 ) -> float: ...
 def objective_grad_f32(
-    X: npt.NDArray[np.float32],
+    X: npt.NDArray[np.float32] | CsrMatrix,
     Y: npt.NDArray[np.float32],
     sample_weight: npt.NDArray[np.float32] | None,
     rows: npt.NDArray[np.int64] | None,
@@ -310,7 +337,7 @@ def objective_grad_f32(
     options: TrainOptions,
 ) -> tuple[float, float, bool]: ...
 def objective_grad_f64(
-    X: npt.NDArray[np.float64],
+    X: npt.NDArray[np.float64] | CsrMatrix,
     Y: npt.NDArray[np.float64],
     sample_weight: npt.NDArray[np.float64] | None,
     rows: npt.NDArray[np.int64] | None,

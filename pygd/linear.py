@@ -11,8 +11,10 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _core
+from ._sparse import check_csr
 from ._validation import core_suffix, finite_scalar, float_matrix, float_vector, sample_weights
 
 __all__ = ["LOSSES", "loss_grad", "predict"]
@@ -69,9 +71,12 @@ def loss_grad(
 
     Parameters
     ----------
-    X : array_like of shape (n_samples, n_features)
+    X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
         float32 or float64, any memory layout, read-only allowed.  Not copied
-        when it is an aligned float array in native byte order.
+        when it is an aligned float array in native byte order.  A sparse
+        matrix is read in CSR form (other formats are converted once) without
+        densifying: the cost follows its stored values, and duplicate entries
+        add up as in the dense matrix they stand for.
     y : array_like of shape (n_samples,) or (n_samples, k)
         Targets (cast to ``X.dtype``); see ``"multinomial"`` above.
     coef : array_like of shape (n_features,) or (k, n_features)
@@ -118,6 +123,8 @@ def loss_grad(
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
     if loss == "multinomial":
         return _multinomial_loss_grad(X, y, coef, intercept, sample_weight)
+    if sp.issparse(X):
+        return _csr_loss_grad(X, y, coef, intercept, loss, sample_weight, epsilon)
     X = float_matrix(X)
     n, d = X.shape
     dtype = X.dtype
@@ -142,10 +149,47 @@ def loss_grad(
     return value, grad_coef, dtype.type(grad_intercept)
 
 
+def _csr(X: Any) -> Any:
+    """Sparse X as the engine's CSR matrix (validated: structure, finite values, not empty)."""
+    X = check_csr(X)
+    return _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
+
+
+def _csr_objective(Xc: Any, Y: np.ndarray, weights: np.ndarray | None, params: np.ndarray,
+                   loss: str, epsilon: float) -> tuple[float, np.ndarray]:
+    """Mean loss and gradient (coef row-major, then intercepts) by the engine's CSR kernel."""
+    options = _core.TrainOptions.for_objective(_core.Loss.__members__[loss], epsilon)
+    grad = np.empty_like(params)
+    engine = getattr(_core, "objective_grad_" + core_suffix(Xc.dtype))
+    value, _, _ = engine(Xc, Y, weights, None, params, grad, None, None, options)
+    return value, grad
+
+
+def _csr_loss_grad(X: Any, y: Any, coef: Any, intercept: Any, loss: str, sample_weight: Any,
+                   epsilon: float) -> tuple[float, np.ndarray, Any]:
+    Xc = _csr(X)
+    n, d = Xc.shape
+    dtype = Xc.dtype
+    y = float_vector(y, "y", n, dtype)
+    if loss == "log_loss" and ((y < 0).any() or (y > 1).any()):
+        raise ValueError("y must lie in [0, 1] for loss='log_loss' (use 0/1 labels)")
+    coef = float_vector(coef, "coef", d, dtype)
+    intercept = float(dtype.type(finite_scalar(intercept, "intercept")))
+    epsilon = finite_scalar(epsilon, "epsilon", minimum=0.0)
+    weights = sample_weights(sample_weight, n, dtype)
+    params = np.append(coef.astype(np.float64), intercept)
+    value, grad = _csr_objective(Xc, y.reshape(n, 1), weights, params, loss, epsilon)
+    if not (np.isfinite(value) and np.isfinite(grad).all()):
+        warnings.warn(f"loss_grad overflowed (loss={value}); the model's predictions are too "
+                      f"large for {dtype.name}", RuntimeWarning, stacklevel=3)
+    return value, grad[:d].astype(dtype), dtype.type(grad[d])
+
+
 def _multinomial_loss_grad(
     X: Any, y: Any, coef: Any, intercept: Any, sample_weight: Any
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    X = float_matrix(X)
+    Xc = _csr(X) if sp.issparse(X) else None
+    X = float_matrix(X) if Xc is None else Xc
     n, d = X.shape
     dtype = X.dtype
     W = np.asarray(coef)
@@ -180,6 +224,15 @@ def _multinomial_loss_grad(
     else:
         raise ValueError(f"y must be 1-D class numbers or 2-D class probabilities, got {Y.ndim}-D")
     weights = sample_weights(sample_weight, n, dtype)
+    if Xc is not None:
+        params = np.concatenate([W.astype(np.float64).ravel(), b])
+        value, grad = _csr_objective(Xc, np.ascontiguousarray(Y, dtype=dtype), weights, params,
+                                     "multinomial", 0.0)
+        grad_coef, grad_intercept = grad[: k * d].reshape(k, d).astype(dtype), grad[k * d :].astype(dtype)
+        if not (np.isfinite(value) and np.isfinite(grad).all()):
+            warnings.warn(f"loss_grad overflowed (loss={value}); the model's logits are too large "
+                          f"for {dtype.name}", RuntimeWarning, stacklevel=3)
+        return value, grad_coef, grad_intercept
     kernel = getattr(_core, "multinomial_loss_grad_" + core_suffix(dtype))
     value, grad_coef, grad_intercept = kernel(X, Y, W, b, weights)
     if not (np.isfinite(value) and np.isfinite(grad_intercept).all() and np.isfinite(grad_coef).all()):
@@ -194,8 +247,9 @@ def predict(X: Any, coef: Any, intercept: float = 0.0) -> np.ndarray:
 
     Parameters
     ----------
-    X : array_like of shape (n_samples, n_features)
-        float32 or float64, any memory layout, read-only allowed.
+    X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
+        float32 or float64, any memory layout, read-only allowed; sparse
+        matrices are read in CSR form, never densified.
     coef : array_like of shape (n_features,)
         Cast to ``X.dtype``.
     intercept : float, default 0.0
@@ -217,11 +271,16 @@ def predict(X: Any, coef: Any, intercept: float = 0.0) -> np.ndarray:
     >>> predict(np.array([[1.0, 2.0], [3.0, 4.0]]), [1.0, -1.0], 0.5).tolist()
     [-0.5, -0.5]
     """
-    X = float_matrix(X)
+    Xc = _csr(X) if sp.issparse(X) else None
+    X = float_matrix(X) if Xc is None else Xc
     dtype = X.dtype
     coef = float_vector(coef, "coef", X.shape[1], dtype)
     intercept = float(dtype.type(finite_scalar(intercept, "intercept")))
-    out = getattr(_core, "predict_" + core_suffix(dtype))(X, coef, intercept)
+    if Xc is not None:
+        engine = getattr(_core, "batch_predict_" + core_suffix(dtype))
+        out = engine(Xc, None, coef.astype(np.float64)[None, :], np.array([intercept]))[:, 0]
+    else:
+        out = getattr(_core, "predict_" + core_suffix(dtype))(X, coef, intercept)
     if not np.isfinite(out).all():
         _raise_if_nonfinite(X)
         warnings.warn(

@@ -211,6 +211,20 @@ void bind_train_options(py::module_& m) {
            py::arg("l2"), py::arg("l1"), py::arg("weight_per_row"), py::arg("average_start"),
            py::arg("steps_per_epoch"), py::arg("schedule_offset"), py::arg("lr_factor"),
            py::arg("optimizer"), py::arg("schedule"))
+      .def_static(
+          "for_objective",
+          [](Loss loss, double epsilon, bool fit_intercept, double l2) {
+            T t;
+            t.loss = loss;
+            t.epsilon = epsilon;
+            t.fit_intercept = fit_intercept;
+            t.l2 = l2;
+            return t;
+          },
+          py::arg("loss"), py::arg("epsilon") = 0.1, py::arg("fit_intercept") = true,
+          py::arg("l2") = 0.0,
+          "Options for objective_grad_*, which reads only these four fields (the others keep "
+          "the C++ defaults: no step is taken).")
       .def_readwrite("loss", &T::loss)
       .def_readwrite("epsilon", &T::epsilon)
       .def_readwrite("fit_intercept", &T::fit_intercept)

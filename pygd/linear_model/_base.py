@@ -13,6 +13,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -21,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import _core
 from .._config import threads
 from .._names import KINKED_LOSSES, QUASI_NEWTON, SCHEDULES
+from ._data import engine_input
 from ._settings import OPTIMIZER_CLASSES, Settings
 from ._trainer import Trainer
 
@@ -78,7 +80,7 @@ class BaseGD(BaseEstimator):
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
-        "standardize": ["boolean"],
+        "standardize": ["boolean", StrOptions({"scale"})],
         "average": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
         "warm_start": ["boolean"],
         "n_jobs": [Interval(numbers.Integral, 1, None, closed="left"),
@@ -141,6 +143,7 @@ class BaseGD(BaseEstimator):
              sw: np.ndarray, coef_init: Any, intercept_init: Any,
              stratify: np.ndarray | None = None) -> None:
         """Up to ``max_iter`` epochs on a fresh trainer (or, with warm_start, the last one), then publish."""
+        X = engine_input(X)
         sw_arg, sw = _tame_weights(sw_arg, sw)
         previous: Trainer | None = getattr(self, "_trainer", None)
         fits = (self.warm_start and previous is not None and coef_init is None and intercept_init is None
@@ -173,6 +176,7 @@ class BaseGD(BaseEstimator):
     def _partial_fit(self, X: np.ndarray, Y: np.ndarray, one_d: bool, sw_arg: np.ndarray | None,
                      sw: np.ndarray, stratify: np.ndarray | None = None) -> None:
         """One epoch on a new or continued trainer (set up from this call's data when new)."""
+        X = engine_input(X)
         settings = self._settings(partial=True)
         if settings.quasi_newton:
             raise ValueError(f"partial_fit needs a stochastic optimizer; optimizer={self.optimizer!r} "
@@ -230,11 +234,61 @@ class BaseGD(BaseEstimator):
         self.stop_reason_ = trainer.stop_reason
         self.n_divergences_ = trainer.divergences
 
+    def sparsify(self) -> BaseGD:
+        """Store ``coef_`` as a scipy.sparse CSR matrix (scikit-learn's SparseCoefMixin).
+
+        Worth it when most coefficients are zero (an L1 penalty): ``predict`` and
+        the other methods work on the sparsified model; a later ``fit`` or
+        ``partial_fit`` stores a dense ``coef_`` again.
+
+        Returns
+        -------
+        self : the estimator
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pygd.linear_model import GDRegressor
+        >>> X = np.random.default_rng(0).normal(size=(50, 4))
+        >>> reg = GDRegressor(penalty="l1", alpha=0.5).fit(X, X[:, 0])
+        >>> reg.sparsify().coef_.format
+        'csr'
+        """
+        check_is_fitted(self, "coef_")
+        if not sp.issparse(self.coef_):
+            self.coef_ = sp.csr_matrix(np.atleast_2d(self.coef_))
+        return self
+
+    def densify(self) -> BaseGD:
+        """Store ``coef_`` as a NumPy array again (the inverse of :meth:`sparsify`).
+
+        Returns
+        -------
+        self : the estimator
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pygd.linear_model import GDRegressor
+        >>> X = np.random.default_rng(0).normal(size=(50, 4))
+        >>> reg = GDRegressor().fit(X, X[:, 0]).sparsify().densify()
+        >>> type(reg.coef_).__name__, reg.coef_.shape
+        ('ndarray', (4,))
+        """
+        check_is_fitted(self, "coef_")
+        if sp.issparse(self.coef_):
+            coef = self.coef_.toarray()
+            self.coef_ = coef[0] if getattr(self._trainer, "one_d", False) else coef
+        return self
+
     def _decision(self, X: Any) -> np.ndarray:
         """``X @ coef_.T + intercept_`` as (n, outputs), computed in float64, in X's float dtype."""
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
-        coef = np.ascontiguousarray(np.atleast_2d(self.coef_), dtype=np.float64)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", accept_sparse="csr",
+                          reset=False)
+        X = engine_input(X)
+        coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_  # sparsify()
+        coef = np.ascontiguousarray(np.atleast_2d(coef), dtype=np.float64)
         intercept = np.ascontiguousarray(self.intercept_, dtype=np.float64)
         predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
         with threads(self.n_jobs):

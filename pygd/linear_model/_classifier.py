@@ -166,7 +166,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         validation_fraction: float = 0.1,
         shuffle: bool = True,
         random_state: int | np.random.RandomState | None = None,
-        standardize: bool = True,
+        standardize: bool | str = True,
         average: bool | int = False,
         warm_start: bool = False,
         n_jobs: int | None = None,
@@ -298,7 +298,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         self : GDClassifier
         """
         previous_classes = getattr(self, "classes_", None)
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=True,
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", accept_sparse="csr", reset=True,
                              ensure_all_finite=False)  # checked by the training (Trainer.run_epochs)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
@@ -347,7 +347,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
                 "resulting weights as the class_weight parameter.")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", reset=first,
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", accept_sparse="csr", reset=first,
                              ensure_all_finite=False)  # checked by the training (Trainer.run_epochs)
         if first:
             # Later calls need no check: _class_index accepts only labels in classes_.

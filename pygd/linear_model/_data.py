@@ -5,18 +5,54 @@ Imports only pygd's core modules, never an estimator.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 
 from .. import _core
 from .._validation import core_suffix
-from ..preprocessing import _scale_from_var
+from .._sparse import check_csr
+from ..preprocessing import _scale_from_var, sparse_column_stats
 
-__all__ = ["check_finite_input", "epoch_order", "standardization_stats", "validation_split"]
+__all__ = ["as_scipy", "check_finite_input", "engine_input", "epoch_order", "is_csr", "max_abs",
+           "standardization_stats", "validation_split"]
+
+
+def engine_input(X: Any) -> Any:
+    """X as the engine takes it: a dense array as it is, a scipy.sparse matrix as ``_core.CsrMatrix``.
+
+    The CSR arrays are shared, never copied, unless :func:`pygd._sparse.check_csr` has to
+    fix something (another format, duplicate entries, mixed index dtypes): then once.
+    Its values are checked for NaN and infinity here (O(nnz)), since the sparse path
+    has no later pass that would find them.
+    """
+    if not sp.issparse(X):
+        return X
+    X = check_csr(X)
+    return _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
+
+
+def is_csr(X: Any) -> bool:
+    """Whether X is the engine's CSR matrix (see :func:`engine_input`)."""
+    return isinstance(X, _core.CsrMatrix)
+
+
+def as_scipy(X: Any) -> sp.csr_matrix:
+    """The engine's CSR matrix as a scipy.sparse.csr_matrix sharing its arrays."""
+    return sp.csr_matrix((X.data, X.indices, X.indptr), shape=X.shape, copy=False)
+
+
+def max_abs(X: Any) -> float:
+    """max |x| over X's (stored) values, 0 for an empty X; for error messages."""
+    values = X.data if is_csr(X) else X
+    return float(np.max(np.abs(values))) if values.size else 0.0
 
 
 def standardization_stats(
-    X: np.ndarray, sample_weight: np.ndarray, rows: np.ndarray | None, center: bool
+    X: np.ndarray, sample_weight: np.ndarray, rows: np.ndarray | None, center: bool,
+    shift: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean and standard deviation of X's columns over ``rows``, in float64.
 
@@ -25,6 +61,12 @@ def standardization_stats(
     split) simply get weight 0.  Columns whose variance is rounding noise get
     scale 1 (scikit-learn's rule); without ``center`` the mean is 0 and the
     scale is the root mean square, since no intercept absorbs a shift.
+
+    With ``shift=False`` (``standardize="scale"``), and always for CSR X
+    (:func:`engine_input`: a centred sparse matrix would be dense), the mean
+    returned is 0 and the scale is still the one ``center`` chooses: the
+    standard deviation with an intercept, the root mean square without.  With an intercept the fitted model does not depend on
+    the centring (the intercept absorbs it), only the optimizer's path does.
     """
     weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
     count = X.shape[0]
@@ -32,12 +74,17 @@ def standardization_stats(
         weights = np.zeros_like(weights)
         weights[rows] = sample_weight[rows]
         count = len(rows)
-    stats = getattr(_core, "column_stats_" + core_suffix(X.dtype))
-    _, mean, var, _ = stats(X, weights, None)
+    if is_csr(X):  # scale only: a shift would fill every zero (StandardScaler(with_mean=False))
+        mean, var, _ = sparse_column_stats(as_scipy(X), weights.astype(np.float64))
+        shift = False
+    else:
+        stats = getattr(_core, "column_stats_" + core_suffix(X.dtype))
+        _, mean, var, _ = stats(X, weights, None)
+    zero = np.zeros_like(mean)
     with np.errstate(over="ignore", invalid="ignore"):  # values near 1e300: the caller says so
         if not center:
-            return np.zeros_like(mean), _scale_from_var(var + mean * mean, np.zeros_like(mean), count)
-        return mean, _scale_from_var(var, mean, count)
+            return zero, _scale_from_var(var + mean * mean, zero, count)
+        return (mean if shift else zero), _scale_from_var(var, mean, count)
 
 
 def epoch_order(rng: np.random.RandomState, rows: int | np.ndarray) -> np.ndarray:
@@ -58,6 +105,8 @@ def check_finite_input(X: np.ndarray) -> None:
     or the weights of the epoch that visits its row (NaN and inf propagate
     through every product), so the training loop calls this only then.
     """
+    if is_csr(X):
+        X = X.data
     if not np.isfinite(X).all():
         kind = "NaN" if np.isnan(X).any() else "infinity or a value too large for %r" % X.dtype
         raise ValueError(f"Input X contains {kind}. Remove or impute such values "

@@ -176,7 +176,16 @@ class GDRegressor(RegressorMixin, BaseGD):
     random_state : int, RandomState instance or None, default=None
         Seeds the permutations and the validation split.  The same seed gives
         bitwise-identical ``coef_`` for any number of threads.
-    standardize : bool, default=True
+    standardize : bool or "scale", default=True
+        True: train on ``(x - mean_) / scale_`` (weighted, over the training
+        rows; scale only without an intercept); "scale": on ``x / scale_``,
+        never centred; False: on X as it is.  Sparse X (scipy.sparse CSR) is
+        never centred, whatever this says — a shift would fill every zero, and
+        centring costs O(n_features) per step — so True acts as "scale" there
+        (``mean_`` is 0), as ``StandardScaler(with_mean=False)`` does.  With an
+        intercept the optimum does not depend on the centring (the intercept
+        absorbs it); the optimizer's path does, so dense X with "scale" gives
+        the same path as the same data in CSR form.
     average : bool or int, default=False
         Averaged SGD: ``coef_`` is the average of the iterates from the
         ``average``-th optimizer step on (True or 1: from the first; False or
@@ -305,7 +314,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         validation_fraction: float = 0.1,
         shuffle: bool = True,
         random_state: int | np.random.RandomState | None = None,
-        standardize: bool = True,
+        standardize: bool | str = True,
         average: bool | int = False,
         warm_start: bool = False,
         n_jobs: int | None = None,
@@ -347,7 +356,7 @@ class GDRegressor(RegressorMixin, BaseGD):
     # -- data --------------------------------------------------------------
     def _validate_xy(self, X: Any, y: Any, sample_weight: Any, reset: bool):
         # X's finiteness is checked by the training itself (see Trainer.run_epochs).
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", accept_sparse="csr",
                              multi_output=True, y_numeric=True, reset=reset,
                              ensure_all_finite=False)
         one_d = y.ndim == 1
@@ -422,7 +431,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         out = self._decision(X)
-        return out[:, 0] if self.coef_.ndim == 1 else out
+        return out[:, 0] if self._trainer.one_d else out
 
     def _engine_loss(self) -> tuple[str, float]:
         """The engine's row loss and epsilon."""

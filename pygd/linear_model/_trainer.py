@@ -29,12 +29,14 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _core, optim
 from .._lbfgs import LBFGSResult, lbfgs, pseudo_gradient
 from .._names import KINKED_LOSSES
-from ._data import check_finite_input, epoch_order, standardization_stats, validation_split
+from ._data import (as_scipy, check_finite_input, epoch_order, is_csr, max_abs,
+                    standardization_stats, validation_split)
 from ._settings import OPTIMIZER_FIELDS, Settings
 from ._stopping import GradientTest, RelativeStall, StallCounter, ValidationStall, Verdict
 
@@ -124,12 +126,13 @@ class Trainer:
         self.mean: np.ndarray | None
         self.scale: np.ndarray | None
         if s.standardize:
-            self.mean, self.scale = standardization_stats(X, sw, self.train_rows, center=s.fit_intercept)
+            self.mean, self.scale = standardization_stats(X, sw, self.train_rows, center=s.fit_intercept,
+                                                          shift=s.standardize is True)
             if not (np.isfinite(self.mean).all() and np.isfinite(self.scale).all()):
                 check_finite_input(X)
                 raise ValueError(
                     "X has values too large to standardise (their squares overflow float64: "
-                    f"max |x| = {float(np.max(np.abs(X))):.3g}); rescale X, e.g. divide it by a power of 2.")
+                    f"max |x| = {max_abs(X):.3g}); rescale X, e.g. divide it by a power of 2.")
         else:
             self.mean = self.scale = None
         self.quasi_newton = s.quasi_newton
@@ -257,17 +260,25 @@ class Trainer:
         m = int(min(n_train, max(64, (1 << 18) // max(d, 1))))
         pick = np.linspace(0, n_train - 1, m).round().astype(np.int64)
         pick = pick if rows is None else rows[pick]
-        Z = np.asarray(X[pick], dtype=np.float64)  # one copy of at most 2 MB
-        if not np.isfinite(Z).all():
-            check_finite_input(X)
-        if s.standardize:
-            Z -= self.mean
-            Z /= self.scale
-        if s.fit_intercept and not s.standardize:
-            Z = np.hstack([Z, np.ones((m, 1))])
         w = sw[pick].astype(np.float64)
         if not w.sum() > 0:
             w = np.ones(m)
+        if is_csr(X):
+            lam, trace = self._sparse_curvature(X, pick, w)
+            self.auto_rule = ("curvature", 0.2 * (1.0 + momentum) / (1.1 * lam),
+                              0.5 * (1.0 - momentum) / trace)
+            return self._rate_for_batch(self.batch_rows(n_train), n_train)
+        Z = np.asarray(X[pick], dtype=np.float64)  # one copy of at most 2 MB
+        if not np.isfinite(Z).all():
+            check_finite_input(X)
+        # Centred features (standardize=True with an intercept) leave the intercept's
+        # direction orthogonal to them; otherwise it is a column of ones.
+        centred = s.fit_intercept and s.standardize is True
+        if s.standardize:
+            Z -= self.mean
+            Z /= self.scale
+        if s.fit_intercept and not centred:
+            Z = np.hstack([Z, np.ones((m, 1))])
         # Power iteration with pygd's own deterministic kernel: the gradient of
         # 0.5 (z . v)^2 averaged over rows is C v (BLAS would make the rate,
         # and so coef_, depend on the thread count).
@@ -282,16 +293,45 @@ class Trainer:
             v = v / norm
             v = loss_grad(Z, np.zeros(m), v, 0.0, sample_weight=w)[1]
             lam = float(np.sqrt(np.sum(v * v)))
-        if s.fit_intercept and s.standardize:
+        if centred:
             lam = max(lam, 1.0)  # the intercept's direction: centred features leave it at 1
         trace = float(np.sum(w * np.einsum("ij,ij->i", Z, Z)) / np.sum(w))
-        if s.fit_intercept and s.standardize:
+        if centred:
             trace += 1.0
         if not (lam > 0 and trace > 0):
             return 0.1
         self.auto_rule = ("curvature", 0.2 * (1.0 + momentum) / (1.1 * lam),
                           0.5 * (1.0 - momentum) / trace)
         return self._rate_for_batch(self.batch_rows(n_train), n_train)
+
+    def _sparse_curvature(self, X: Any, pick: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+        """(lambda_max, trace) of the second moments for CSR X, as for dense X (above).
+
+        The picked rows stay sparse (their stored values only: no dense copy, whatever
+        d), the features are scaled, not centred (so the intercept's column is kept as
+        a column of ones), and the products are scipy's sparse ones: single-threaded,
+        so the rate does not depend on the thread count either.
+        """
+        s = self.settings
+        Z = as_scipy(X)[pick].astype(np.float64)
+        if s.standardize:
+            Z = Z @ sp.diags(1.0 / self.scale)
+        if s.fit_intercept:
+            Z = sp.hstack([Z, np.ones((len(pick), 1))], format="csr")
+        w = w / w.sum()
+        v = np.random.default_rng(0).standard_normal(Z.shape[1])
+        lam = 0.0
+        for _ in range(30):
+            norm = np.sqrt(np.sum(v * v))
+            if not norm > 0:
+                break
+            v = v / norm
+            v = Z.T @ (w * (Z @ v))
+            lam = float(np.sqrt(np.sum(v * v)))
+        trace = float(w @ np.asarray(Z.multiply(Z).sum(axis=1)).ravel())
+        if not (lam > 0 and trace > 0):
+            return 1.0, 1.0
+        return lam, trace
 
     def _rate_for_batch(self, batch: int, n_train: int) -> float:
         """The "auto" rate for batches of ``batch`` rows (see _resolve_learning_rate)."""
@@ -621,7 +661,7 @@ class Trainer:
         width = 1.0
         # The squared error's Hessian is constant: where L-BFGS is slow (ill-conditioned
         # features) one pass of second moments buys Newton steps that end in 1 or 2 passes.
-        newton = s.engine_loss == "squared_error" and d <= GRAM_MAX_FEATURES
+        newton = s.engine_loss == "squared_error" and d <= GRAM_MAX_FEATURES and not is_csr(X)
         while True:
             if hinge:
                 config.loss = _core.Loss.smoothed_hinge
@@ -811,7 +851,7 @@ class Trainer:
         rate = self.learning_rate * self.lr_factor
         what = "non-finite" if not finite else f"{loss:.3g}"
         if self.divergences >= MAX_RECOVERIES:
-            big = float(np.max(np.abs(X))) if X.size else 0.0
+            big = max_abs(X)
             hint = (f"X has values as large as {big:.3g}: rescale X (and y)" if big > 1e150 else
                     f"try learning_rate={rate * 0.01:g} or learning_rate='auto'")
             raise ValueError(
