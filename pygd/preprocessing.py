@@ -456,16 +456,3 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
-
-def sparse_column_stats(X, sample_weight=None):  # TEMPORARY stand-in
-    X = X.tocsr(); X.sum_duplicates() if not X.has_canonical_format else None
-    n = X.shape[0]
-    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    W = w.sum()
-    rows = np.repeat(np.arange(n), np.diff(X.indptr))
-    d = X.shape[1]
-    mean = np.bincount(X.indices, weights=X.data * w[rows], minlength=d) / W
-    wnz = np.bincount(X.indices, weights=w[rows], minlength=d)
-    dev = X.data - mean[X.indices]
-    var = (np.bincount(X.indices, weights=w[rows] * dev * dev, minlength=d) + (W - wnz) * mean * mean) / W
-    return mean, var, W

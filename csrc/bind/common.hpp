@@ -80,7 +80,8 @@ template <class T>
 CsrView<T> csr_view(const CsrInput& csr, const char* name) {
   const py::dtype want = py::dtype::of<T>();
   if (csr.data.dtype().kind() != want.kind() || csr.data.dtype().itemsize() != want.itemsize())
-    fail(std::string(name) + "'s values must be " + (sizeof(T) == 4 ? "float32" : "float64"));
+    throw py::type_error(std::string(name) + "'s values must be " +
+                         (sizeof(T) == 4 ? "float32" : "float64"));
   CsrView<T> view;
   view.values = static_cast<const T*>(csr.data.data());
   if (csr.wide) {

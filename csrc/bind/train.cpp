@@ -111,9 +111,9 @@ BatchProblem<T> problem_of(const py::object& X) {
     pb.X.cols = csr.cols;
     pb.csr = bind::csr_view<T>(csr, "X");
   } else {
-    if (!py::isinstance<array_of<T>>(X))
-      fail(std::string("X must be a NumPy array of ") + (sizeof(T) == 4 ? "float32" : "float64") +
-           " or a pygd._core.CsrMatrix");
+    if (!py::isinstance<array_of<T>>(X))  // a TypeError, as pybind11's own for a wrong dtype
+      throw py::type_error(std::string("X must be a NumPy array of ") +
+                           (sizeof(T) == 4 ? "float32" : "float64") + " or a pygd._core.CsrMatrix");
     pb.X = bind::matrix_view(py::reinterpret_borrow<array_of<T>>(X), "X");
     if (!pb.X.rows_contiguous()) fail("X must have contiguous rows (C order)");
   }

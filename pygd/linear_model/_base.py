@@ -234,6 +234,11 @@ class BaseGD(BaseEstimator):
         self.stop_reason_ = trainer.stop_reason
         self.n_divergences_ = trainer.divergences
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X: CSR kernels, never densified
+        return tags
+
     def sparsify(self) -> BaseGD:
         """Store ``coef_`` as a scipy.sparse CSR matrix (scikit-learn's SparseCoefMixin).
 
