@@ -224,8 +224,9 @@ def check_csr(
                     f"of 1 is required{by}."
                 )
     if n_features is not None and n_cols != n_features:
-        expecting = f"{who} is expecting {n_features}" if who else f"{n_features} are expected"
-        raise ValueError(f"{name} has {n_cols} features, but {expecting} features as input.")
+        expecting = (f"{who} is expecting {n_features} features" if who
+                     else f"{n_features} features are expected")
+        raise ValueError(f"{name} has {n_cols} features, but {expecting} as input.")
 
     source = X
     if X.format != "csr":

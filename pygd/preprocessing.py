@@ -143,56 +143,80 @@ def _scale_from_var(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.nda
     return scale
 
 
+def _first_row(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_features: int) -> np.ndarray:
+    # Row 0 as a dense float64 vector: the shift a sparse chunk's statistics
+    # are taken around (a value of every column stored in every row, where
+    # the size of the mean matters; 0 or a sample elsewhere).
+    row = np.zeros(n_features)
+    row[indices[indptr[0]:indptr[1]]] = data[indptr[0]:indptr[1]]
+    return row
+
+
 def _csr_column_stats(
     data: np.ndarray,
     indices: np.ndarray,
     indptr: np.ndarray,
     shape: tuple[int, int],
     weights: np.ndarray | None,
+    shift: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     # sparse_column_stats on the arrays of a canonical CSR matrix (no
     # duplicates: a column's stored entries are distinct rows), weights
-    # already validated.  Every row is a sample of every column; a row
-    # storing nothing in column j holds an implicit 0, whose deviation is
-    # -mean_j.  Two passes over the stored values, each an ordered
-    # np.bincount (deterministic):
+    # already validated; the mean returned relative to ``shift`` (c_j).
+    # Every row is a sample of every column; a row storing nothing in column
+    # j holds an implicit 0, i.e. y = -c_j.  With y_ij = x_ij - c_j:
     #   W      = sum_i s_i
-    #   mean_j = sum_{stored} s_i x_ij / W
     #   Z_j    = W - sum_{stored} s_i              (weight of the implicit zeros)
-    #   M2_j   = sum_{stored} s_i (x_ij - mean_j)^2 + Z_j mean_j^2
-    #   S1_j   = sum_{stored} s_i (x_ij - mean_j)   - Z_j mean_j
+    #   m_j    = (sum_{stored} s_i y_ij - Z_j c_j) / W          (mean_j - c_j)
+    #   M2_j   = sum_{stored} s_i (y_ij - m_j)^2 + Z_j (c_j + m_j)^2
+    #   S1_j   = sum_{stored} s_i (y_ij - m_j)   - Z_j (c_j + m_j)
     #   var_j  = (M2_j - S1_j^2 / W) / W
-    # S1 is 0 in exact arithmetic: subtracting S1^2 / W removes the first-order
-    # rounding error of mean_j (the corrected two-pass algorithm of Chan,
-    # Golub and LeVeque 1983).
+    # Two passes over the stored values, each an ordered np.bincount
+    # (deterministic).  S1 is 0 in exact arithmetic: subtracting S1^2 / W
+    # removes the first-order rounding error of m_j (the corrected two-pass
+    # algorithm of Chan, Golub and LeVeque 1983).  The shift keeps a column
+    # stored in every row at the size of its spread (as the dense path's
+    # shift does), so that merging chunks does not square the rounding of a
+    # large mean into the variance.
     n_samples, n_features = shape
-    x = data.astype(np.float64)
+    y = data.astype(np.float64) - shift[indices]
     stored_count = np.bincount(indices, minlength=n_features)
     if weights is None:
         total = float(n_samples)
         entry_weight = None
         stored_weight = stored_count.astype(np.float64)
-        weighted_x = x
+        weighted_y = y
     else:
         w = np.asarray(weights, dtype=np.float64)
         total = float(w.sum())
         entry_weight = np.repeat(w, np.diff(indptr))
         stored_weight = np.bincount(indices, weights=entry_weight, minlength=n_features)
-        weighted_x = entry_weight * x
+        weighted_y = entry_weight * y
     # A column stored in every row has no implicit zero (exactly, whatever the
     # rounding of the weight sums).
-    full = stored_count == n_samples
-    implicit = np.where(full, 0.0, np.maximum(total - stored_weight, 0.0))
+    implicit = np.where(stored_count == n_samples, 0.0, np.maximum(total - stored_weight, 0.0))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        mean = np.bincount(indices, weights=weighted_x, minlength=n_features) / total
-        dev = x - mean[indices]
+        mean_rel = (np.bincount(indices, weights=weighted_y, minlength=n_features) - implicit * shift) / total
+        dev = y - mean_rel[indices]
         weighted_dev = dev if entry_weight is None else entry_weight * dev
-        m2 = np.bincount(indices, weights=weighted_dev * dev, minlength=n_features) + implicit * mean * mean
-        s1 = np.bincount(indices, weights=weighted_dev, minlength=n_features) - implicit * mean
+        zero_dev = shift + mean_rel  # -(deviation of an implicit zero)
+        m2 = np.bincount(indices, weights=weighted_dev * dev, minlength=n_features) + implicit * zero_dev**2
+        s1 = np.bincount(indices, weights=weighted_dev, minlength=n_features) - implicit * zero_dev
         var = np.maximum((m2 - s1 * s1 / total) / total, 0.0)
         # Squares beyond float64 (a spread over ~1e154): inf, not inf - inf.
         var = np.where(np.isinf(m2), np.inf, var)
-    return mean, var, total
+    return mean_rel, var, total
+
+
+def _sparse_weights(sample_weight: Any, X: Any) -> np.ndarray | None:
+    # The dense path's weights (rounded to X's dtype), refused when all zero
+    # on every scikit-learn version (newer ones refuse them themselves).
+    if sample_weight is None:
+        return None
+    weights = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    if not (weights > 0).any():
+        raise ValueError("sample_weight must not be all zero")
+    return weights
 
 
 def sparse_column_stats(
@@ -221,12 +245,12 @@ def sparse_column_stats(
         converted; NaN and infinity refused; ``X_csr`` itself is not
         modified).  float32 values are read as float64.
     sample_weight : array_like of shape (n_samples,), optional
-        Weight of each row.
+        Weight of each row: non-negative, not all zero.
 
     Returns
     -------
     mean : ndarray of shape (n_features,)
-        float64; NaN for every column when the weights sum to 0.
+        float64.
     var : ndarray of shape (n_features,)
         float64, biased (divided by ``weight_sum``); ``inf`` where it exceeds
         float64's range.
@@ -249,10 +273,10 @@ def sparse_column_stats(
     """
     X_csr = check_csr(X_csr)
     data, indices, indptr, shape = csr_kernel_arrays(X_csr)
-    weights = None
-    if sample_weight is not None:
-        weights = _check_sample_weight(sample_weight, X_csr, dtype=X_csr.dtype)
-    return _csr_column_stats(data, indices, indptr, shape, weights)
+    weights = _sparse_weights(sample_weight, X_csr)
+    shift = _first_row(data, indices, indptr, shape[1])
+    mean_rel, var, weight_sum = _csr_column_stats(data, indices, indptr, shape, weights, shift)
+    return shift + mean_rel, var, weight_sum
 
 
 class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -517,8 +541,9 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         # scikit-learn's sparse rules: no centring; the statistics of every
         # column count the implicit zeros as samples.  The running statistics
         # live in the dense path's representation (self._shift, _mean_rel,
-        # _var_rel, _exponent: a sparse first chunk fixes shift 0 and
-        # exponent 0), so that dense and sparse chunks may alternate.
+        # _var_rel, _exponent: a sparse first chunk fixes the shift to its
+        # first row and exponent 0), so that dense and sparse chunks may
+        # alternate.
         if self.with_mean:
             raise ValueError(_SPARSE_CENTER_MESSAGE)
         # n_features_in_ and feature names (O(1) on sparse input: no
@@ -527,9 +552,7 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                       reset=first_call)
         X = check_csr(X, estimator=self)
         n_features = X.shape[1]
-        weights = None
-        if sample_weight is not None:
-            weights = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        weights = _sparse_weights(sample_weight, X)
         if not self.with_std:
             self.mean_ = None
             self.var_ = None
@@ -541,19 +564,22 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 seen = self.n_samples_seen_ + seen
             self._publish(seen)
             return
-        mean_b, var_b, total = _csr_column_stats(*csr_kernel_arrays(X), weights)
-        weight_b = np.full(n_features, total)
+        data, indices, indptr, shape = csr_kernel_arrays(X)
         if first_call:
-            shift = np.zeros(n_features)
+            shift = _first_row(data, indices, indptr, n_features)
             exponent = np.zeros(n_features, dtype=np.int64)
-            seen, mean_rel, var_rel = weight_b, mean_b, var_b
         else:
             seen_a = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), (n_features,))
-            shift = np.where(seen_a > 0, self._shift, 0.0)
+            shift = np.where(seen_a > 0, self._shift, _first_row(data, indices, indptr, n_features))
             exponent = self._exponent
+        mean_b, var_b, total = _csr_column_stats(data, indices, indptr, shape, weights, shift)
+        weight_b = np.full(n_features, total)
+        if first_call:
+            seen, mean_rel, var_rel = weight_b, mean_b, var_b
+        else:
             unit = np.ldexp(1.0, exponent)
             seen, mean_rel, var_rel = _merge_stats(
-                seen_a, self._mean_rel, self._var_rel, weight_b, (mean_b - shift) / unit, var_b / unit / unit
+                seen_a, self._mean_rel, self._var_rel, weight_b, mean_b / unit, var_b / unit / unit
             )
         self._shift, self._exponent, self._mean_rel, self._var_rel = shift, exponent, mean_rel, var_rel
         unit = np.ldexp(1.0, exponent)
