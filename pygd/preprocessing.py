@@ -5,6 +5,11 @@
 fused read and write, both in parallel and with the SIMD level chosen at
 import.  :mod:`pygd.reference` (``column_stats``, ``merge_column_stats``,
 ``standard_scale``, ``standardize``, ``unstandardize``) is their specification.
+
+Sparse (scipy.sparse) input is taken with ``with_mean=False``, as
+scikit-learn does: :func:`sparse_column_stats` computes the statistics in
+O(nnz) (``pygd.reference.sparse_column_stats_reference`` is its
+specification) and the transforms scale the stored values only.
 """
 
 from __future__ import annotations
@@ -21,9 +26,15 @@ from sklearn.utils.validation import (
 )
 
 from . import _core
+from ._sparse import check_csr, csr_kernel_arrays, is_sparse
 from ._validation import core_suffix
 
-__all__ = ["StandardScaler"]
+__all__ = ["StandardScaler", "sparse_column_stats"]
+
+_SPARSE_CENTER_MESSAGE = (
+    "Cannot center sparse matrices: pass `with_mean=False` instead. "
+    "See docstring for motivation and alternatives."
+)
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -132,6 +143,142 @@ def _scale_from_var(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.nda
     return scale
 
 
+def _first_row(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_features: int) -> np.ndarray:
+    # Row 0 as a dense float64 vector: the shift a sparse chunk's statistics
+    # are taken around (a value of every column stored in every row, where
+    # the size of the mean matters; 0 or a sample elsewhere).
+    row = np.zeros(n_features)
+    row[indices[indptr[0]:indptr[1]]] = data[indptr[0]:indptr[1]]
+    return row
+
+
+def _csr_column_stats(
+    data: np.ndarray,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    shape: tuple[int, int],
+    weights: np.ndarray | None,
+    shift: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    # sparse_column_stats on the arrays of a canonical CSR matrix (no
+    # duplicates: a column's stored entries are distinct rows), weights
+    # already validated; the mean returned relative to ``shift`` (c_j).
+    # Every row is a sample of every column; a row storing nothing in column
+    # j holds an implicit 0, i.e. y = -c_j.  With y_ij = x_ij - c_j:
+    #   W      = sum_i s_i
+    #   Z_j    = W - sum_{stored} s_i              (weight of the implicit zeros)
+    #   m_j    = (sum_{stored} s_i y_ij - Z_j c_j) / W          (mean_j - c_j)
+    #   M2_j   = sum_{stored} s_i (y_ij - m_j)^2 + Z_j (c_j + m_j)^2
+    #   S1_j   = sum_{stored} s_i (y_ij - m_j)   - Z_j (c_j + m_j)
+    #   var_j  = (M2_j - S1_j^2 / W) / W
+    # Two passes over the stored values, each an ordered np.bincount
+    # (deterministic).  S1 is 0 in exact arithmetic: subtracting S1^2 / W
+    # removes the first-order rounding error of m_j (the corrected two-pass
+    # algorithm of Chan, Golub and LeVeque 1983).  The shift keeps a column
+    # stored in every row at the size of its spread (as the dense path's
+    # shift does), so that merging chunks does not square the rounding of a
+    # large mean into the variance.
+    n_samples, n_features = shape
+    y = data.astype(np.float64) - shift[indices]
+    stored_count = np.bincount(indices, minlength=n_features)
+    if weights is None:
+        total = float(n_samples)
+        entry_weight = None
+        stored_weight = stored_count.astype(np.float64)
+        weighted_y = y
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        total = float(w.sum())
+        entry_weight = np.repeat(w, np.diff(indptr))
+        stored_weight = np.bincount(indices, weights=entry_weight, minlength=n_features)
+        weighted_y = entry_weight * y
+    # A column stored in every row has no implicit zero (exactly, whatever the
+    # rounding of the weight sums).
+    implicit = np.where(stored_count == n_samples, 0.0, np.maximum(total - stored_weight, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean_rel = (np.bincount(indices, weights=weighted_y, minlength=n_features) - implicit * shift) / total
+        dev = y - mean_rel[indices]
+        weighted_dev = dev if entry_weight is None else entry_weight * dev
+        zero_dev = shift + mean_rel  # -(deviation of an implicit zero)
+        m2 = np.bincount(indices, weights=weighted_dev * dev, minlength=n_features) + implicit * zero_dev**2
+        s1 = np.bincount(indices, weights=weighted_dev, minlength=n_features) - implicit * zero_dev
+        var = np.maximum((m2 - s1 * s1 / total) / total, 0.0)
+        # Squares beyond float64 (a spread over ~1e154): inf, not inf - inf.
+        var = np.where(np.isinf(m2), np.inf, var)
+    return mean_rel, var, total
+
+
+def _sparse_weights(sample_weight: Any, X: Any) -> np.ndarray | None:
+    # The dense path's weights (rounded to X's dtype), refused when all zero
+    # on every scikit-learn version (newer ones refuse them themselves).
+    if sample_weight is None:
+        return None
+    weights = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    if not (weights > 0).any():
+        raise ValueError("sample_weight must not be all zero")
+    return weights
+
+
+def sparse_column_stats(
+    X_csr: Any, sample_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    r"""Weighted mean and biased variance of every column of a sparse matrix.
+
+    Every row counts in every column: the entries a row does not store are
+    zeros.  With weights :math:`s_i` (1 when ``sample_weight`` is None, else
+    rounded to the dtype of ``X``'s values as the dense scaler does):
+
+    .. math::
+
+        W = \sum_i s_i, \qquad
+        \mu_j = rac{1}{W} \sum_i s_i x_{ij}, \qquad
+        \sigma^2_j = rac{1}{W} \sum_i s_i (x_{ij} - \mu_j)^2
+
+    computed in O(nnz) time and memory, by two passes in float64 (the second
+    subtracts the mean before squaring, each implicit zero adding
+    :math:`s_i \mu_j^2`), with the corrected two-pass formula.
+
+    Parameters
+    ----------
+    X_csr : scipy.sparse matrix or array of shape (n_samples, n_features)
+        Validated by :func:`pygd._sparse.check_csr` (any format accepted and
+        converted; NaN and infinity refused; ``X_csr`` itself is not
+        modified).  float32 values are read as float64.
+    sample_weight : array_like of shape (n_samples,), optional
+        Weight of each row: non-negative, not all zero.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+        float64.
+    var : ndarray of shape (n_features,)
+        float64, biased (divided by ``weight_sum``); ``inf`` where it exceeds
+        float64's range.
+    weight_sum : float
+        The weights' sum (the number of rows without weights): the weight
+        every column has seen, implicit zeros included.
+
+    See Also
+    --------
+    pygd.reference.sparse_column_stats_reference : the same on ``X.toarray()``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from pygd.preprocessing import sparse_column_stats
+    >>> X = sp.csr_matrix(np.array([[0.0, 1.0], [2.0, 0.0], [4.0, 0.0], [0.0, 3.0]]))
+    >>> mean, var, weight_sum = sparse_column_stats(X)
+    >>> mean.tolist(), var.tolist(), weight_sum
+    ([1.5, 1.0], [2.75, 1.5], 4.0)
+    """
+    X_csr = check_csr(X_csr)
+    data, indices, indptr, shape = csr_kernel_arrays(X_csr)
+    weights = _sparse_weights(sample_weight, X_csr)
+    shift = _first_row(data, indices, indptr, shape[1])
+    mean_rel, var, weight_sum = _csr_column_stats(data, indices, indptr, shape, weights, shift)
+    return shift + mean_rel, var, weight_sum
+
+
 class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     r"""Standardise features by removing the mean and scaling to unit variance.
 
@@ -191,8 +338,22 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     only into ``mean_``), so chunked fits agree with one :meth:`fit` to
     rounding even at offsets of 1e12.  The transform is computed in float64
     and rounded to the input dtype (scikit-learn computes float32 input in
-    float32, so float32 outputs may differ from it in the last bits).  Sparse
-    input is not supported.
+    float32, so float32 outputs may differ from it in the last bits).
+
+    Sparse input (scipy.sparse matrix or array, any format; CSR is used as
+    it is, others are converted to CSR once) follows scikit-learn: it needs
+    ``with_mean=False`` (centring would fill every zero; ``ValueError``
+    otherwise); every row counts in every column, an absent entry as a 0;
+    :meth:`transform` and :meth:`inverse_transform` scale the stored values
+    only and return CSR of the input's kind (``csr_array`` or
+    ``csr_matrix``), never densifying; ``copy=False`` scales writeable
+    float32/float64 CSR values in place.  Unlike dense input (and
+    scikit-learn's sparse path), NaN and infinity are refused
+    (:func:`pygd._sparse.check_csr`).  Duplicate entries count as their sum
+    (as in ``X.toarray()``), and non-canonical input is fixed on a copy.
+    Dense and sparse chunks may be mixed in :meth:`partial_fit`.
+    ``n_samples_seen_`` is float64 (scikit-learn stores float32 for float32
+    sparse input).  :func:`sparse_column_stats` gives the statistics.
 
     Examples
     --------
@@ -204,6 +365,11 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ([0.5, 0.5], [0.5, 0.5])
     >>> scaler.transform([[2.0, 2.0]]).tolist()
     [[3.0, 3.0]]
+    >>> import scipy.sparse as sp
+    >>> Xs = sp.csr_array(X)
+    >>> sparse_scaler = StandardScaler(with_mean=False).fit(Xs)
+    >>> sparse_scaler.transform(Xs).toarray().tolist()
+    [[0.0, 0.0], [0.0, 0.0], [2.0, 2.0], [2.0, 2.0]]
     """
 
     _parameter_constraints: dict = {
@@ -228,9 +394,10 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
-            Training data; NaNs are ignored.  Any memory layout, read-only
-            allowed; float32 stays float32 (statistics in float64).
+        X : array_like or scipy.sparse matrix/array of shape (n_samples, n_features)
+            Training data; NaNs are ignored (dense only: sparse input must
+            be finite and needs ``with_mean=False``).  Any memory layout,
+            read-only allowed; float32 stays float32 (statistics in float64).
         y : None
             Ignored.
         sample_weight : array_like of shape (n_samples,), optional
@@ -259,8 +426,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
-            A chunk of data; NaNs are ignored.
+        X : array_like or scipy.sparse matrix/array of shape (n_samples, n_features)
+            A chunk of data; NaNs are ignored (dense only).
         y : None
             Ignored.
         sample_weight : array_like of shape (n_samples,), optional
@@ -279,6 +446,9 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ([2.5], [1.25], 4.0)
         """
         first_call = not hasattr(self, "n_samples_seen_")
+        if is_sparse(X):
+            self._partial_fit_sparse(X, sample_weight, first_call)
+            return self
         # Finiteness is checked by the kernel (no extra pass over X).
         X = validate_data(
             self, X, dtype=_FLOAT_DTYPES, ensure_all_finite=False, reset=first_call
@@ -351,6 +521,11 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self.mean_ = self._shift + self._mean_rel * unit
             with np.errstate(over="ignore"):  # var_ is inf where it exceeds float64
                 self.var_ = None if self._var_rel is None else self._var_rel * unit * unit
+        self._publish(seen)
+        return self
+
+    def _publish(self, seen: Any) -> None:
+        # n_samples_seen_ (a scalar when every feature saw the same) and scale_.
         seen = np.asarray(seen)
         if seen.ndim and seen.max() == seen.min():
             seen = seen[0]
@@ -361,7 +536,71 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self.scale_ = _scale_from_var(self._var_rel, self.mean_ / unit, self.n_samples_seen_) * unit
         else:
             self.scale_ = None
-        return self
+
+    def _partial_fit_sparse(self, X: Any, sample_weight: Any, first_call: bool) -> None:
+        # scikit-learn's sparse rules: no centring; the statistics of every
+        # column count the implicit zeros as samples.  The running statistics
+        # live in the dense path's representation (self._shift, _mean_rel,
+        # _var_rel, _exponent: a sparse first chunk fixes the shift to its
+        # first row and exponent 0), so that dense and sparse chunks may
+        # alternate.
+        if self.with_mean:
+            raise ValueError(_SPARSE_CENTER_MESSAGE)
+        # n_features_in_ and feature names (O(1) on sparse input: no
+        # conversion, no finiteness pass); check_csr checks everything else.
+        validate_data(self, X, accept_sparse=True, dtype=None, ensure_all_finite=False,
+                      reset=first_call)
+        X = check_csr(X, estimator=self)
+        n_features = X.shape[1]
+        weights = _sparse_weights(sample_weight, X)
+        if not self.with_std:
+            self.mean_ = None
+            self.var_ = None
+            if weights is None:
+                seen = np.full(n_features, X.shape[0], dtype=np.int64)
+            else:
+                seen = np.full(n_features, float(np.sum(weights, dtype=np.float64)))
+            if not first_call:
+                seen = self.n_samples_seen_ + seen
+            self._publish(seen)
+            return
+        data, indices, indptr, shape = csr_kernel_arrays(X)
+        if first_call:
+            shift = _first_row(data, indices, indptr, n_features)
+            exponent = np.zeros(n_features, dtype=np.int64)
+        else:
+            seen_a = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), (n_features,))
+            shift = np.where(seen_a > 0, self._shift, _first_row(data, indices, indptr, n_features))
+            exponent = self._exponent
+        mean_b, var_b, total = _csr_column_stats(data, indices, indptr, shape, weights, shift)
+        weight_b = np.full(n_features, total)
+        if first_call:
+            seen, mean_rel, var_rel = weight_b, mean_b, var_b
+        else:
+            unit = np.ldexp(1.0, exponent)
+            seen, mean_rel, var_rel = _merge_stats(
+                seen_a, self._mean_rel, self._var_rel, weight_b, mean_b / unit, var_b / unit / unit
+            )
+        self._shift, self._exponent, self._mean_rel, self._var_rel = shift, exponent, mean_rel, var_rel
+        unit = np.ldexp(1.0, exponent)
+        self.mean_ = shift + mean_rel * unit
+        with np.errstate(over="ignore"):
+            self.var_ = var_rel * unit * unit
+        self._publish(seen)
+
+    def _scale_sparse(self, X: Any, copy: bool, inverse: bool) -> Any:
+        # Only the stored values change (x / scale or x * scale, in float64,
+        # rounded to the values' dtype): zeros stay zeros, nothing densifies.
+        if self.with_mean:
+            raise ValueError(_SPARSE_CENTER_MESSAGE)
+        X = check_csr(X, n_features=self.n_features_in_, estimator=self, copy=copy)
+        if not X.data.flags.writeable:  # copy=False on read-only values, as scikit-learn
+            X = X.copy()
+        if self.scale_ is not None:
+            scale = self.scale_[X.indices]
+            operation = np.multiply if inverse else np.divide
+            operation(X.data, scale, out=X.data, casting="same_kind")
+        return X
 
     def _affine(self, X: np.ndarray, copy: bool, inverse: bool) -> np.ndarray:
         d = X.shape[1]
@@ -382,16 +621,17 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
-            Data to scale; NaNs stay NaN.
+        X : array_like or scipy.sparse matrix/array of shape (n_samples, n_features)
+            Data to scale; NaNs stay NaN (dense only).  Sparse input gives
+            CSR with its stored values divided by ``scale_``.
         copy : bool, optional
             Overrides the ``copy`` parameter for this call.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
-            Same dtype as ``X`` (float32 or float64); ``X`` itself when it was
-            transformed in place.
+        ndarray or scipy.sparse CSR of shape (n_samples, n_features)
+            Same dtype as ``X`` (float32 or float64; other types become
+            float64); ``X`` itself when it was transformed in place.
 
         Examples
         --------
@@ -401,6 +641,9 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
+        if is_sparse(X):
+            validate_data(self, X, reset=False, accept_sparse=True, dtype=None, ensure_all_finite=False)
+            return self._scale_sparse(X, copy, inverse=False)
         X = validate_data(
             self,
             X,
@@ -417,14 +660,15 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
-            Standardised data.
+        X : array_like or scipy.sparse matrix/array of shape (n_samples, n_features)
+            Standardised data.  Sparse input gives CSR with its stored values
+            multiplied by ``scale_``.
         copy : bool, optional
             Overrides the ``copy`` parameter for this call.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
+        ndarray or scipy.sparse CSR of shape (n_samples, n_features)
             Same dtype as ``X``.
 
         Examples
@@ -435,6 +679,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
+        if is_sparse(X):
+            return self._scale_sparse(X, copy, inverse=True)
         X = check_array(
             X,
             dtype=_FLOAT_DTYPES,
@@ -452,7 +698,9 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
-        tags.input_tags.sparse = False
+        # Sparse input is taken only without centring (with_mean=True raises
+        # scikit-learn's message): sklearn's sparse checks then expect it.
+        tags.input_tags.sparse = not self.with_mean
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 

@@ -882,3 +882,40 @@ def gram(
     s = np.ones(len(rows)) if sample_weight is None else sample_weight[rows].astype(np.float64)
     S = float(s.sum())
     return (Z * s[:, None]).T @ Z / S, (Z * s[:, None]).T @ E / S, float(s @ (E * E).sum(axis=1)) / S, S
+
+
+# =============================================================================
+# pygd.preprocessing.sparse_column_stats: the statistics of sparse input.
+# =============================================================================
+
+__all__ += ["sparse_column_stats_reference"]
+
+
+def sparse_column_stats_reference(
+    X: Any, sample_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    r"""``pygd.preprocessing.sparse_column_stats`` on the dense ``X.toarray()``.
+
+    Every row is a sample of every column (an entry a sparse row does not
+    store is a 0).  With weights :math:`s_i` (all 1 when ``sample_weight`` is
+    None, else rounded to ``X.dtype``):
+
+    .. math::
+
+        W = \sum_i s_i, \qquad
+        \mu_j = \frac{1}{W} \sum_i s_i x_{ij}, \qquad
+        \sigma^2_j = \frac{1}{W} \sum_i s_i (x_{ij} - \mu_j)^2
+
+    two passes in float64 over the dense array.  Returns ``(mu, sigma2, W)``:
+    two float64 arrays and a float.
+    """
+    A = X.toarray().astype(np.float64)
+    s = (
+        np.ones(A.shape[0])
+        if sample_weight is None
+        else np.asarray(sample_weight, dtype=X.dtype).astype(np.float64)
+    )
+    weight = float(s.sum())
+    mean = (s[:, None] * A).sum(axis=0) / weight
+    var = (s[:, None] * (A - mean) ** 2).sum(axis=0) / weight
+    return mean, var, weight

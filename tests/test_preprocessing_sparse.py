@@ -1,0 +1,378 @@
+"""pygd.preprocessing on scipy.sparse input: StandardScaler(with_mean=False) and sparse_column_stats.
+
+Compared with scikit-learn's StandardScaler(with_mean=False) on the same
+sparse input, with pygd's dense scaler on ``X.toarray()``, and with
+``pygd.reference.sparse_column_stats_reference``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn.preprocessing
+
+from pygd import reference
+from pygd._sparse import _not_canonical
+from pygd.preprocessing import StandardScaler, sparse_column_stats
+
+from conftest import DTYPES
+
+CSR_CLASSES = [sp.csr_matrix, sp.csr_array]
+CENTER = ("Cannot center sparse matrices: pass `with_mean=False` instead. "
+          "See docstring for motivation and alternatives.")
+# Relative tolerances against float64 computations of the same statistics
+# (both dtypes: the values are read as float64 either way).
+STATS_RTOL = 1e-12
+# Outputs rounded to the input's dtype.
+OUT_RTOL = {np.dtype(np.float32): 2e-7, np.dtype(np.float64): 1e-15}
+
+
+def _sparse_X(cls=sp.csr_matrix, dtype=np.float64, seed=0, n=200):
+    """n x 8 sparse with columns that test the formula's corners.
+
+    0-2: random sparse; 3: all zero (nothing stored); 4: 3.7 stored in every
+    row (constant, no implicit zero); 5: 1e6 + N(0, 1) in every row; 6: one
+    stored value; 7: 1e6 + N(0, 1) in half the rows (a large mean and spread).
+    """
+    rng = np.random.default_rng(seed)
+    D = rng.normal(size=(n, 8)) * rng.integers(0, 2, size=(n, 8)) * [1, 5, 0.1, 0, 0, 0, 0, 0]
+    D[:, 4] = 3.7
+    D[:, 5] = 1e6 + rng.normal(size=n)
+    D[17, 6] = -2.5
+    D[: n // 2, 7] = 1e6 + rng.normal(size=n // 2)
+    X = cls(D.astype(dtype))
+    assert X.dtype == dtype and X.nnz < D.size
+    return X
+
+
+def _weights(kind, n, seed=1):
+    rng = np.random.default_rng(seed)
+    if kind is None:
+        return None
+    if kind == "integers":
+        return rng.integers(0, 4, size=n).astype(np.float64)
+    return rng.uniform(0.1, 3.0, size=n)
+
+
+def _assert_stats_close(mean, var, mean_ref, var_ref, rtol=STATS_RTOL):
+    # The rounding of a two-pass variance scales with mean^2 + var.
+    mean, var = np.asarray(mean, np.float64), np.asarray(var, np.float64)
+    np.testing.assert_allclose(mean, mean_ref, rtol=rtol, atol=0)
+    bound = rtol * (var_ref + mean_ref**2) + 1e-300
+    assert np.all(np.abs(var - var_ref) <= bound), np.abs(var - var_ref) / bound
+
+
+def _snapshot(X):
+    return X.data.copy(), X.indices.copy(), X.indptr.copy()
+
+
+def _assert_unchanged(X, snapshot):
+    for now, before in zip((X.data, X.indices, X.indptr), snapshot):
+        assert now.dtype == before.dtype
+        np.testing.assert_array_equal(now, before)
+
+
+# ------------------------------------------------------------------ sparse_column_stats
+
+
+@pytest.mark.parametrize("cls", CSR_CLASSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weights", [None, "integers", "floats"])
+def test_stats_match_the_reference(cls, dtype, weights):
+    X = _sparse_X(cls, dtype)
+    w = _weights(weights, X.shape[0])
+    snapshot = _snapshot(X)
+    mean, var, weight_sum = sparse_column_stats(X, sample_weight=w)
+    mean_ref, var_ref, weight_ref = reference.sparse_column_stats_reference(X, sample_weight=w)
+    assert mean.dtype == np.float64 and var.dtype == np.float64 and isinstance(weight_sum, float)
+    assert weight_sum == pytest.approx(weight_ref, rel=1e-15)
+    _assert_stats_close(mean, var, mean_ref, var_ref)
+    assert mean[3] == 0.0 and var[3] == 0.0  # nothing stored
+    assert var[4] <= 1e-12  # constant, stored in every row: no implicit zeros
+    _assert_unchanged(X, snapshot)
+
+
+def test_reference_is_the_dense_formula():
+    # A hand-computed case pins the reference itself (weights 1, 3).
+    X = sp.csr_matrix(np.array([[0.0, 2.0], [4.0, 0.0]]))
+    mean, var, weight = reference.sparse_column_stats_reference(X, sample_weight=[1.0, 3.0])
+    assert weight == 4.0
+    np.testing.assert_array_equal(mean, [3.0, 0.5])
+    np.testing.assert_array_equal(var, [(1 * 9 + 3 * 1) / 4, (1 * 2.25 + 3 * 0.25) / 4])
+
+
+def test_stats_count_duplicates_as_their_sum():
+    # Row 0 stores column 1 twice (1 + 2) and unsorted; toarray() reads 3.
+    X = sp.csr_matrix((np.array([2.0, 1.0, 5.0, 1.0]), np.array([1, 1, 0, 1]), np.array([0, 2, 4])),
+                      shape=(2, 2))
+    assert _not_canonical(X.indptr, X.indices)
+    snapshot = _snapshot(X)
+    mean, var, _ = sparse_column_stats(X)
+    mean_ref, var_ref, _ = reference.sparse_column_stats_reference(X)
+    np.testing.assert_array_equal(mean, [2.5, 2.0])
+    _assert_stats_close(mean, var, mean_ref, var_ref)
+    _assert_unchanged(X, snapshot)
+
+
+@pytest.mark.parametrize("fmt", ["csc", "coo", "lil"])
+def test_stats_take_any_format(fmt):
+    X = _sparse_X()
+    mean, var, _ = sparse_column_stats(X.asformat(fmt))
+    mean_ref, var_ref, _ = reference.sparse_column_stats_reference(X)
+    _assert_stats_close(mean, var, mean_ref, var_ref)
+
+
+def test_all_zero_weights_refused():
+    X = _sparse_X(n=20)
+    with pytest.raises(ValueError, match="(all zero|non-zero)"):
+        sparse_column_stats(X, sample_weight=np.zeros(20))
+    with pytest.raises(ValueError, match="(all zero|non-zero)"):
+        StandardScaler(with_mean=False).fit(X, sample_weight=np.zeros(20))
+    # Some zero weights are rows left out.
+    w = np.ones(20)
+    w[:5] = 0.0
+    mean, var, weight_sum = sparse_column_stats(X, sample_weight=w)
+    mean_ref, var_ref, _ = reference.sparse_column_stats_reference(X[5:])
+    assert weight_sum == 15.0
+    _assert_stats_close(mean, var, mean_ref, var_ref)
+
+
+def test_stats_of_a_large_offset_are_exact_to_rounding():
+    # 1e9 + small spread in every row but one (one implicit zero): the
+    # second pass subtracts the mean first, so the spread is not lost.
+    rng = np.random.default_rng(5)
+    col = 1e9 + rng.normal(size=1000)
+    col[3] = 0.0
+    X = sp.csr_matrix(col[:, None])
+    mean, var, _ = sparse_column_stats(X)
+    mean_ref, var_ref, _ = reference.sparse_column_stats_reference(X)
+    _assert_stats_close(mean, var, mean_ref, var_ref)
+
+
+def test_stats_refuse_nan():
+    X = _sparse_X()
+    X.data[0] = np.nan
+    with pytest.raises(ValueError, match=re.escape("Input X contains NaN.")):
+        sparse_column_stats(X)
+
+
+# ------------------------------------------------------------------ fit
+
+
+def _sk_fit(X, w=None, **params):
+    return sklearn.preprocessing.StandardScaler(with_mean=False, **params).fit(X, sample_weight=w)
+
+
+@pytest.mark.parametrize("cls", CSR_CLASSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weights", [None, "integers", "floats"])
+def test_fit_matches_sklearn_and_dense_pygd(cls, dtype, weights):
+    X = _sparse_X(cls, dtype)
+    w = _weights(weights, X.shape[0])
+    ours = StandardScaler(with_mean=False).fit(X, sample_weight=w)
+    theirs = _sk_fit(X, w)
+    dense = StandardScaler(with_mean=False).fit(X.toarray(), sample_weight=w)
+    # scikit-learn computes float32 input's statistics in float32.
+    sk_rtol = STATS_RTOL if dtype == np.float64 else 1e-6
+    for other, rtol in ((theirs, sk_rtol), (dense, STATS_RTOL)):
+        _assert_stats_close(ours.mean_, ours.var_, other.mean_, other.var_, rtol)
+        np.testing.assert_allclose(ours.scale_, other.scale_, rtol=rtol)
+        assert float(ours.n_samples_seen_) == pytest.approx(float(other.n_samples_seen_), rel=1e-7)
+    # Constant (stored everywhere) and all-zero columns: scale 1, as scikit-learn.
+    assert ours.scale_[3] == 1.0 and ours.scale_[4] == 1.0
+    assert theirs.scale_[3] == 1.0 and theirs.scale_[4] == 1.0
+    assert np.ndim(ours.n_samples_seen_) == 0 and np.asarray(ours.n_samples_seen_).dtype == np.float64
+    assert ours.mean_.dtype == ours.var_.dtype == ours.scale_.dtype == np.float64
+    assert ours.n_features_in_ == 8
+    np.testing.assert_array_equal(ours.get_feature_names_out(), dense.get_feature_names_out())
+
+
+@pytest.mark.parametrize("weights", [None, "floats"])
+def test_fit_without_std_counts_samples(weights):
+    X = _sparse_X()
+    w = _weights(weights, X.shape[0])
+    ours = StandardScaler(with_mean=False, with_std=False).fit(X, sample_weight=w)
+    dense = StandardScaler(with_mean=False, with_std=False).fit(X.toarray(), sample_weight=w)
+    assert ours.mean_ is None and ours.var_ is None and ours.scale_ is None
+    assert np.asarray(ours.n_samples_seen_).dtype == (np.int64 if w is None else np.float64)
+    assert np.asarray(ours.n_samples_seen_).dtype == np.asarray(dense.n_samples_seen_).dtype
+    assert ours.n_samples_seen_ == pytest.approx(dense.n_samples_seen_, rel=1e-15)
+    ours.partial_fit(X, sample_weight=w)
+    assert ours.n_samples_seen_ == pytest.approx(2 * dense.n_samples_seen_, rel=1e-15)
+    out = ours.transform(X)
+    assert out is not X
+    np.testing.assert_array_equal(out.toarray(), X.toarray())
+
+
+def test_fit_leaves_read_only_input_untouched():
+    X = _sparse_X()
+    X.data[0], X.data[1] = X.data[1], X.data[0]  # still canonical; now freeze it
+    for array in (X.data, X.indices, X.indptr):
+        array.flags.writeable = False
+    snapshot = _snapshot(X)
+    scaler = StandardScaler(with_mean=False).fit(X)
+    out = scaler.transform(X, copy=False)  # read-only values: scaled on a copy
+    assert out is not X and not np.shares_memory(out.data, X.data)
+    _assert_unchanged(X, snapshot)
+    np.testing.assert_allclose(out.toarray(), X.toarray() / scaler.scale_, rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weights", [None, "floats"])
+def test_partial_fit_merges_to_one_fit(dtype, weights):
+    X = _sparse_X(dtype=dtype, n=300)
+    w = _weights(weights, X.shape[0])
+    whole = StandardScaler(with_mean=False).fit(X, sample_weight=w)
+    theirs = sklearn.preprocessing.StandardScaler(with_mean=False)
+    chunked = StandardScaler(with_mean=False)
+    for rows in (slice(0, 50), slice(50, 51), slice(51, 220), slice(220, 300)):
+        sw = None if w is None else w[rows]
+        chunked.partial_fit(X[rows], sample_weight=sw)
+        theirs.partial_fit(X[rows], sample_weight=sw)
+    sk_rtol = STATS_RTOL if dtype == np.float64 else 1e-6
+    for other, rtol in ((whole, STATS_RTOL), (theirs, sk_rtol)):
+        _assert_stats_close(chunked.mean_, chunked.var_, other.mean_, other.var_, rtol)
+    assert float(chunked.n_samples_seen_) == pytest.approx(float(whole.n_samples_seen_), rel=1e-15)
+    np.testing.assert_allclose(chunked.scale_, whole.scale_, rtol=STATS_RTOL)
+
+
+def test_dense_and_sparse_chunks_mix():
+    X = _sparse_X(n=300)
+    whole = StandardScaler(with_mean=False).fit(X.toarray())
+    for first_dense in (True, False):
+        mixed = StandardScaler(with_mean=False)
+        for k, rows in enumerate((slice(0, 100), slice(100, 200), slice(200, 300))):
+            chunk = X[rows]
+            mixed.partial_fit(chunk.toarray() if (k % 2 == 0) == first_dense else chunk)
+        _assert_stats_close(mixed.mean_, mixed.var_, whole.mean_, whole.var_)
+        assert mixed.n_samples_seen_ == 300
+
+
+# ------------------------------------------------------------------ transform
+
+
+@pytest.mark.parametrize("cls", CSR_CLASSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_transform_scales_stored_values_only(cls, dtype):
+    X = _sparse_X(cls, dtype)
+    snapshot = _snapshot(X)
+    scaler = StandardScaler(with_mean=False).fit(X)
+    out = scaler.transform(X)
+    assert type(out) is cls and out.format == "csr" and out.dtype == dtype
+    assert out.nnz == X.nnz
+    np.testing.assert_array_equal(out.indices, X.indices)
+    np.testing.assert_array_equal(out.indptr, X.indptr)
+    for mine, theirs in ((out.data, X.data), (out.indices, X.indices), (out.indptr, X.indptr)):
+        assert not np.shares_memory(mine, theirs)
+    _assert_unchanged(X, snapshot)
+    rtol = OUT_RTOL[np.dtype(dtype)]
+    # x / scale in float64, rounded: what the dense kernel gives.
+    expected = (X.data.astype(np.float64) / scaler.scale_[X.indices]).astype(dtype)
+    np.testing.assert_array_equal(out.data, expected)
+    # Against other fits: their scale_ agrees to the statistics' rounding.
+    dense = StandardScaler(with_mean=False).fit(X.toarray())
+    np.testing.assert_allclose(out.toarray(), dense.transform(X.toarray()), rtol=max(rtol, STATS_RTOL))
+    sk = _sk_fit(X).transform(X)
+    np.testing.assert_allclose(out.toarray(), sk.toarray(), rtol=max(rtol, 1e-6 if dtype == np.float32 else STATS_RTOL))
+
+
+@pytest.mark.parametrize("cls", CSR_CLASSES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_inverse_transform_round_trip(cls, dtype):
+    X = _sparse_X(cls, dtype)
+    scaler = StandardScaler(with_mean=False).fit(X)
+    Z = scaler.transform(X)
+    snapshot = _snapshot(Z)
+    back = scaler.inverse_transform(Z)
+    assert type(back) is cls and back.dtype == dtype and back.nnz == X.nnz
+    _assert_unchanged(Z, snapshot)
+    np.testing.assert_allclose(back.toarray(), X.toarray(), rtol=2 * OUT_RTOL[np.dtype(dtype)])
+    expected = (Z.data.astype(np.float64) * scaler.scale_[Z.indices]).astype(dtype)
+    np.testing.assert_array_equal(back.data, expected)
+
+
+def test_copy_false_scales_in_place_when_it_can():
+    X = _sparse_X()
+    scaler = StandardScaler(with_mean=False, copy=False).fit(X)
+    before = X.toarray()
+    out = scaler.transform(X)
+    assert out is X
+    np.testing.assert_allclose(X.toarray(), before / scaler.scale_, rtol=1e-15)
+    back = scaler.inverse_transform(X, copy=False)
+    assert back is X
+    np.testing.assert_allclose(X.toarray(), before, rtol=1e-15)
+
+
+def test_copy_false_on_integer_values_converts_and_leaves_input():
+    X = sp.csr_matrix(np.array([[0, 2], [4, 0], [2, 6]], dtype=np.int64))
+    scaler = StandardScaler(with_mean=False).fit(X)
+    out = scaler.transform(X, copy=False)
+    assert out.dtype == np.float64 and X.dtype == np.int64
+    np.testing.assert_array_equal(X.toarray(), [[0, 2], [4, 0], [2, 6]])
+    np.testing.assert_allclose(out.toarray(), X.toarray() / scaler.scale_, rtol=1e-15)
+
+
+def test_transform_of_other_formats_gives_csr_of_the_same_kind():
+    X = _sparse_X()
+    scaler = StandardScaler(with_mean=False).fit(X)
+    out = scaler.transform(sp.csc_matrix(X))
+    assert isinstance(out, sp.csr_matrix)
+    out_array = scaler.transform(sp.csc_array(X))
+    assert isinstance(out_array, sp.csr_array)
+    np.testing.assert_allclose(out.toarray(), scaler.transform(X).toarray(), rtol=1e-15)
+
+
+def test_dense_fit_transforms_sparse_input():
+    X = _sparse_X()
+    scaler = StandardScaler(with_mean=False).fit(X.toarray())
+    np.testing.assert_allclose(scaler.transform(X).toarray(), scaler.transform(X.toarray()), rtol=1e-15)
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_with_mean_refuses_sparse_everywhere():
+    X = _sparse_X()
+    with pytest.raises(ValueError, match=re.escape(CENTER)):
+        StandardScaler().fit(X)
+    with pytest.raises(ValueError, match=re.escape(CENTER)):
+        StandardScaler().partial_fit(X)
+    fitted = StandardScaler().fit(X.toarray())
+    for method in (fitted.transform, fitted.inverse_transform):
+        with pytest.raises(ValueError, match=re.escape(CENTER)):
+            method(X)
+    # scikit-learn's own message, word for word.
+    with pytest.raises(ValueError, match=re.escape(CENTER)):
+        sklearn.preprocessing.StandardScaler().fit(X)
+
+
+@pytest.mark.parametrize("value,message", [(np.nan, "Input X contains NaN."),
+                                           (np.inf, "Input X contains infinity")])
+def test_non_finite_input_refused(value, message):
+    X = _sparse_X()
+    scaler = StandardScaler(with_mean=False).fit(X)
+    X.data[5] = value
+    with pytest.raises(ValueError, match=re.escape(message)):
+        StandardScaler(with_mean=False).fit(X)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        scaler.transform(X)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        scaler.inverse_transform(X)
+
+
+def test_feature_count_mismatch():
+    scaler = StandardScaler(with_mean=False).fit(_sparse_X())
+    X = sp.csr_matrix(np.ones((3, 5)))
+    message = "X has 5 features, but StandardScaler is expecting 8 features as input."
+    for method in (scaler.transform, scaler.inverse_transform, scaler.partial_fit):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            method(X)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0)])
+def test_empty_input_refused(shape):
+    with pytest.raises(ValueError, match="while a minimum of 1 is required"):
+        StandardScaler(with_mean=False).fit(sp.csr_matrix(shape))
