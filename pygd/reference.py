@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["LOSS_FUNCTIONS", "ROW_LOSS_FUNCTIONS", "loss_grad", "multinomial_loss_grad", "predict",
-           "softmax_cross_entropy"]
+__all__ = ["LOSS_FUNCTIONS", "ROW_LOSS_FUNCTIONS", "csr_entries", "loss_grad", "multinomial_loss_grad",
+           "predict", "softmax_cross_entropy"]
 
 
 def _squared_error(p: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -125,15 +125,52 @@ ROW_LOSS_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], tuple[np.ndarra
 }
 
 
-def predict(X: np.ndarray, coef: Any, intercept: float = 0.0) -> np.ndarray:
-    """``X @ coef + intercept`` in float64, rounded to ``X.dtype``.
+def csr_entries(X: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stored entries of CSR X's ``rows``: (position in ``rows``, column, value as float64).
+
+    Read from ``X.data``, ``X.indices`` and ``X.indptr`` as they are: duplicate
+    entries stay separate (the sums below add them up, as the dense matrix they
+    stand for), the order within a row is free.  This is what the CSR kernels
+    compute over.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = X.indptr[rows].astype(np.int64)
+    lengths = X.indptr[rows + 1].astype(np.int64) - starts
+    position = np.repeat(np.arange(len(rows)), lengths)
+    first = np.cumsum(lengths) - lengths  # where each row's run starts in the output
+    entries = np.arange(int(lengths.sum())) - np.repeat(first, lengths) + np.repeat(starts, lengths)
+    return position, X.indices[entries].astype(np.int64), X.data[entries].astype(np.float64)
+
+
+def _rows_times(X: Any, rows: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """(m, k) products x_i . coef_t of X's ``rows`` (dense or CSR), in float64."""
+    if not hasattr(X, "indptr"):
+        return X[rows].astype(np.float64) @ coef.T
+    position, cols, vals = csr_entries(X, rows)
+    out = np.empty((len(rows), coef.shape[0]))
+    for t in range(coef.shape[0]):
+        out[:, t] = np.bincount(position, weights=vals * coef[t, cols], minlength=len(rows))
+    return out
+
+
+def _rows_transpose_times(X: Any, rows: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """(k, d) sums sum_i g_it x_i over X's ``rows`` (dense or CSR), in float64."""
+    if not hasattr(X, "indptr"):
+        return g.T @ X[rows].astype(np.float64)
+    position, cols, vals = csr_entries(X, rows)
+    return np.stack([np.bincount(cols, weights=vals * g[position, t], minlength=X.shape[1])
+                     for t in range(g.shape[1])])
+
+
+def predict(X: Any, coef: Any, intercept: float = 0.0) -> np.ndarray:
+    """``X @ coef + intercept`` in float64, rounded to ``X.dtype``; X dense or CSR.
 
     ``coef`` and ``intercept`` are first rounded to ``X.dtype``.
     """
     dtype = X.dtype
     coef64 = np.asarray(coef, dtype=dtype).astype(np.float64)
     b = float(dtype.type(intercept))
-    return (X.astype(np.float64) @ coef64 + b).astype(dtype)
+    return (_rows_times(X, np.arange(X.shape[0]), coef64[None, :])[:, 0] + b).astype(dtype)
 
 
 def loss_grad(
@@ -146,7 +183,7 @@ def loss_grad(
     sample_weight: Any = None,
     epsilon: float = 0.1,
 ) -> tuple[float, np.ndarray, np.floating]:
-    r"""Loss and gradient of a linear model (see :func:`pygd.linear.loss_grad`).
+    r"""Loss and gradient of a linear model (see :func:`pygd.linear.loss_grad`); X dense or CSR.
 
     With :math:`p = X w + b`, weights :math:`s` and :math:`S = \sum_i s_i`:
     ``loss = s @ l(p, y) / S``, ``grad_coef = X.T @ (s * l'(p, y)) / S``,
@@ -154,7 +191,7 @@ def loss_grad(
     ``intercept`` and ``sample_weight`` are first rounded to ``X.dtype``.
     """
     dtype = X.dtype
-    X64 = X.astype(np.float64)
+    rows = np.arange(X.shape[0])
     y64 = np.asarray(y, dtype=dtype).astype(np.float64)
     w64 = np.asarray(coef, dtype=dtype).astype(np.float64)
     b = float(dtype.type(intercept))
@@ -163,11 +200,12 @@ def loss_grad(
         if sample_weight is None
         else np.asarray(sample_weight, dtype=dtype).astype(np.float64)
     )
-    p = X64 @ w64 + b
+    p = _rows_times(X, rows, w64[None, :])[:, 0] + b
     l, dl = LOSS_FUNCTIONS[loss](p, y64, float(epsilon))
     total = s.sum()
     g = s * dl
-    return float(s @ l / total), (X64.T @ g / total).astype(dtype), dtype.type(g.sum() / total)
+    grad = _rows_transpose_times(X, rows, g[:, None])[0]
+    return float(s @ l / total), (grad / total).astype(dtype), dtype.type(g.sum() / total)
 
 
 def multinomial_loss_grad(
@@ -181,15 +219,16 @@ def multinomial_loss_grad(
     ``Y``, ``coef`` and ``sample_weight`` are first rounded to ``X.dtype``.
     """
     dtype = X.dtype
-    X64 = X.astype(np.float64)
+    rows = np.arange(X.shape[0])
     Y64 = np.asarray(Y, dtype=dtype).astype(np.float64)
     W = np.asarray(coef, dtype=dtype).astype(np.float64)
     b = np.asarray(intercept, dtype=np.float64)
     s = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=dtype).astype(np.float64)
-    l, dl = softmax_cross_entropy(X64 @ W.T + b, Y64)
+    l, dl = softmax_cross_entropy(_rows_times(X, rows, W) + b, Y64)
     total = s.sum()
     g = s[:, None] * dl
-    return float(s @ l / total), (g.T @ X64 / total).astype(dtype), (g.sum(axis=0) / total).astype(dtype)
+    grad = _rows_transpose_times(X, rows, g)
+    return float(s @ l / total), (grad / total).astype(dtype), (g.sum(axis=0) / total).astype(dtype)
 
 
 # =============================================================================
@@ -590,19 +629,19 @@ def batch_loss_grad(
     ``L = sum_i s_i sum_t l(p_it, y_it)``, ``S = sum_i s_i`` (all float64); for a
     row-wise loss (``ROW_LOSS_FUNCTIONS``, e.g. "multinomial") the row's k
     derivatives and its loss come from its k predictions together.
-    ``coef`` is (k, d) and ``intercept`` (k,), both float64.
+    ``coef`` is (k, d) and ``intercept`` (k,), both float64.  X is dense or CSR
+    (its stored entries, :func:`csr_entries`).
     """
-    Xb = X[rows].astype(np.float64)
     Yb = Y[rows].astype(np.float64)
     s = np.ones(len(rows)) if sample_weight is None else sample_weight[rows].astype(np.float64)
-    P = Xb @ coef.T + intercept
+    P = _rows_times(X, rows, coef) + intercept
     if loss in ROW_LOSS_FUNCTIONS:
         l_row, dl = ROW_LOSS_FUNCTIONS[loss](P, Yb)
     else:
         l, dl = LOSS_FUNCTIONS[loss](P, Yb, float(epsilon))
         l_row = l.sum(axis=1)
     g = s[:, None] * dl
-    return g.T @ Xb, g.sum(axis=0), float(s @ l_row), float(s.sum())
+    return _rows_transpose_times(X, rows, g), g.sum(axis=0), float(s @ l_row), float(s.sum())
 
 
 def scheduled_lr(optimizer: dict[str, Any], schedule: dict[str, Any], step: float,
