@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
 
 from . import _core
 from ._validation import core_suffix
+from .dask import dask_call, is_dask_collection
 
 __all__ = ["StandardScaler"]
 
@@ -247,6 +248,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> StandardScaler().fit([[1.0], [3.0]]).var_.tolist()
         [1.0]
         """
+        if is_dask_collection(X):  # partial_fit over the blocks in order (pygd.dask)
+            return dask_call("scaler_fit", self, X, y, sample_weight)
         self._reset()
         return self.partial_fit(X, y, sample_weight)
 
@@ -278,6 +281,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> s.mean_.tolist(), s.var_.tolist(), float(s.n_samples_seen_)
         ([2.5], [1.25], 4.0)
         """
+        if is_dask_collection(X):
+            return dask_call("partial_fit", self, X, None, sample_weight)
         first_call = not hasattr(self, "n_samples_seen_")
         # Finiteness is checked by the kernel (no extra pass over X).
         X = validate_data(
@@ -399,6 +404,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> StandardScaler().fit([[1.0], [3.0]]).transform([[2.0], [5.0]]).tolist()
         [[0.0], [3.0]]
         """
+        if is_dask_collection(X):  # lazy, block by block
+            return dask_call("blockwise", self, "transform", X, copy=copy)
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
         X = validate_data(
@@ -433,6 +440,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> StandardScaler().fit([[1.0], [3.0]]).inverse_transform([[0.0], [3.0]]).tolist()
         [[2.0], [5.0]]
         """
+        if is_dask_collection(X):
+            return dask_call("blockwise", self, "inverse_transform", X, copy=copy)
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
         X = check_array(

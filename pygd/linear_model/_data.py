@@ -5,6 +5,8 @@ Imports only pygd's core modules, never an estimator.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.model_selection import train_test_split
 
@@ -12,7 +14,7 @@ from .. import _core
 from .._validation import core_suffix
 from ..preprocessing import _scale_from_var
 
-__all__ = ["check_finite_input", "epoch_order", "standardization_stats", "validation_split"]
+__all__ = ["check_finite_input", "epoch_order", "kernel", "standardization_stats", "validation_split"]
 
 
 def standardization_stats(
@@ -26,6 +28,8 @@ def standardization_stats(
     scale 1 (scikit-learn's rule); without ``center`` the mean is 0 and the
     scale is the root mean square, since no intercept absorbs a shift.
     """
+    if hasattr(X, "pygd_kernel"):  # data held elsewhere (pygd.dask) computes them where it lives
+        return X.standardization_stats(sample_weight, rows, center)
     weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
     count = X.shape[0]
     if rows is not None:
@@ -58,6 +62,8 @@ def check_finite_input(X: np.ndarray) -> None:
     or the weights of the epoch that visits its row (NaN and inf propagate
     through every product), so the training loop calls this only then.
     """
+    if hasattr(X, "pygd_kernel"):  # data held elsewhere (pygd.dask) checks where it lives
+        return X.check_finite()
     if not np.isfinite(X).all():
         kind = "NaN" if np.isnan(X).any() else "infinity or a value too large for %r" % X.dtype
         raise ValueError(f"Input X contains {kind}. Remove or impute such values "
@@ -83,3 +89,15 @@ def validation_split(n: int, fraction: float, rng: np.random.RandomState,
         raise ValueError("The sample weights of the validation rows are all zero: no validation "
                          "score can be computed; use another random_state or early_stopping=False.")
     return np.sort(train).astype(np.int64), val
+
+
+def kernel(name: str, X: Any) -> Any:
+    """The compiled ``_core`` function ``name`` for X's dtype (``objective_grad`` -> ``objective_grad_f64``).
+
+    Data held elsewhere (``pygd.dask``'s distributed rows) has ``pygd_kernel(name)``,
+    a stand-in with the same signature that runs the compiled kernel where the rows live.
+    """
+    own = getattr(X, "pygd_kernel", None)
+    if own is not None:
+        return own(name)
+    return getattr(_core, f"{name}_{core_suffix(X.dtype)}")

@@ -34,7 +34,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .. import _core, optim
 from .._lbfgs import LBFGSResult, lbfgs, pseudo_gradient
 from .._names import KINKED_LOSSES
-from ._data import check_finite_input, epoch_order, standardization_stats, validation_split
+from ._data import check_finite_input, epoch_order, kernel, standardization_stats, validation_split
 from ._settings import OPTIMIZER_FIELDS, Settings
 from ._stopping import GradientTest, RelativeStall, StallCounter, ValidationStall, Verdict
 
@@ -385,7 +385,7 @@ class Trainer:
             optimizer=self.optimizer,
             schedule=self.schedule,
         )
-        engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
+        engine = kernel("train_epoch", X)
         mean = self.mean
         if mean is not None and not s.fit_intercept:
             mean = np.zeros(d)
@@ -457,7 +457,7 @@ class Trainer:
             verdict = Verdict()
             if val is not None:
                 coef, intercept = self.weights(d)
-                predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
+                predict = kernel("batch_predict", X)
                 Pv = predict(X, val, coef, intercept).astype(np.float64)
                 if not np.isfinite(Pv).all():
                     check_finite_input(X)
@@ -565,7 +565,7 @@ class Trainer:
             average_start=-1, steps_per_epoch=1, schedule_offset=0.0, lr_factor=1.0,
             optimizer=_core.OptimizerOptions(kind=_core.OptimizerKind.sgd, lr=0.0, **OPTIMIZER_FIELDS),
             schedule=self.schedule)
-        engine = _core.objective_grad_f32 if X.dtype == np.float32 else _core.objective_grad_f64
+        engine = kernel("objective_grad", X)
         mean = self.mean
         if mean is not None and not s.fit_intercept:
             mean = np.zeros(d)
@@ -701,7 +701,7 @@ class Trainer:
         kd = k * d
         m = d + 1 if s.fit_intercept else d
         shift = x[kd:].copy() if s.fit_intercept else np.zeros(k)
-        gram = _core.gram_f32 if X.dtype == np.float32 else _core.gram_f64
+        gram = kernel("gram", X)
         A = gram(X, Y, sw_arg, None, mean, self.scale, shift)[0]
         self.passes += 1
         H = A[:m, :m].copy()
