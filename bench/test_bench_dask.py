@@ -47,10 +47,18 @@ def cluster_client(request):
             yield request.param, client
 
 
-def _distributed(client, X, y, chunk):
-    Xd, _ = _rows_of(da.from_array(X, chunks=(chunk, COLS)))
+def _on_workers(rows, chunk):
+    # Generated on the workers (a NumPy array in the graph would travel with every task).
+    rng = da.random.default_rng(0)
+    Xd = rng.standard_normal((rows, COLS), chunks=(chunk, COLS))
+    yd = Xd @ da.ones(COLS, chunks=COLS) + rng.standard_normal(rows, chunks=chunk)
+    return Xd, yd
+
+
+def _distributed(client, Xd, yd):
+    Xd, _ = _rows_of(Xd)
     rows = tuple(int(r) for r in Xd.chunks[0])
-    store = _store(client, Xd, _aligned(da.from_array(y, chunks=chunk), "y", rows), None, X.dtype)
+    store = _store(client, Xd, _aligned(yd, "y", rows), None, np.dtype(np.float64))
     store.setup("regressor", True)
     return store
 
@@ -58,13 +66,12 @@ def _distributed(client, X, y, chunk):
 @pytest.mark.benchmark(group="dask: one objective_grad pass (step)")
 def test_step(benchmark, cluster_client):
     workers, client = cluster_client
-    X, y = _problem()
-    reg = GDRegressor()
-    options = _options(reg)
-    params = np.zeros(COLS + 1)
-    params[:COLS] = 0.1
+    Xd, yd = _on_workers(ROWS, CHUNK)
+    X, y = (np.array(a) for a in client.compute([Xd, yd], sync=True))  # aligned copies
+    options = _options(GDRegressor())
+    params = np.full(COLS + 1, 0.1)
     grad = np.empty(COLS + 1)
-    store = _distributed(client, X, y, CHUNK)
+    store = _distributed(client, Xd, yd)
     Y = np.ascontiguousarray(y[:, None])
     value = benchmark(store._objective_grad, None, Y, None, None, params, grad, None, None, options)[0]
     expected = np.empty(COLS + 1)
@@ -88,9 +95,7 @@ def test_step_in_memory(benchmark):
 @pytest.mark.benchmark(group="dask: per-step overhead (2 tiny chunks per worker)")
 def test_step_overhead(benchmark, cluster_client):
     workers, client = cluster_client
-    X, y = _problem()
-    X, y = X[:64 * workers], y[:64 * workers]
-    store = _distributed(client, X, y, 32)
+    store = _distributed(client, *_on_workers(64 * workers, 32))
     params = np.full(COLS + 1, 0.1)
     grad = np.empty(COLS + 1)
     value = benchmark(store._objective_grad, None, np.zeros((1, 1)), None, None, params, grad, None,
@@ -102,8 +107,8 @@ def test_step_overhead(benchmark, cluster_client):
 @pytest.mark.benchmark(group="dask: GDRegressor().fit (L-BFGS)")
 def test_fit(benchmark, cluster_client):
     workers, client = cluster_client
-    X, y = _problem()
-    Xd, yd = da.from_array(X, chunks=(CHUNK, COLS)), da.from_array(y, chunks=CHUNK)
+    Xd, yd = _on_workers(ROWS, CHUNK)
+    X, y = (np.array(a) for a in client.compute([Xd, yd], sync=True))  # aligned copies
     reg = benchmark.pedantic(lambda: GDRegressor().fit(Xd, yd), rounds=1, iterations=1)
     ref = GDRegressor().fit(X, y)
     np.testing.assert_allclose(reg.coef_, ref.coef_, rtol=1e-10)
