@@ -1,18 +1,17 @@
 """The Dask paths of the estimators' fit, partial_fit, predict-like methods and StandardScaler.
 
-Imported only when an estimator receives a Dask collection (this module imports
-dask and distributed).  See :mod:`pygd.dask` for what runs where and which
+Imported only when an estimator receives a Dask collection; dask and distributed
+are imported inside the functions (so this module imports, and its examples run,
+where dask is not installed).  See :mod:`pygd.dask` for what runs where and which
 results are bitwise the in-memory ones.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import dask
-import dask.array as da
 from sklearn.base import is_classifier
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -20,6 +19,9 @@ from sklearn.utils.validation import _check_feature_names, _check_n_features
 
 from .._config import threads
 from ._store import DistributedRows, DistributedTargets, DistributedWeights
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["blockwise", "fit", "partial_fit"]
 
@@ -37,6 +39,8 @@ def _client() -> Any:
 # -- the collections ------------------------------------------------------------------------
 def _as_dask_array(obj: Any, name: str) -> tuple[da.Array, list[str] | None]:
     """A Dask array of ``obj`` and, for a DataFrame, its column names."""
+    import dask.array as da
+
     if isinstance(obj, da.Array):
         return obj, None
     if hasattr(obj, "to_dask_array"):  # Dask DataFrame or Series: the partition lengths, one pass
@@ -48,6 +52,8 @@ def _as_dask_array(obj: Any, name: str) -> tuple[da.Array, list[str] | None]:
 
 def _aligned(obj: Any, name: str, rows: tuple[int, ...]) -> da.Array:
     """``obj`` (y or sample_weight: Dask or NumPy) as a Dask array chunked like X's rows."""
+    import dask.array as da
+
     from . import is_dask_collection
 
     if is_dask_collection(obj):
@@ -107,6 +113,8 @@ def _set_features(estimator: Any, X: da.Array, names: list[str] | None) -> None:
 
 
 def _store(client: Any, X: da.Array, y: da.Array, sw: da.Array | None, dtype: np.dtype) -> DistributedRows:
+    import dask
+
     rows = [int(r) for r in X.chunks[0]]
     Xb = X.to_delayed()[:, 0]
     yb = y.to_delayed().ravel() if y.ndim == 1 else y.to_delayed()[:, 0]
@@ -265,6 +273,9 @@ def partial_fit(estimator: Any, X: Any, y: Any = None, sample_weight: Any = None
     >>> callable(partial_fit)
     True
     """
+    import dask
+    import dask.array as da
+
     client = _client()
     if hasattr(X, "to_delayed") and not isinstance(X, da.Array) and hasattr(X, "npartitions"):
         # A DataFrame: its partitions go to partial_fit as they are (feature names kept).
@@ -329,6 +340,9 @@ def blockwise(estimator: Any, method: str, X: Any, **kwargs: Any) -> da.Array:
     >>> callable(blockwise)
     True
     """
+    import dask
+    import dask.array as da
+
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
