@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 from . import _core
 from ._sparse import check_csr, csr_kernel_arrays, is_sparse
 from ._validation import core_suffix
+from .dask import dask_call, is_dask_collection
 
 __all__ = ["StandardScaler", "sparse_column_stats"]
 
@@ -414,6 +415,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> StandardScaler().fit([[1.0], [3.0]]).var_.tolist()
         [1.0]
         """
+        if is_dask_collection(X):  # partial_fit over the blocks in order (pygd.dask)
+            return dask_call("scaler_fit", self, X, y, sample_weight)
         self._reset()
         return self.partial_fit(X, y, sample_weight)
 
@@ -445,6 +448,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> s.mean_.tolist(), s.var_.tolist(), float(s.n_samples_seen_)
         ([2.5], [1.25], 4.0)
         """
+        if is_dask_collection(X):
+            return dask_call("partial_fit", self, X, None, sample_weight)
         first_call = not hasattr(self, "n_samples_seen_")
         if is_sparse(X):
             self._partial_fit_sparse(X, sample_weight, first_call)
@@ -639,6 +644,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> StandardScaler().fit([[1.0], [3.0]]).transform([[2.0], [5.0]]).tolist()
         [[0.0], [3.0]]
         """
+        if is_dask_collection(X):  # lazy, block by block
+            return dask_call("blockwise", self, "transform", X, copy=copy)
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
         if is_sparse(X):
@@ -677,6 +684,8 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> StandardScaler().fit([[1.0], [3.0]]).inverse_transform([[0.0], [3.0]]).tolist()
         [[2.0], [5.0]]
         """
+        if is_dask_collection(X):
+            return dask_call("blockwise", self, "inverse_transform", X, copy=copy)
         check_is_fitted(self)
         copy = self.copy if copy is None else copy
         if is_sparse(X):

@@ -16,6 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .. import optim
 from .._names import CLASSIFICATION_LOSSES, PROBA_LOSSES
+from ..dask import dask_call, is_dask_collection
 from ._base import BaseGD
 from ._settings import OPTIMIZER_CLASSES
 
@@ -297,6 +298,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
         -------
         self : GDClassifier
         """
+        if is_dask_collection(X):  # trained on a dask.distributed cluster (pygd.dask)
+            return dask_call("fit", self, X, y, sample_weight, coef_init, intercept_init)
         previous_classes = getattr(self, "classes_", None)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C", accept_sparse="csr", reset=True,
                              ensure_all_finite=False)  # checked by the training (Trainer.run_epochs)
@@ -337,6 +340,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
         -------
         self : GDClassifier
         """
+        if is_dask_collection(X):
+            return dask_call("partial_fit", self, X, y, sample_weight, classes=classes)
         first = not hasattr(self, "_trainer")
         if isinstance(self.class_weight, str) and self.class_weight == "balanced":
             raise ValueError(
@@ -374,6 +379,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
         ndarray of shape (n_samples,) for two classes (positive: ``classes_[1]``),
         else (n_samples, n_classes)
         """
+        if is_dask_collection(X):  # lazy, block by block
+            return dask_call("blockwise", self, "decision_function", X)
         out = self._decision(X)
         return out[:, 0] if out.shape[1] == 1 else out
 
@@ -388,6 +395,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
         -------
         ndarray of shape (n_samples,) with labels from ``classes_``
         """
+        if is_dask_collection(X):  # lazy, block by block
+            return dask_call("blockwise", self, "predict", X)
         scores = self.decision_function(X)
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
@@ -404,6 +413,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
         -------
         ndarray of shape (n_samples, n_classes), float64
         """
+        if is_dask_collection(X):  # lazy, block by block
+            return dask_call("blockwise", self, "predict_log_proba", X)
         scores = np.asarray(self.decision_function(X), dtype=np.float64)
         if self.loss == "log_loss":
             if scores.ndim == 1:
@@ -431,6 +442,8 @@ class GDClassifier(ClassifierMixin, BaseGD):
         -------
         ndarray of shape (n_samples, n_classes), float64, rows summing to 1
         """
+        if is_dask_collection(X):  # lazy, block by block
+            return dask_call("blockwise", self, "predict_proba", X)
         scores = np.asarray(self.decision_function(X), dtype=np.float64)
         if self.loss == "log_loss":
             if scores.ndim == 1:

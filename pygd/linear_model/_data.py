@@ -5,6 +5,7 @@ Imports only pygd's core modules, never an estimator.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,8 @@ from .._validation import core_suffix
 from .._sparse import check_csr
 from ..preprocessing import _scale_from_var, sparse_column_stats
 
-__all__ = ["as_scipy", "check_finite_input", "engine_input", "epoch_order", "is_csr", "max_abs",
-           "standardization_stats", "validation_split"]
+__all__ = ["as_scipy", "check_finite_input", "engine_input", "epoch_order", "is_csr", "kernel",
+           "max_abs", "standardization_stats", "validation_split"]
 
 
 def engine_input(X: Any) -> Any:
@@ -46,6 +47,8 @@ def as_scipy(X: Any) -> sp.csr_matrix:
 
 def max_abs(X: Any) -> float:
     """max |x| over X's (stored) values, 0 for an empty X; for error messages."""
+    if hasattr(X, "pygd_kernel"):  # rows held elsewhere (pygd.dask): not read here
+        return math.nan
     values = X.data if is_csr(X) else X
     return float(np.max(np.abs(values))) if values.size else 0.0
 
@@ -65,9 +68,13 @@ def standardization_stats(
     With ``shift=False`` (``standardize="scale"``), and always for CSR X
     (:func:`engine_input`: a centred sparse matrix would be dense), the mean
     returned is 0 and the scale is still the one ``center`` chooses: the
-    standard deviation with an intercept, the root mean square without.  With an intercept the fitted model does not depend on
-    the centring (the intercept absorbs it), only the optimizer's path does.
+    standard deviation with an intercept, the root mean square without.  With an
+    intercept the fitted model does not depend on the centring (the intercept
+    absorbs it), only the optimizer's path does.
     """
+    if hasattr(X, "pygd_kernel"):  # data held elsewhere (pygd.dask) computes them where it lives
+        mean, scale = X.standardization_stats(sample_weight, rows, center)
+        return (mean if shift else np.zeros_like(mean)), scale
     weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
     count = X.shape[0]
     if rows is not None:
@@ -105,6 +112,8 @@ def check_finite_input(X: np.ndarray) -> None:
     or the weights of the epoch that visits its row (NaN and inf propagate
     through every product), so the training loop calls this only then.
     """
+    if hasattr(X, "pygd_kernel"):  # data held elsewhere (pygd.dask) checks where it lives
+        return X.check_finite()
     if is_csr(X):
         X = X.data
     if not np.isfinite(X).all():
@@ -132,3 +141,15 @@ def validation_split(n: int, fraction: float, rng: np.random.RandomState,
         raise ValueError("The sample weights of the validation rows are all zero: no validation "
                          "score can be computed; use another random_state or early_stopping=False.")
     return np.sort(train).astype(np.int64), val
+
+
+def kernel(name: str, X: Any) -> Any:
+    """The compiled ``_core`` function ``name`` for X's dtype (``objective_grad`` -> ``objective_grad_f64``).
+
+    Data held elsewhere (``pygd.dask``'s distributed rows) has ``pygd_kernel(name)``,
+    a stand-in with the same signature that runs the compiled kernel where the rows live.
+    """
+    own = getattr(X, "pygd_kernel", None)
+    if own is not None:
+        return own(name)
+    return getattr(_core, f"{name}_{core_suffix(X.dtype)}")

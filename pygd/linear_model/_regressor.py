@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .._names import REGRESSION_LOSSES
+from ..dask import dask_call, is_dask_collection
 from ._base import BaseGD
 
 __all__ = ["GDRegressor"]
@@ -389,6 +390,8 @@ class GDRegressor(RegressorMixin, BaseGD):
         -------
         self : GDRegressor
         """
+        if is_dask_collection(X):  # trained on a dask.distributed cluster (pygd.dask)
+            return dask_call("fit", self, X, y, sample_weight, coef_init, intercept_init)
         X, Y, one_d, sw_arg, sw = self._validate_xy(X, y, sample_weight, reset=True)
         if hasattr(self, "_trainer") and not self.warm_start:
             del self._trainer
@@ -414,6 +417,8 @@ class GDRegressor(RegressorMixin, BaseGD):
         -------
         self : GDRegressor
         """
+        if is_dask_collection(X):
+            return dask_call("partial_fit", self, X, y, sample_weight)
         first = not hasattr(self, "_trainer")
         X, Y, one_d, sw_arg, sw = self._validate_xy(X, y, sample_weight, reset=first)
         self._partial_fit(X, Y, one_d, sw_arg, sw)
@@ -430,6 +435,8 @@ class GDRegressor(RegressorMixin, BaseGD):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
+        if is_dask_collection(X):  # lazy, block by block
+            return dask_call("blockwise", self, "predict", X)
         out = self._decision(X)
         return out[:, 0] if self._trainer.one_d else out
 

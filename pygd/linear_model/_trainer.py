@@ -35,7 +35,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .. import _core, optim
 from .._lbfgs import LBFGSResult, lbfgs, pseudo_gradient
 from .._names import KINKED_LOSSES
-from ._data import (as_scipy, check_finite_input, epoch_order, is_csr, max_abs,
+from ._data import (as_scipy, check_finite_input, epoch_order, is_csr, kernel, max_abs,
                     standardization_stats, validation_split)
 from ._settings import OPTIMIZER_FIELDS, Settings
 from ._stopping import GradientTest, RelativeStall, StallCounter, ValidationStall, Verdict
@@ -425,7 +425,7 @@ class Trainer:
             optimizer=self.optimizer,
             schedule=self.schedule,
         )
-        engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
+        engine = kernel("train_epoch", X)
         mean = self.mean
         if mean is not None and not s.fit_intercept:
             mean = np.zeros(d)
@@ -497,7 +497,7 @@ class Trainer:
             verdict = Verdict()
             if val is not None:
                 coef, intercept = self.weights(d)
-                predict = _core.batch_predict_f32 if X.dtype == np.float32 else _core.batch_predict_f64
+                predict = kernel("batch_predict", X)
                 Pv = predict(X, val, coef, intercept).astype(np.float64)
                 if not np.isfinite(Pv).all():
                     check_finite_input(X)
@@ -605,7 +605,7 @@ class Trainer:
             average_start=-1, steps_per_epoch=1, schedule_offset=0.0, lr_factor=1.0,
             optimizer=_core.OptimizerOptions(kind=_core.OptimizerKind.sgd, lr=0.0, **OPTIMIZER_FIELDS),
             schedule=self.schedule)
-        engine = _core.objective_grad_f32 if X.dtype == np.float32 else _core.objective_grad_f64
+        engine = kernel("objective_grad", X)
         mean = self.mean
         if mean is not None and not s.fit_intercept:
             mean = np.zeros(d)
@@ -763,8 +763,7 @@ class Trainer:
         if is_csr(X):
             A = self._sparse_gram(X, sw_arg)
         else:
-            gram = _core.gram_f32 if X.dtype == np.float32 else _core.gram_f64
-            A = gram(X, Y, sw_arg, None, mean, self.scale, shift)[0]
+            A = kernel("gram", X)(X, Y, sw_arg, None, mean, self.scale, shift)[0]
         self.passes += 1
         H = A[:m, :m].copy()
         H[np.arange(d), np.arange(d)] += l2

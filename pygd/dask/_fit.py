@@ -1,0 +1,366 @@
+"""The Dask paths of the estimators' fit, partial_fit, predict-like methods and StandardScaler.
+
+Imported only when an estimator receives a Dask collection; dask and distributed
+are imported inside the functions (so this module imports, and its examples run,
+where dask is not installed).  See :mod:`pygd.dask` for what runs where and which
+results are bitwise the in-memory ones.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_feature_names, _check_n_features
+
+from .._config import threads
+from ._store import DistributedRows, DistributedTargets, DistributedWeights
+
+if TYPE_CHECKING:
+    import dask.array as da
+
+__all__ = ["blockwise", "fit", "partial_fit"]
+
+
+def _client() -> Any:
+    from distributed import get_client
+
+    try:
+        return get_client()
+    except ValueError as exc:
+        raise ValueError("pygd on Dask collections runs on a dask.distributed cluster: create a "
+                         "Client first (dask.distributed.Client(), or Client(cluster))") from exc
+
+
+# -- the collections ------------------------------------------------------------------------
+def _as_dask_array(obj: Any, name: str) -> tuple[da.Array, list[str] | None]:
+    """A Dask array of ``obj`` and, for a DataFrame, its column names."""
+    import dask.array as da
+
+    if isinstance(obj, da.Array):
+        return obj, None
+    if hasattr(obj, "to_dask_array"):  # Dask DataFrame or Series: the partition lengths, one pass
+        names = [str(c) for c in obj.columns] if hasattr(obj, "columns") else None
+        return obj.to_dask_array(lengths=True), names
+    raise TypeError(f"{name} is a Dask collection of type {type(obj).__name__}; pygd takes Dask "
+                    "arrays, DataFrames and Series")
+
+
+def _aligned(obj: Any, name: str, rows: tuple[int, ...]) -> da.Array:
+    """``obj`` (y or sample_weight: Dask or NumPy) as a Dask array chunked like X's rows."""
+    import dask.array as da
+
+    from . import is_dask_collection
+
+    if is_dask_collection(obj):
+        arr, _ = _as_dask_array(obj, name)
+    else:
+        arr = np.asarray(obj)
+        if arr.ndim == 0 and name == "sample_weight":
+            arr = np.full(sum(rows), arr.item())
+        arr = da.from_array(arr, chunks=(rows,) + arr.shape[1:])
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D or 2-D, got {arr.ndim} dimensions")
+    if any(np.isnan(c) for c in arr.chunks[0]):
+        raise ValueError(f"{name} has unknown chunk sizes (NaN); call {name}.compute_chunk_sizes() "
+                         "or pass lengths")
+    if arr.shape[0] != sum(rows):
+        raise ValueError(f"X has {sum(rows)} rows but {name} has {arr.shape[0]}")
+    if tuple(arr.chunks[0]) != rows:
+        raise ValueError(f"the row chunks of {name} {tuple(arr.chunks[0])} do not line up with X's "
+                         f"{rows}: rechunk it, e.g. {name}.rechunk({{0: X.chunks[0]}})")
+    return arr.rechunk({1: -1}) if arr.ndim == 2 else arr
+
+
+def _rows_of(X: Any) -> tuple[da.Array, list[str] | None]:
+    X, names = _as_dask_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D X, got {X.ndim} dimensions")
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError("X has unknown chunk sizes (NaN): call X.compute_chunk_sizes() (or pass "
+                         "lengths=True to to_dask_array) so that X's and y's row chunks can be matched")
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"X has dtype {X.dtype}; pygd takes numbers (float32 stays float32, other "
+                         "numbers become float64)")
+    return X.rechunk({1: -1}), names
+
+
+def _aligned_block(a: Any) -> Any:
+    # A block that arrived over the network may sit in an unaligned buffer, which
+    # pygd's kernels refuse (and scikit-learn's validation does not copy).
+    if isinstance(a, np.ndarray) and not a.flags.aligned:
+        return a.copy()
+    return a
+
+
+def _triple(X: Any, y: Any, sw: Any) -> tuple:
+    return _aligned_block(X), _aligned_block(y), _aligned_block(sw)
+
+
+def _set_features(estimator: Any, X: da.Array, names: list[str] | None) -> None:
+    """n_features_in_ and feature_names_in_ as scikit-learn's validation would set them."""
+    meta = np.zeros((1, X.shape[1]))
+    if names is not None:
+        import pandas as pd
+
+        meta = pd.DataFrame(meta, columns=names)
+    _check_n_features(estimator, meta, reset=True)
+    _check_feature_names(estimator, meta, reset=True)
+
+
+def _store(client: Any, X: da.Array, y: da.Array, sw: da.Array | None, dtype: np.dtype) -> DistributedRows:
+    import dask
+
+    rows = [int(r) for r in X.chunks[0]]
+    Xb = X.to_delayed()[:, 0]
+    yb = y.to_delayed().ravel() if y.ndim == 1 else y.to_delayed()[:, 0]
+    wb = [None] * len(rows) if sw is None else sw.to_delayed().ravel()
+    keep = [i for i, r in enumerate(rows) if r > 0]
+    blocks = [dask.delayed(_triple, pure=True)(Xb[i], yb[i], wb[i]) for i in keep]
+    return DistributedRows(client, blocks, [rows[i] for i in keep], X.shape[1], dtype)
+
+
+# -- fit ---------------------------------------------------------------------------------------
+def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: Any = None,
+        intercept_init: Any = None) -> Any:
+    """``estimator.fit`` on Dask collections: full-batch L-BFGS over per-chunk kernel sums.
+
+    Parameters
+    ----------
+    estimator : GDRegressor or GDClassifier
+    X : dask array or DataFrame of shape (n_samples, n_features), chunked by rows
+    y : dask array / Series (row chunks as X's) or NumPy array
+    sample_weight : dask array (row chunks as X's), NumPy array or None
+    coef_init, intercept_init : array-like or None
+        As for the in-memory fit.
+
+    Returns
+    -------
+    estimator
+        Fitted; equal to the in-memory fit on the concatenated rows to about
+        1e-12 relative (float64), bitwise with a single row chunk.
+
+    Examples
+    --------
+    >>> from pygd.dask._fit import fit
+    >>> callable(fit)
+    True
+    """
+    classifier = is_classifier(estimator)
+    if estimator.early_stopping:
+        raise NotImplementedError("pygd.dask: early_stopping is not supported on Dask collections "
+                                  "(fit on the training rows, score a held-out collection)")
+    if estimator.warm_start and hasattr(estimator, "_trainer"):
+        raise NotImplementedError("pygd.dask: warm_start is not supported on Dask collections")
+    if hasattr(estimator, "_trainer"):
+        del estimator._trainer
+    Xd, names = _rows_of(X)
+    rows = tuple(int(r) for r in Xd.chunks[0])
+    yd = _aligned(y, "y", rows)
+    wd = None if sample_weight is None else _aligned(sample_weight, "sample_weight", rows)
+    if wd is not None and wd.ndim != 1:
+        raise ValueError("sample_weight must be 1-D")
+    if classifier and yd.ndim != 1:
+        raise ValueError("y should be a 1d array for a classifier")
+    dtype = np.dtype(np.float32) if Xd.dtype == np.float32 else np.dtype(np.float64)
+    if classifier:
+        estimator.classes_ = np.zeros(2)  # set for _outputs below; the real ones come next
+    settings = estimator._settings()
+    if not settings.quasi_newton:
+        raise NotImplementedError(
+            f"pygd.dask: fit on Dask collections runs full-batch L-BFGS (optimizer='auto' with its "
+            f"defaults, or 'lbfgs'); these parameters ask for {settings.optimizer!r} steps. Use "
+            "partial_fit over the blocks (exact, sequential) for first-order optimizers.")
+    _set_features(estimator, Xd, names)
+    client = _client()
+    store = _store(client, Xd, yd, wd, dtype)
+    try:
+        n, d = store.shape
+        weighted = sample_weight is not None
+        if classifier:
+            labels = [part["labels"] for part in store.per_chunk_summary()]
+            classes = np.unique(np.concatenate(labels))
+            check_classification_targets(classes)
+            estimator.classes_ = classes
+            if len(classes) < 2:
+                raise ValueError(f"The number of classes has to be greater than one; got "
+                                 f"{len(classes)} class")
+            class_weights = None
+            if estimator.class_weight is not None:
+                weighted = True
+                if isinstance(estimator.class_weight, str) and estimator.class_weight == "balanced":
+                    counts = sum(c for _, c in store.per_chunk("class_counts", len(classes), estimator))
+                    # scikit-learn's definition of "balanced" (compute_class_weight)
+                    class_weights = n / (len(classes) * counts.astype(np.float64))
+                else:
+                    class_weights = compute_class_weight(estimator.class_weight, classes=classes, y=classes)
+            store.setup("classifier", estimator, class_weights)
+            one_d = False
+            k = estimator._outputs()[1]
+        else:
+            one_d = yd.ndim == 1
+            store.setup("regressor", one_d)
+            k = 1 if one_d else yd.shape[1]
+        top = 1.0
+        if weighted:
+            parts = store.per_chunk_summary()
+            if any(p["sw_nan"] for p in parts):
+                raise ValueError("sample_weight contains NaN")
+            if min(p["sw_min"] for p in parts) < 0:
+                raise ValueError("Negative values in data passed to sample_weight")
+            top = max(p["sw_max"] for p in parts)
+            if not np.isfinite(top):
+                raise ValueError("sample_weight contains infinity")
+            if not top > 0:
+                raise ValueError("sample_weight must have a positive sum")
+            if top > 1e100:  # pygd.linear_model._base._tame_weights, on the workers
+                store.setup("scale_weights", top)
+                top = 1.0
+        Yp = DistributedTargets(n, k, dtype)
+        swp = DistributedWeights(store, n, dtype, top)
+        if coef_init is None and intercept_init is None:
+            sums = store.per_chunk("target_sums")
+            Y_sum = np.zeros(k)
+            w_sum = 0.0
+            for _, Y_c, w_c in sums:
+                Y_sum += Y_c
+                w_sum += w_c
+            mean_Y = Y_sum / w_sum
+            # The estimator's own default from the weighted means of Y (one row of weight 1).
+            intercept_init = estimator._default_intercept(mean_Y[None, :], np.ones(1))
+            if intercept_init is None and estimator.fit_intercept:
+                intercept_init = mean_Y  # the trainer's default: the weighted mean of Y
+        estimator._fit(store, Yp, one_d, swp if weighted else None, swp, coef_init, intercept_init,
+                       **({"stratify": None} if classifier else {}))
+    finally:
+        store.close()
+    return estimator
+
+
+# -- partial_fit: the model visits the blocks in order ------------------------------------------
+def _worker_threads() -> int:
+    from distributed import get_worker
+
+    try:
+        return int(get_worker().state.nthreads)
+    except (ValueError, AttributeError):
+        return 1
+
+
+def _partial_fit_block(estimator: Any, block: tuple, kwargs: dict[str, Any]) -> Any:
+    X, y, sw = (_aligned_block(part) for part in block)
+    with threads(_worker_threads()):
+        with warnings.catch_warnings():
+            return estimator.partial_fit(X, y, sample_weight=sw, **kwargs)
+
+
+def partial_fit(estimator: Any, X: Any, y: Any = None, sample_weight: Any = None,
+                **kwargs: Any) -> Any:
+    """``estimator.partial_fit`` over the row blocks of Dask collections, in order.
+
+    The estimator (small) moves to the worker of each block in turn; the result
+    equals calling ``partial_fit`` on each block in order on one machine, bit
+    for bit.  Works for GDRegressor, GDClassifier (``classes`` needed on the
+    first call, as in memory) and StandardScaler.
+
+    Examples
+    --------
+    >>> from pygd.dask._fit import partial_fit
+    >>> callable(partial_fit)
+    True
+    """
+    import dask
+    import dask.array as da
+
+    client = _client()
+    if hasattr(X, "to_delayed") and not isinstance(X, da.Array) and hasattr(X, "npartitions"):
+        # A DataFrame: its partitions go to partial_fit as they are (feature names kept).
+        X_parts = X.to_delayed()
+        y_parts = [None] * len(X_parts) if y is None else y.to_delayed()
+        w_parts = [None] * len(X_parts) if sample_weight is None else sample_weight.to_delayed()
+        if len(y_parts) != len(X_parts) or len(w_parts) != len(X_parts):
+            raise ValueError("X, y and sample_weight must have the same number of partitions")
+    else:
+        Xd, _ = _rows_of(X)
+        rows = tuple(int(r) for r in Xd.chunks[0])
+        X_parts = list(Xd.to_delayed()[:, 0])
+        if y is None:
+            y_parts = [None] * len(X_parts)
+        else:
+            yd = _aligned(y, "y", rows)
+            y_parts = list(yd.to_delayed().ravel() if yd.ndim == 1 else yd.to_delayed()[:, 0])
+        if sample_weight is None:
+            w_parts = [None] * len(X_parts)
+        else:
+            w_parts = list(_aligned(sample_weight, "sample_weight", rows).to_delayed().ravel())
+    blocks = client.compute([dask.delayed(_triple, pure=True)(a, b, c)
+                             for a, b, c in zip(X_parts, y_parts, w_parts)])
+    current: Any = estimator
+    for i, block in enumerate(blocks):
+        current = client.submit(_partial_fit_block, current, block, kwargs if i == 0 else {},
+                                pure=False)
+    fitted = current.result() if blocks else estimator
+    estimator.__dict__.update(fitted.__dict__)
+    return estimator
+
+
+def scaler_fit(scaler: Any, X: Any, y: Any = None, sample_weight: Any = None) -> Any:
+    """``StandardScaler.fit`` on a Dask collection: ``partial_fit`` over the blocks in order.
+
+    Examples
+    --------
+    >>> from pygd.dask._fit import scaler_fit
+    >>> callable(scaler_fit)
+    True
+    """
+    scaler._reset()
+    return partial_fit(scaler, X, None, sample_weight)
+
+
+# -- predict-like methods: lazy, block by block ------------------------------------------------
+def _apply(block: Any, estimator: Any, method: str, kwargs: dict[str, Any]) -> np.ndarray:
+    with threads(_worker_threads()):
+        return np.asarray(getattr(estimator, method)(_aligned_block(block), **kwargs))
+
+
+def blockwise(estimator: Any, method: str, X: Any, **kwargs: Any) -> da.Array:
+    """``estimator.<method>(X)`` as a lazy Dask array, computed block by block in memory.
+
+    Each block's rows are bitwise what the in-memory method gives them.  Dask
+    DataFrame partitions are passed as they are (their column names are
+    checked as in memory); the result's row chunks are then of unknown size.
+
+    Examples
+    --------
+    >>> from pygd.dask._fit import blockwise
+    >>> callable(blockwise)
+    True
+    """
+    import dask
+    import dask.array as da
+
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    if hasattr(X, "npartitions") and not isinstance(X, da.Array):
+        probe = np.asarray(getattr(estimator, method)(X._meta_nonempty.iloc[:1], **kwargs))
+        parts = [da.from_delayed(dask.delayed(_apply, pure=True)(part, estimator, method, kwargs),
+                                 shape=(np.nan,) + probe.shape[1:], dtype=probe.dtype,
+                                 meta=np.empty((0,) * probe.ndim, dtype=probe.dtype))
+                 for part in X.to_delayed()]
+        return da.concatenate(parts, axis=0)
+    X, _ = _rows_of(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a feature-name warning is the blocks' to give
+        sample = np.zeros((1, X.shape[1]), dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+        probe = np.asarray(getattr(estimator, method)(sample, **kwargs))
+    meta = np.empty((0,) * probe.ndim, dtype=probe.dtype)
+    if probe.ndim == 1:
+        return X.map_blocks(_apply, estimator, method, kwargs, dtype=probe.dtype, drop_axis=1,
+                            meta=meta)
+    return X.map_blocks(_apply, estimator, method, kwargs, dtype=probe.dtype,
+                        chunks=(X.chunks[0], (probe.shape[1],)), meta=meta)

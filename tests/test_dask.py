@@ -1,0 +1,228 @@
+"""pygd's estimators on Dask collections over a two-process LocalCluster (pygd.dask)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from pygd.linear_model import GDClassifier, GDRegressor  # noqa: E402
+from pygd.preprocessing import StandardScaler  # noqa: E402
+
+from conftest import run_python  # noqa: E402
+
+# distributed's own warnings while workers start, die and stop (filterwarnings = error).
+pytestmark = []
+
+ROWS = 1500
+CHUNKS = (400, 350, 1, 449, 300)  # uneven, one of a single row
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as c:
+            yield c
+
+
+def _data(seed=0, d=6, offset=3.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((ROWS, d)) * np.geomspace(0.1, 100, d) + offset
+    y = X @ rng.standard_normal(d) + rng.standard_normal(ROWS)
+    sw = rng.uniform(0.0, 2.0, ROWS)
+    return X, y, sw
+
+
+def _close(actual, expected, rtol=1e-12):
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    scale = max(float(np.max(np.abs(expected))), 1e-300)
+    err = float(np.max(np.abs(actual - expected)))
+    assert err <= rtol * scale, f"max error {err:.3g} > {rtol:g} * {scale:.3g}"
+
+
+def _d(a, chunks=CHUNKS):
+    return da.from_array(a, chunks=(chunks,) + a.shape[1:])
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "huber"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_regressor_fit_equals_in_memory(client, loss, weighted):
+    X, y, sw = _data()
+    sw = sw if weighted else None
+    ref = GDRegressor(loss=loss).fit(X, y, sample_weight=sw)
+    got = GDRegressor(loss=loss).fit(_d(X), _d(y), sample_weight=None if sw is None else _d(sw))
+    assert got.optimizer_ == "lbfgs" and got.n_iter_ == ref.n_iter_ and got.n_passes_ == ref.n_passes_
+    _close(got.coef_, ref.coef_)
+    _close(got.intercept_, ref.intercept_)
+    _close(got.loss_curve_, ref.loss_curve_)
+    assert got.n_features_in_ == X.shape[1]
+
+
+def test_regressor_newton_multi_target_and_float32(client):
+    # Ill-conditioned columns: L-BFGS hands over to Newton steps on the distributed gram.
+    X, y, _ = _data(seed=1, d=8)
+    noise = np.random.default_rng(1).standard_normal((ROWS, 2))
+    X[:, 1] = X[:, 0] + 1e-3 * noise[:, 0]
+    X[:, 3] = X[:, 2] + 1e-3 * noise[:, 1]
+    Y = np.column_stack([y, -2 * y + 1])
+    ref = GDRegressor(alpha=0.0).fit(X, Y)
+    got = GDRegressor(alpha=0.0).fit(_d(X), _d(Y))
+    assert got.n_iter_ == ref.n_iter_ > 8  # reached the Newton steps
+    # Collinear columns (condition ~1e6): rounding is amplified; the in-memory fit of the same
+    # rows in another order moves its coef_ by 6e-10 relative, the Dask fit by 1e-10.
+    _close(got.coef_, ref.coef_, 1e-9)
+    _close(got.loss_curve_[-1], ref.loss_curve_[-1])
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    got32 = GDRegressor().fit(_d(X32), _d(y32))
+    assert got32.coef_.dtype == np.float32
+    _close(got32.coef_, GDRegressor().fit(X32, y32).coef_, 1e-5)
+
+
+def test_single_chunk_is_bitwise(client):
+    X, y, sw = _data()
+    ref = GDRegressor().fit(X, y, sample_weight=sw)
+    got = GDRegressor().fit(_d(X, (ROWS,)), _d(y, (ROWS,)), sample_weight=_d(sw, (ROWS,)))
+    assert np.array_equal(got.coef_, ref.coef_) and np.array_equal(got.intercept_, ref.intercept_)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_fit_equals_in_memory(client, n_classes):
+    X, y, sw = _data(seed=2)
+    labels = np.array(["a", "b", "c"])[np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))]
+    ref = GDClassifier(class_weight={"a": 2.0}).fit(X, labels, sample_weight=sw)
+    got = GDClassifier(class_weight={"a": 2.0}).fit(_d(X), _d(labels), sample_weight=_d(sw))
+    assert list(got.classes_) == list(ref.classes_) and got.n_iter_ == ref.n_iter_
+    _close(got.coef_, ref.coef_)
+    _close(got.intercept_, ref.intercept_)
+    if n_classes == 2:
+        # tol=1e-8: at the default tol, where L-BFGS stops on this problem amplifies rounding
+        # to 1.8e-12 (the in-memory fit of the same rows in another order moves by 6e-13).
+        balanced = GDClassifier(class_weight="balanced", tol=1e-8)
+        _close(balanced.fit(_d(X), _d(labels)).coef_,
+               GDClassifier(class_weight="balanced", tol=1e-8).fit(X, labels).coef_)
+    # predict-like methods: lazy Dask arrays, each block bitwise the in-memory method's rows
+    for method in ("predict", "decision_function", "predict_proba", "predict_log_proba"):
+        lazy = getattr(got, method)(_d(X))
+        assert isinstance(lazy, da.Array)
+        assert np.array_equal(lazy.compute(), getattr(got, method)(X))
+
+
+def test_predict_and_dataframe_feature_names(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y, _ = _data()
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    Xf = dd.from_pandas(frame, npartitions=3)
+    yf = dd.from_pandas(pd.Series(y), npartitions=3)
+    reg = GDRegressor().fit(Xf, yf)
+    assert list(reg.feature_names_in_) == list(frame.columns)
+    _close(reg.coef_, GDRegressor().fit(frame, y).coef_)
+    lazy = reg.predict(Xf)
+    assert isinstance(lazy, da.Array)
+    assert np.array_equal(lazy.compute(), reg.predict(frame))
+    with pytest.raises(ValueError, match="feature names"):
+        reg.predict(Xf.rename(columns={"f0": "other"})).compute()
+
+
+def test_standard_scaler(client):
+    X, _, sw = _data(offset=1e6)
+    scaler = StandardScaler().fit(_d(X), sample_weight=_d(sw))
+    sequence = StandardScaler()
+    start = 0
+    for rows in CHUNKS:
+        sequence.partial_fit(X[start:start + rows], sample_weight=sw[start:start + rows])
+        start += rows
+    assert np.array_equal(scaler.mean_, sequence.mean_) and np.array_equal(scaler.var_, sequence.var_)
+    whole = StandardScaler().fit(X, sample_weight=sw)
+    _close(scaler.mean_, whole.mean_)
+    _close(scaler.var_, whole.var_, 1e-11)
+    out = scaler.transform(_d(X))
+    assert isinstance(out, da.Array) and np.array_equal(out.compute(), scaler.transform(X))
+    assert np.array_equal(scaler.inverse_transform(out).compute(), scaler.inverse_transform(scaler.transform(X)))
+
+
+def test_partial_fit_visits_blocks_in_order(client):
+    X, y, sw = _data()
+    labels = (y > np.median(y)).astype(int)
+    reg = GDRegressor(random_state=0).partial_fit(_d(X), _d(y), sample_weight=_d(sw))
+    clf = GDClassifier(random_state=0).partial_fit(_d(X), _d(labels), classes=[0, 1])
+    clf.partial_fit(_d(X), _d(labels))  # a second pass continues the state
+    ref_reg, ref_clf = GDRegressor(random_state=0), GDClassifier(random_state=0)
+    start = 0
+    for rows in CHUNKS:
+        part = slice(start, start + rows)
+        ref_reg.partial_fit(X[part], y[part], sample_weight=sw[part])
+        ref_clf.partial_fit(X[part], labels[part], classes=[0, 1])
+        start += rows
+    start = 0
+    for rows in CHUNKS:
+        ref_clf.partial_fit(X[start:start + rows], labels[start:start + rows])
+        start += rows
+    assert np.array_equal(reg.coef_, ref_reg.coef_) and np.array_equal(clf.coef_, ref_clf.coef_)
+    assert reg.t_ == ref_reg.t_ and clf.n_iter_ == ref_clf.n_iter_
+
+
+def test_bad_input(client):
+    X, y, _ = _data()
+    with pytest.raises(ValueError, match="do not line up"):
+        GDRegressor().fit(_d(X), da.from_array(y, chunks=500))
+    unknown = _d(X)[_d(X)[:, 0] > -np.inf]  # a boolean mask: chunk sizes unknown
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        GDRegressor().fit(unknown, _d(y))
+    with pytest.raises(ValueError, match="dtype"):
+        GDRegressor().fit(_d(X.astype(str)), _d(y))
+    bad = X.copy()
+    bad[1000, 2] = np.nan  # in the fourth chunk
+    with pytest.raises(ValueError, match=r"Input X contains NaN \(in row chunk 3, rows 751 to 1199\)"):
+        GDRegressor().fit(_d(bad), _d(y))
+    bad_y = y.copy()
+    bad_y[5] = np.inf
+    with pytest.raises(ValueError, match="Input y contains NaN or infinity"):
+        GDRegressor().fit(_d(X), _d(bad_y))
+    with pytest.raises(ValueError, match="Negative values"):
+        GDRegressor().fit(_d(X), _d(y), sample_weight=_d(-np.ones(ROWS)))
+    with pytest.raises(NotImplementedError, match="partial_fit"):
+        GDRegressor(optimizer="sgd", batch_size="full").fit(_d(X), _d(y))
+    with pytest.raises(NotImplementedError, match="early_stopping"):
+        GDRegressor(early_stopping=True).fit(_d(X), _d(y))
+
+
+def test_worker_killed_mid_fit_gives_the_same_model(client):
+    X, y, sw = _data(seed=3)
+    Xd, yd, swd = _d(X), _d(y > 0), _d(sw)
+    ref = GDClassifier().fit(Xd, yd, sample_weight=swd)
+    assert ref.n_iter_ >= 3
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_one(iteration, loss):
+        if iteration == 2 and not killed:  # between two iterations, actors holding chunks
+            worker, pid = sorted(pids.items())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(worker)
+
+    got = GDClassifier(callback=kill_one).fit(Xd, yd, sample_weight=swd)
+    assert killed
+    client.wait_for_workers(2, timeout=60)
+    # The chunks' sums are added in chunk order wherever the chunks live: the same bits.
+    assert got.n_iter_ == ref.n_iter_
+    assert np.array_equal(got.coef_, ref.coef_) and np.array_equal(got.intercept_, ref.intercept_)
+    _close(got.coef_, GDClassifier().fit(X, y > 0, sample_weight=sw).coef_)
+
+
+def test_no_dask_import_without_a_dask_collection():
+    out = run_python(
+        "import sys, numpy as np\n"
+        "from pygd.linear_model import GDRegressor, GDClassifier\n"
+        "from pygd.preprocessing import StandardScaler\n"
+        "X = np.random.default_rng(0).standard_normal((50, 3)); y = X[:, 0]\n"
+        "GDRegressor().fit(X, y).predict(X); GDClassifier().fit(X, y > 0).predict_proba(X)\n"
+        "StandardScaler().fit(X).transform(X)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n")
+    assert out.stdout.strip() == "[]"
