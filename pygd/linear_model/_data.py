@@ -65,10 +65,11 @@ def standardization_stats(
     scale 1 (scikit-learn's rule); without ``center`` the mean is 0 and the
     scale is the root mean square, since no intercept absorbs a shift.
 
-    With ``shift=False`` (``standardize="scale"``), and always for CSR X
-    (:func:`engine_input`: a centred sparse matrix would be dense), the mean
-    returned is 0 and the scale is still the one ``center`` chooses: the
-    standard deviation with an intercept, the root mean square without.  With an
+    With ``shift=False`` (``standardize="scale"``, and CSR X trained in
+    mini-batches: see Trainer) the mean returned is 0 and the scale is still
+    the one ``center`` chooses: the standard deviation with an intercept, the
+    root mean square without.  CSR X (:func:`engine_input`) is never centred by
+    densifying: the engine folds the mean into the intercept and the gradient.  With an
     intercept the fitted model does not depend on the centring (the intercept
     absorbs it), only the optimizer's path does.
     """
@@ -81,9 +82,8 @@ def standardization_stats(
         weights = np.zeros_like(weights)
         weights[rows] = sample_weight[rows]
         count = len(rows)
-    if is_csr(X):  # scale only: a shift would fill every zero (StandardScaler(with_mean=False))
+    if is_csr(X):  # the caller decides whether to centre (never by densifying: see Trainer)
         mean, var, _ = sparse_column_stats(as_scipy(X), weights.astype(np.float64))
-        shift = False
     else:
         stats = getattr(_core, "column_stats_" + core_suffix(X.dtype))
         _, mean, var, _ = stats(X, weights, None)

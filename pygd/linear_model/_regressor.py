@@ -181,12 +181,14 @@ class GDRegressor(RegressorMixin, BaseGD):
         True: train on ``(x - mean_) / scale_`` (weighted, over the training
         rows; scale only without an intercept); "scale": on ``x / scale_``,
         never centred; False: on X as it is.  Sparse X (scipy.sparse CSR) is
-        never centred, whatever this says — a shift would fill every zero, and
-        centring costs O(n_features) per step — so True acts as "scale" there
-        (``mean_`` is 0), as ``StandardScaler(with_mean=False)`` does.  With an
-        intercept the optimum does not depend on the centring (the intercept
-        absorbs it); the optimizer's path does, so dense X with "scale" gives
-        the same path as the same data in CSR form.
+        never densified: the mean is folded into the intercept and the
+        gradient, which costs O(n_features) per step.  So with mini-batches True
+        acts as "scale" there (``mean_`` is 0, as ``StandardScaler(with_mean=False)``
+        does), and full-batch fits (L-BFGS, ``batch_size="full"``: one step per
+        pass over X) centre as for dense X.  With an intercept the optimum does
+        not depend on the centring (the intercept absorbs it); the optimizer's
+        path does: dense X with "scale" follows the same path as its CSR form
+        in mini-batches, and with True in full batches.
     average : bool or int, default=False
         Averaged SGD: ``coef_`` is the average of the iterates from the
         ``average``-th optimizer step on (True or 1: from the first; False or

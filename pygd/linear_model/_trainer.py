@@ -126,8 +126,13 @@ class Trainer:
         self.mean: np.ndarray | None
         self.scale: np.ndarray | None
         if s.standardize:
+            # The engine folds the mean into the intercept and the gradient, never into X;
+            # for CSR X that costs O(d) per step, so only full-batch fits (one step per
+            # pass over X, which costs more) centre it; mini-batches of CSR X only scale.
+            full_batch = s.quasi_newton or s.batch_size == "full"
+            shift = s.standardize is True and (full_batch or not is_csr(X))
             self.mean, self.scale = standardization_stats(X, sw, self.train_rows, center=s.fit_intercept,
-                                                          shift=s.standardize is True)
+                                                          shift=shift)
             if not (np.isfinite(self.mean).all() and np.isfinite(self.scale).all()):
                 check_finite_input(X)
                 raise ValueError(
