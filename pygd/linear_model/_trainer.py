@@ -133,6 +133,7 @@ class Trainer:
             shift = s.standardize is True and (full_batch or not is_csr(X))
             self.mean, self.scale = standardization_stats(X, sw, self.train_rows, center=s.fit_intercept,
                                                           shift=shift)
+            self.centred = shift and s.fit_intercept
             if not (np.isfinite(self.mean).all() and np.isfinite(self.scale).all()):
                 check_finite_input(X)
                 raise ValueError(
@@ -140,6 +141,7 @@ class Trainer:
                     f"max |x| = {max_abs(X):.3g}); rescale X, e.g. divide it by a power of 2.")
         else:
             self.mean = self.scale = None
+            self.centred = False
         self.quasi_newton = s.quasi_newton
         if self.quasi_newton:  # its steps come from a line search: no rate, no optimizer state
             s.lbfgs_memory(n if self.train_rows is None else len(self.train_rows))
@@ -278,7 +280,7 @@ class Trainer:
             check_finite_input(X)
         # Centred features (standardize=True with an intercept) leave the intercept's
         # direction orthogonal to them; otherwise it is a column of ones.
-        centred = s.fit_intercept and s.standardize is True
+        centred = self.centred
         if s.standardize:
             Z -= self.mean
             Z /= self.scale
@@ -321,7 +323,10 @@ class Trainer:
         Z = as_scipy(X)[pick].astype(np.float64)
         if s.standardize:
             Z = Z @ sp.diags(1.0 / self.scale)
-        if s.fit_intercept:
+        # Centred (full-batch fits): z - mu with mu = mean / scale, applied in the products
+        # (Z v - mu . v, Z^T u - mu sum(u)), never to Z's entries.
+        mu = self.mean / self.scale if self.centred else None
+        if s.fit_intercept and mu is None:
             Z = sp.hstack([Z, np.ones((len(pick), 1))], format="csr")
         w = w / w.sum()
         v = np.random.default_rng(0).standard_normal(Z.shape[1])
@@ -331,9 +336,13 @@ class Trainer:
             if not norm > 0:
                 break
             v = v / norm
-            v = Z.T @ (w * (Z @ v))
+            u = w * (Z @ v if mu is None else Z @ v - mu @ v)
+            v = Z.T @ u if mu is None else Z.T @ u - mu * u.sum()
             lam = float(np.sqrt(np.sum(v * v)))
         trace = float(w @ np.asarray(Z.multiply(Z).sum(axis=1)).ravel())
+        if mu is not None:  # sum_i w_i |z_i - mu|^2 (w sums to 1), plus the intercept's 1
+            trace += float(mu @ mu) - 2.0 * float(mu @ (Z.T @ w)) + 1.0
+            lam = max(lam, 1.0)
         if not (lam > 0 and trace > 0):
             return 1.0, 1.0
         return lam, trace
