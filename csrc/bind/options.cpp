@@ -237,20 +237,27 @@ void bind_train_options(py::module_& m) {
       .def_readwrite("lr_factor", &T::lr_factor)
       .def_readwrite("optimizer", &T::optimizer)
       .def_readwrite("schedule", &T::schedule)
+      .def_readwrite("lazy", &T::lazy,
+                     "Lazy steps for CSR X (False unless set): each step updates the columns "
+                     "its rows store, the others catch up later (engine/train.cpp).")
       .def("__repr__",
            [](const py::object& self) {
              return fields_repr(self, {"loss", "epsilon", "fit_intercept", "l2", "l1",
                                        "weight_per_row", "average_start", "steps_per_epoch",
-                                       "schedule_offset", "lr_factor", "optimizer", "schedule"});
+                                       "schedule_offset", "lr_factor", "optimizer", "schedule",
+                                       "lazy"});
            })
       .def(py::pickle(
           [](const T& t) {
             return py::make_tuple(t.loss, t.epsilon, t.fit_intercept, t.l2, t.l1,
                                   t.weight_per_row, t.average_start, t.steps_per_epoch,
-                                  t.schedule_offset, t.lr_factor, t.optimizer, t.schedule);
+                                  t.schedule_offset, t.lr_factor, t.optimizer, t.schedule,
+                                  t.lazy);
           },
           [](const py::tuple& s) {
-            if (s.size() != 12) throw std::runtime_error("TrainOptions: bad pickle state");
+            // 12 entries: pickled before `lazy` existed (read as False).
+            if (s.size() != 12 && s.size() != 13)
+              throw std::runtime_error("TrainOptions: bad pickle state");
             T t;
             t.loss = s[0].cast<Loss>();
             t.epsilon = s[1].cast<double>();
@@ -264,6 +271,7 @@ void bind_train_options(py::module_& m) {
             t.lr_factor = s[9].cast<double>();
             t.optimizer = s[10].cast<OptimizerOptions>();
             t.schedule = s[11].cast<ScheduleOptions>();
+            t.lazy = s.size() == 13 && s[12].cast<bool>();
             return t;
           }));
 }

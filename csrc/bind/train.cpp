@@ -196,6 +196,7 @@ EpochResult train_epoch(const py::object& X, const array_of<T>& Y,
   spec.weight_per_row = options.weight_per_row;
   spec.lr_factor = options.lr_factor;
   spec.average_start = options.average_start;
+  spec.lazy = options.lazy;
   spec.optimizer = options.optimizer;
   spec.schedule = options.schedule;
   set_standardisation(spec, mean, scale);

@@ -440,8 +440,327 @@ GramResult gram(const TrainSpec<T>& spec, const double* shift, double* A, double
   return result;
 }
 
+namespace {
+
+// -- Lazy steps for CSR X ------------------------------------------------------------------
+// A mini-batch of CSR rows stores a few columns; a step over all k d + k parameters would
+// cost O(d) however few.  A lazy step touches only the batch's columns J (and the
+// intercepts):
+//   1. each j in J first catches up on the steps it missed since it was last current,
+//      where their effect has a closed form (the batch gradient was 0 there):
+//        SGD without momentum: w_j *= prod_s (1 - lr_s (l2 + weight_decay))   (the L2 shrink,
+//                                  through a running sum of logs)
+//        running averages: Adam/NAdam m *= beta1^m, v *= beta2^m; RMSprop a, ga *= alpha^m,
+//                          its momentum buffer *= momentum^m; Adadelta a, u *= rho^m;
+//                          SGD's momentum buffer *= momentum^m            (m missed steps)
+//   2. the batch sums over its rows (the CSR kernel writes only J's entries of a zeroed
+//      buffer), the gradient of those columns (plus l2 w_j) and of the intercepts;
+//   3. the optimizer's own kernel on the gathered (w_J, b), state and gradient; the L1
+//      step on them; scattered back; J's entries of the buffer cleared.
+// Every column is brought up to date before an epoch's last batch (so its optimality
+// measure sees current weights) and at the end of the epoch (or an interruption): between
+// epochs the state is the dense one's shape, nothing lazy carries over.
+// Exact (the dense step's result, to rounding) when the missed steps change nothing else:
+// SGD without momentum (any L2, no L1), and Adagrad, RMSprop without momentum, Adadelta
+// without any penalty.  Otherwise it is torch's SparseAdam kind of approximation: the
+// drift momentum or Adam's moments would give a column in the steps it missed, and the
+// penalty's pull in those steps, are left out (pygd.linear_model documents which).
+template <class T>
+struct LazyColumns {
+  index_t d = 0, k = 0;
+  T* params = nullptr;
+  T* state[3] = {nullptr, nullptr, nullptr};
+  std::vector<std::int64_t> last;  // counters.steps when the column was last current
+  std::vector<double> log_at;      // log_now then
+  double log_now = 0.0;            // sum of log(shrink factor) over the steps taken
+  bool shrink = false;
+  bool decays[3] = {false, false, false};
+  std::vector<double> power[3];    // power[s][m] = decay_s^m, m = 0 .. max_missed
+
+  LazyColumns(const TrainSpec<T>& spec, const TrainState<T>& st, std::int64_t now, index_t steps) {
+    d = spec.data.X.cols;
+    k = spec.data.k;
+    params = st.params;
+    for (int s = 0; s < 3; ++s) state[s] = st.state[s];
+    last.assign(static_cast<size_t>(d), now);
+    log_at.assign(static_cast<size_t>(d), 0.0);
+    const OptimizerOptions& o = spec.optimizer;
+    double factor[3] = {1, 1, 1};
+    switch (o.kind) {
+      case OptimizerKind::sgd:
+        shrink = o.momentum == 0 && (spec.l2 + o.weight_decay) != 0;
+        if (o.momentum != 0) factor[0] = o.momentum;
+        break;
+      case OptimizerKind::adam:
+      case OptimizerKind::nadam:
+        factor[0] = o.beta1;
+        factor[1] = o.beta2;
+        break;
+      case OptimizerKind::adagrad:
+        break;
+      case OptimizerKind::rmsprop:
+        factor[0] = o.alpha;
+        if (o.momentum > 0) factor[1] = o.momentum;
+        if (o.centered) factor[2] = o.alpha;
+        break;
+      case OptimizerKind::adadelta:
+        factor[0] = o.rho;
+        factor[1] = o.rho;
+        break;
+    }
+    for (int s = 0; s < 3; ++s) {
+      decays[s] = factor[s] != 1 && state[s] != nullptr;
+      if (!decays[s]) continue;
+      power[s].resize(static_cast<size_t>(steps + 2));
+      power[s][0] = 1.0;
+      for (size_t m = 1; m < power[s].size(); ++m) power[s][m] = power[s][m - 1] * factor[s];
+    }
+  }
+
+  // Column j made current at `now` steps (its missed steps' closed-form effect).
+  void bring(index_t j, std::int64_t now) {
+    const std::int64_t missed = now - last[j];
+    if (missed <= 0) return;
+    double scale = 1.0;
+    if (shrink) scale = std::exp(log_now - log_at[j]);
+    for (index_t t = 0; t < k; ++t) {
+      const index_t i = t * d + j;
+      if (shrink) params[i] = T(double(params[i]) * scale);
+      for (int s = 0; s < 3; ++s) {
+        if (!decays[s]) continue;
+        const std::vector<double>& p = power[s];
+        const double f = missed < std::int64_t(p.size()) ? p[size_t(missed)]
+                                                        : std::pow(p[1], double(missed));
+        state[s][i] = T(double(state[s][i]) * f);
+      }
+    }
+    mark(j, now);
+  }
+  void mark(index_t j, std::int64_t now) {
+    last[j] = now;
+    log_at[j] = log_now;
+  }
+  void bring_all(std::int64_t now) {
+    for (index_t j = 0; j < d; ++j) bring(j, now);
+  }
+  // After a step at rate lr: the shrink factor untouched columns missed.  A factor <= 0 (a
+  // rate the L2 term makes diverge) has no logarithm: every column is brought up to date
+  // and takes it at once (O(d), and only then).
+  void after_step(double lr, double l2, std::int64_t now, const std::vector<index_t>& touched) {
+    if (!shrink) return;
+    const double f = 1.0 - lr * l2;
+    if (f > 0) {
+      log_now += std::log(f);
+      for (index_t j : touched) log_at[j] = log_now;
+      return;
+    }
+    std::vector<char> is_touched(static_cast<size_t>(d), 0);
+    for (index_t j : touched) is_touched[j] = 1;
+    for (index_t j = 0; j < d; ++j) {
+      if (is_touched[j]) continue;
+      bring(j, now - 1);
+      for (index_t t = 0; t < k; ++t) params[t * d + j] = T(double(params[t * d + j]) * f);
+      last[j] = now;
+    }
+    log_now = 0.0;
+    std::fill(log_at.begin(), log_at.end(), 0.0);
+  }
+};
+
+template <class T>
+EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& state) {
+  const BatchProblem<T>& data = spec.data;
+  const index_t d = data.X.cols, k = data.k, kd = k * d;
+  const index_t n_icpt = spec.fit_intercept ? k : 0;
+  const BatchGradBlockFn<T> kernel = active_table().grad<T>();
+  std::vector<double> inv_scale(static_cast<size_t>(d), 1.0);
+  for (index_t j = 0; spec.scale != nullptr && j < d; ++j) inv_scale[j] = 1.0 / spec.scale[j];
+  T* params = state.params;
+  TrainCounters& counters = *state.counters;
+  const index_t n_steps = (spec.n_order + spec.batch_size - 1) / spec.batch_size;
+
+  // The raw coefficients v = w / scale (no mean: the Python layer never centres lazily),
+  // kept current on the columns each step touches.
+  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k), 0.0);
+  for (index_t t = 0; t < k; ++t)
+    for (index_t j = 0; j < d; ++j) coef[t * d + j] = double(params[t * d + j]) * inv_scale[j];
+  std::vector<double> G(static_cast<size_t>(kd), 0.0), Gb(static_cast<size_t>(k), 0.0);
+  double sums[2];
+  BatchProblem<T> pb = data;
+  pb.coef = coef.data();
+  pb.intercept = intercept.data();
+  pb.lookahead = spec.n_order;
+  pb.grad_zeroed = true;
+
+  LazyColumns<T> columns(spec, state, counters.steps, n_steps);
+  std::vector<std::int64_t> seen(static_cast<size_t>(d), -1);
+  std::vector<index_t> touched;
+  std::vector<T> cparam, cgrad, cstate[3];
+  std::vector<double> eta, acc_delta_before;
+  const bool l1 = spec.l1 != 0;
+  const OptimizerOptions& optimizer = spec.optimizer;
+
+  EpochResult result;
+  index_t next_interrupt_check = kInterruptCheckRows;
+  index_t batch_number = 0;
+  for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size, ++batch_number) {
+    const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
+    if (spec.interrupted && pos >= next_interrupt_check) {
+      if (spec.interrupted()) {
+        result.interrupted = true;
+        break;
+      }
+      next_interrupt_check = pos + kInterruptCheckRows;
+    }
+    const std::int64_t now = counters.steps;
+    const bool last_batch = pos + m >= spec.n_order;
+    // The columns the batch's rows store, in the order met (a fixed order).
+    touched.clear();
+    auto collect = [&](const auto* indices, const auto* indptr) {
+      for (index_t i = pos; i < pos + m; ++i) {
+        const index_t row = data.rows ? data.rows[i] : i;
+        for (index_t e = index_t(indptr[row]); e < index_t(indptr[row + 1]); ++e) {
+          const index_t j = index_t(indices[e]);
+          if (seen[j] != batch_number) {
+            seen[j] = batch_number;
+            touched.push_back(j);
+          }
+        }
+      }
+    };
+    if (data.csr.indices64)
+      collect(data.csr.indices64, data.csr.indptr64);
+    else
+      collect(data.csr.indices32, data.csr.indptr32);
+    if (last_batch) {
+      columns.bring_all(now);
+      for (index_t t = 0; t < k; ++t)
+        for (index_t j = 0; j < d; ++j) coef[t * d + j] = double(params[t * d + j]) * inv_scale[j];
+    } else {
+      for (index_t j : touched) {
+        columns.bring(j, now);
+        for (index_t t = 0; t < k; ++t) coef[t * d + j] = double(params[t * d + j]) * inv_scale[j];
+      }
+    }
+    for (index_t t = 0; t < k; ++t) intercept[t] = spec.fit_intercept ? double(params[kd + t]) : 0.0;
+
+    kernel(pb, pos, pos + m, G.data(), Gb.data(), sums);
+    const double loss = sums[0], weight = sums[1];
+    result.loss_sum += loss;
+    result.weight_sum += weight;
+    auto clear = [&] {
+      for (index_t j : touched)
+        for (index_t t = 0; t < k; ++t) G[t * d + j] = 0.0;
+    };
+    if (!std::isfinite(loss)) {
+      result.finite = false;
+      clear();
+      break;
+    }
+    const double D = (m == spec.n_order) ? weight : double(m) * spec.weight_per_row;
+    const double inv_D = 1.0 / D;
+    const double l2 = spec.l2;
+    auto gradient = [&](index_t t, index_t j, double w) {
+      return G[t * d + j] * inv_scale[j] * inv_D + l2 * w;
+    };
+    if (last_batch) {  // the epoch's optimality measure, all columns current
+      double optimality = 0.0;
+      for (index_t t = 0; t < k; ++t) {
+        for (index_t j = 0; j < d; ++j) {
+          const double w = double(params[t * d + j]);
+          const double g = gradient(t, j, w);
+          const double a = w > 0   ? std::fabs(g + spec.l1)
+                           : w < 0 ? std::fabs(g - spec.l1)
+                                   : std::max(std::fabs(g) - spec.l1, 0.0);
+          optimality = std::max(optimality, a);
+        }
+        if (spec.fit_intercept) optimality = std::max(optimality, std::fabs(Gb[t] * inv_D));
+      }
+      result.optimality = optimality;
+    }
+
+    // Gather (w_J row-major by output, then the intercepts), step, scatter.
+    const index_t nJ = index_t(touched.size()), cw = k * nJ, csize = cw + n_icpt;
+    cparam.resize(static_cast<size_t>(csize));
+    cgrad.resize(static_cast<size_t>(csize));
+    for (int s = 0; s < 3; ++s)
+      if (state.state[s]) cstate[s].resize(static_cast<size_t>(csize));
+    for (index_t t = 0; t < k; ++t) {
+      for (index_t a = 0; a < nJ; ++a) {
+        const index_t j = touched[a], i = t * d + j, c = t * nJ + a;
+        cparam[c] = params[i];
+        cgrad[c] = T(gradient(t, j, double(params[i])));
+        for (int s = 0; s < 3; ++s)
+          if (state.state[s]) cstate[s][c] = state.state[s][i];
+      }
+    }
+    for (index_t t = 0; t < n_icpt; ++t) {
+      cparam[cw + t] = params[kd + t];
+      cgrad[cw + t] = T(Gb[t] * inv_D);
+      for (int s = 0; s < 3; ++s)
+        if (state.state[s]) cstate[s][cw + t] = state.state[s][kd + t];
+    }
+    ParamArrays<T> arrays;
+    arrays.param = cparam.data();
+    arrays.grad = cgrad.data();
+    for (int s = 0; s < 3; ++s) arrays.state[s] = state.state[s] ? cstate[s].data() : nullptr;
+    arrays.size = csize;
+
+    counters.steps += 1;
+    const double step = double(counters.steps);
+    const double lr =
+        scheduled_lr(optimizer, spec.schedule, step, spec.steps_per_epoch, spec.schedule_offset) *
+        spec.lr_factor;
+    if (l1 && optimizer.kind == OptimizerKind::adadelta) {
+      acc_delta_before.resize(static_cast<size_t>(cw));
+      for (index_t c = 0; c < cw; ++c) acc_delta_before[c] = double(arrays.state[1][c]);
+    }
+    const L1StepScalars l1_scalars = optimizer_step(optimizer, arrays, step, lr, counters);
+    if (l1) {
+      eta.resize(static_cast<size_t>(cw));
+      l1_step_sizes(optimizer, arrays, l1_scalars, acc_delta_before.data(), cw, eta.data());
+      for (index_t c = 0; c < cw; ++c) {
+        const double threshold = eta[c] * spec.l1;
+        const double w = double(cparam[c]);
+        cparam[c] = w > threshold ? T(w - threshold) : (w < -threshold ? T(w + threshold) : T(0));
+      }
+    }
+    for (index_t t = 0; t < k; ++t) {
+      for (index_t a = 0; a < nJ; ++a) {
+        const index_t j = touched[a], i = t * d + j, c = t * nJ + a;
+        params[i] = cparam[c];
+        for (int s = 0; s < 3; ++s)
+          if (state.state[s]) state.state[s][i] = cstate[s][c];
+        coef[i] = double(params[i]) * inv_scale[j];
+        G[i] = 0.0;
+      }
+    }
+    for (index_t t = 0; t < n_icpt; ++t) {
+      params[kd + t] = cparam[cw + t];
+      for (int s = 0; s < 3; ++s)
+        if (state.state[s]) state.state[s][kd + t] = cstate[s][cw + t];
+    }
+    for (index_t j : touched) columns.mark(j, counters.steps);
+    columns.after_step(lr, l2 + optimizer.weight_decay, counters.steps, touched);
+    if (last_batch) {  // columns the last batch did not store missed its step only
+      for (index_t j = 0; j < d; ++j) columns.bring(j, counters.steps);
+    }
+    ++result.steps;
+  }
+  columns.bring_all(counters.steps);
+  return result;
+}
+
+}  // namespace
+
 template <class T>
 EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
+  if (spec.lazy && spec.data.sparse() && !(state.average && spec.average_start >= 0)) {
+    bool centred = false;  // a mean folded into the model costs O(d) per step: dense steps
+    for (index_t j = 0; spec.mean != nullptr && j < spec.data.X.cols; ++j)
+      centred = centred || spec.mean[j] != 0;
+    if (!centred) return train_epoch_lazy(spec, state);
+  }
   const BatchProblem<T>& data = spec.data;
   const index_t d = data.X.cols, k = data.k, kd = k * d;
   const index_t size = kd + (spec.fit_intercept ? k : 0);  // what the optimizer updates

@@ -278,7 +278,8 @@ template <class Row, class T>
 void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
                   double* grad_intercept, double* sums) {
   const index_t d = pb.X.cols, k = pb.k;
-  for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
+  if (!pb.grad_zeroed)
+    for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
   for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
   double stack_z[kStackOutputs];
   double* z = k <= kStackOutputs ? stack_z

@@ -69,7 +69,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
     Parameters
     ----------
     loss : {"log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron"}, default="log_loss"
-    penalty, alpha, l1_ratio, fit_intercept, learning_rate, optimizer_params, lr_schedule, schedule_params, batch_size, max_iter, tol, n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, standardize, average, warm_start, n_jobs, verbose, callback
+    penalty, alpha, l1_ratio, fit_intercept, learning_rate, optimizer_params, lr_schedule, schedule_params, batch_size, max_iter, tol, n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, standardize, average, sparse_updates, warm_start, n_jobs, verbose, callback
         As :class:`GDRegressor`, with its defaults (so ``batch_size="auto"``
         and the gradient test of ``tol`` once the batch is the whole training
         set); with ``early_stopping`` the validation score is the (weighted)
@@ -169,6 +169,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         random_state: int | np.random.RandomState | None = None,
         standardize: bool | str = True,
         average: bool | int = False,
+        sparse_updates: str = "lazy",
         warm_start: bool = False,
         n_jobs: int | None = None,
         verbose: int = 0,
@@ -196,6 +197,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         self.random_state = random_state
         self.standardize = standardize
         self.average = average
+        self.sparse_updates = sparse_updates
         self.warm_start = warm_start
         self.n_jobs = n_jobs
         self.verbose = verbose

@@ -194,6 +194,22 @@ class GDRegressor(RegressorMixin, BaseGD):
         ``average``-th optimizer step on (True or 1: from the first; False or
         0: no averaging), as scikit-learn's ``average`` counts samples with
         batches of one row.
+    sparse_updates : {"lazy", "dense"}, default="lazy"
+        For scipy.sparse X in mini-batches only (full batches and dense X
+        ignore it).  "lazy": a step costs what the batch's rows store, not
+        ``n_features``: it updates the columns those rows store (and the
+        intercepts); a column catches up on the steps it missed where their
+        effect has a closed form — SGD's L2 shrink, the decay of the
+        optimizers' running averages — and every column is brought up to date
+        at the end of each epoch.  This is exactly the dense step for SGD
+        without momentum (L2 included) and, without a penalty, for Adagrad,
+        RMSprop without momentum and Adadelta; for Adam, AdamW, NAdam, momentum
+        and the other penalised cases it is the approximation of torch's
+        ``SparseAdam`` (the drift a column's momentum would give it, and the
+        penalty's pull, in the steps it missed are left out).  Averaging
+        (``average``) and early stopping are unaffected.  "dense": every step
+        updates all ``n_features`` weights, exactly as for the same data
+        dense (with ``standardize="scale"``), at O(n_features) per step.
     warm_start : bool, default=False
         ``fit`` continues where the previous fit (or ``partial_fit``) stopped:
         its weights, optimizer state, batch size, learning rate and
@@ -319,6 +335,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         random_state: int | np.random.RandomState | None = None,
         standardize: bool | str = True,
         average: bool | int = False,
+        sparse_updates: str = "lazy",
         warm_start: bool = False,
         n_jobs: int | None = None,
         verbose: int = 0,
@@ -345,6 +362,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         self.random_state = random_state
         self.standardize = standardize
         self.average = average
+        self.sparse_updates = sparse_updates
         self.warm_start = warm_start
         self.n_jobs = n_jobs
         self.verbose = verbose

@@ -81,6 +81,7 @@ class Settings:
     shuffle: bool
     standardize: bool
     average: Any
+    sparse_updates: str
     verbose: int
     callback: Callable[[int, float], Any] | None
     validation_score: Callable[[np.ndarray, np.ndarray, np.ndarray], float]

@@ -439,6 +439,9 @@ class Trainer:
             optimizer=self.optimizer,
             schedule=self.schedule,
         )
+        # CSR mini-batches: lazy steps unless asked for dense ones (the engine takes them
+        # only without averaging and without a mean to fold in).
+        config.lazy = is_csr(X) and s.sparse_updates == "lazy"
         engine = kernel("train_epoch", X)
         mean = self.mean
         if mean is not None and not s.fit_intercept:

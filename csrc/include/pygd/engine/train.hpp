@@ -79,6 +79,9 @@ struct TrainSpec {
   double weight_per_row = 1.0;    // a partial batch of m rows is normalised by m * weight_per_row
   double lr_factor = 1.0;         // plateau factor set between epochs
   index_t average_start = -1;     // average the iterates after this step (-1: no averaging)
+  // CSR X, no averaging, no mean: lazy steps (engine/train.cpp, train_epoch_lazy) that cost
+  // what the batch's rows store, not k d; false: every step updates all k d + k values.
+  bool lazy = false;
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   // Asked between two steps, at least once per kInterruptCheckRows rows (and
@@ -101,6 +104,7 @@ struct TrainOptions {
   double l2 = 0.0, l1 = 0.0;
   double weight_per_row = 1.0;
   index_t average_start = -1;
+  bool lazy = false;  // TrainSpec::lazy
   index_t steps_per_epoch = 1;
   double schedule_offset = 0.0;
   double lr_factor = 1.0;

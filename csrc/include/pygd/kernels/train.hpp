@@ -34,6 +34,10 @@ struct BatchProblem {
   // mini-batches' rows, known in advance); 0: only the block's own.  Read by the
   // single-output path (pygd.linear's kernel, engine/train.cpp batch_sums).
   index_t lookahead = 0;
+  // CSR only: grad_coef arrives all zero and only the columns the block's rows store are
+  // written (the engine's lazy steps keep one zeroed buffer and clear what a step touched,
+  // instead of k*d values per step).
+  bool grad_zeroed = false;
 
   bool sparse() const { return csr.active; }
   // Elements a row holds on average: d for dense X, nnz / n for CSR (the block planner's width).
