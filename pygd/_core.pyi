@@ -366,3 +366,10 @@ def gram_f64(
     scale: npt.NDArray[np.float64] | None,
     shift: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, float]: ...
+
+def csr_column_stats_f32(
+    X: CsrMatrix, sample_weight: npt.NDArray[np.float32] | None, shift: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]: ...
+def csr_column_stats_f64(
+    X: CsrMatrix, sample_weight: npt.NDArray[np.float64] | None, shift: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]: ...

@@ -172,41 +172,23 @@ def _csr_column_stats(
     #   M2_j   = sum_{stored} s_i (y_ij - m_j)^2 + Z_j (c_j + m_j)^2
     #   S1_j   = sum_{stored} s_i (y_ij - m_j)   - Z_j (c_j + m_j)
     #   var_j  = (M2_j - S1_j^2 / W) / W
-    # Two passes over the stored values, each an ordered np.bincount
-    # (deterministic).  S1 is 0 in exact arithmetic: subtracting S1^2 / W
-    # removes the first-order rounding error of m_j (the corrected two-pass
-    # algorithm of Chan, Golub and LeVeque 1983).  The shift keeps a column
-    # stored in every row at the size of its spread (as the dense path's
-    # shift does), so that merging chunks does not square the rounding of a
-    # large mean into the variance.
-    n_samples, n_features = shape
-    y = data.astype(np.float64) - shift[indices]
-    stored_count = np.bincount(indices, minlength=n_features)
-    if weights is None:
-        total = float(n_samples)
-        entry_weight = None
-        stored_weight = stored_count.astype(np.float64)
-        weighted_y = y
-    else:
-        w = np.asarray(weights, dtype=np.float64)
-        total = float(w.sum())
-        entry_weight = np.repeat(w, np.diff(indptr))
-        stored_weight = np.bincount(indices, weights=entry_weight, minlength=n_features)
-        weighted_y = entry_weight * y
-    # A column stored in every row has no implicit zero (exactly, whatever the
-    # rounding of the weight sums).
-    implicit = np.where(stored_count == n_samples, 0.0, np.maximum(total - stored_weight, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        mean_rel = (np.bincount(indices, weights=weighted_y, minlength=n_features) - implicit * shift) / total
-        dev = y - mean_rel[indices]
-        weighted_dev = dev if entry_weight is None else entry_weight * dev
-        zero_dev = shift + mean_rel  # -(deviation of an implicit zero)
-        m2 = np.bincount(indices, weights=weighted_dev * dev, minlength=n_features) + implicit * zero_dev**2
-        s1 = np.bincount(indices, weights=weighted_dev, minlength=n_features) - implicit * zero_dev
-        var = np.maximum((m2 - s1 * s1 / total) / total, 0.0)
-        # Squares beyond float64 (a spread over ~1e154): inf, not inf - inf.
-        var = np.where(np.isinf(m2), np.inf, var)
-    return mean_rel, var, total
+    # Two passes over the stored values in C++ (_core.csr_column_stats_*: storage
+    # order, one thread, O(d) memory, no per-entry temporaries).  S1 is 0 in exact
+    # arithmetic: subtracting S1^2 / W removes the first-order rounding error of
+    # m_j (the corrected two-pass algorithm of Chan, Golub and LeVeque 1983).  The
+    # shift keeps a column stored in every row at the size of its spread (as the
+    # dense path's shift does), so that merging chunks does not square the rounding
+    # of a large mean into the variance.
+    dtype = np.float32 if data.dtype == np.float32 else np.float64
+    data = np.ascontiguousarray(data, dtype=dtype)
+    wide = indices.dtype.itemsize == 8 or indptr.dtype.itemsize == 8
+    index_dtype = np.int64 if wide else np.int32
+    X = _core.CsrMatrix(data, np.ascontiguousarray(indices, dtype=index_dtype),
+                        np.ascontiguousarray(indptr, dtype=index_dtype), int(shape[1]))
+    w = None if weights is None else np.ascontiguousarray(weights, dtype=dtype)
+    stats = getattr(_core, "csr_column_stats_" + core_suffix(dtype))
+    mean_rel, var, total = stats(X, w, np.ascontiguousarray(shift, dtype=np.float64))
+    return mean_rel, var, float(total)
 
 
 def _sparse_weights(sample_weight: Any, X: Any) -> np.ndarray | None:

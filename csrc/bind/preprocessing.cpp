@@ -29,6 +29,25 @@ py::tuple column_stats(const array_of<T>& X, const std::optional<array_of<T>>& s
   return py::make_tuple(weight_sum, mean, var, saw_inf);
 }
 
+// (mean_rel, var, weight_sum) of a canonical CSR matrix's columns relative to shift
+// (engine/preprocessing.hpp, csr_column_stats).
+template <class T>
+py::tuple csr_column_stats(const bind::CsrInput& X, const std::optional<array_of<T>>& sample_weight,
+                           const array_of<double>& shift) {
+  const CsrView<T> view = bind::csr_view<T>(X, "X");
+  const T* weights = sample_weight ? bind::vector_data(*sample_weight, X.rows, "sample_weight") : nullptr;
+  const double* c = bind::vector_data(shift, X.cols, "shift");
+  py::array_t<double> mean(X.cols), var(X.cols);
+  double* mean_data = mean.mutable_data();
+  double* var_data = var.mutable_data();
+  double total;
+  {
+    py::gil_scoped_release release;
+    total = pygd::csr_column_stats(view, X.rows, X.cols, weights, c, mean_data, var_data);
+  }
+  return py::make_tuple(mean, var, total);
+}
+
 // Bytes [lo, hi) an array's elements span.
 template <class T>
 std::pair<std::uintptr_t, std::uintptr_t> extent(const array_of<T>& a) {
@@ -74,6 +93,11 @@ void def_for(py::module_& m, const char* suffix) {
         py::arg("shift") = py::none(),
         "(weight_sum, mean, var, saw_inf) of every column, NaNs left out (mean relative to "
         "shift when one is given); inputs validated by pygd.preprocessing.");
+  m.def(("csr_column_stats_" + s).c_str(), &csr_column_stats<T>, py::arg("X"),
+        py::arg("sample_weight").noconvert(), py::arg("shift").noconvert(),
+        "(mean - shift, var, weight_sum) of a canonical CSR matrix's columns (a _core.CsrMatrix; "
+        "rows not storing a column count as 0 there), in two passes over the stored values; "
+        "inputs validated by pygd.preprocessing.");
   m.def(("standardize_" + s).c_str(), &affine<T, false>, py::arg("X"), py::arg("out").noconvert(),
         py::arg("center"), py::arg("scale"),
         "out = (X - center) / scale (out may be X); returns whether X holds an infinity.");

@@ -2,6 +2,8 @@
 // parallel, block moments merged in block order (see pygd/kernels/preprocessing.hpp).
 #include "pygd/engine/preprocessing.hpp"
 
+#include <cmath>
+
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -121,6 +123,66 @@ bool unstandardize(const MatrixView<T>& X, const MutableMatrixView<T>& out,
                    const double* center, const double* scale) {
   return affine(active_table().unstandardize<T>(), X, out, center, scale);
 }
+
+namespace {
+
+template <class T, class I>
+double csr_stats(const T* values, const I* indices, const I* indptr, index_t n, index_t d,
+                 const T* sw, const double* shift, double* mean_rel, double* var) {
+  std::vector<double> stored_weight(static_cast<size_t>(d), 0.0), s1(static_cast<size_t>(d), 0.0);
+  std::vector<index_t> stored_count(static_cast<size_t>(d), 0);
+  double total = 0.0;
+  for (index_t j = 0; j < d; ++j) mean_rel[j] = 0.0;
+  for (index_t i = 0; i < n; ++i) {  // pass 1: weights and weighted sums of y = x - c
+    const double s = sw ? double(sw[i]) : 1.0;
+    total += s;
+    for (index_t e = index_t(indptr[i]); e < index_t(indptr[i + 1]); ++e) {
+      const index_t j = index_t(indices[e]);
+      stored_weight[j] += s;
+      stored_count[j] += 1;
+      mean_rel[j] += s * (double(values[e]) - shift[j]);
+    }
+  }
+  std::vector<double> implicit(static_cast<size_t>(d));
+  for (index_t j = 0; j < d; ++j) {
+    const double z = stored_count[j] == n ? 0.0 : total - stored_weight[j];
+    implicit[j] = z > 0 ? z : 0.0;
+    mean_rel[j] = (mean_rel[j] - implicit[j] * shift[j]) / total;
+    var[j] = 0.0;  // M2 accumulates here
+  }
+  for (index_t i = 0; i < n; ++i) {  // pass 2: deviations from the mean, subtracted first
+    const double s = sw ? double(sw[i]) : 1.0;
+    for (index_t e = index_t(indptr[i]); e < index_t(indptr[i + 1]); ++e) {
+      const index_t j = index_t(indices[e]);
+      const double dev = (double(values[e]) - shift[j]) - mean_rel[j];
+      var[j] += s * dev * dev;
+      s1[j] += s * dev;
+    }
+  }
+  for (index_t j = 0; j < d; ++j) {
+    const double zero_dev = shift[j] + mean_rel[j];
+    const double m2 = var[j] + implicit[j] * zero_dev * zero_dev;
+    const double first = s1[j] - implicit[j] * zero_dev;
+    const double v = (m2 - first * first / total) / total;
+    var[j] = std::isinf(m2) ? m2 : (v > 0 ? v : 0.0);
+  }
+  return total;
+}
+
+}  // namespace
+
+template <class T>
+double csr_column_stats(const CsrView<T>& X, index_t n, index_t d, const T* sample_weight,
+                        const double* shift, double* mean_rel, double* var) {
+  if (X.indices64)
+    return csr_stats(X.values, X.indices64, X.indptr64, n, d, sample_weight, shift, mean_rel, var);
+  return csr_stats(X.values, X.indices32, X.indptr32, n, d, sample_weight, shift, mean_rel, var);
+}
+
+template double csr_column_stats<float>(const CsrView<float>&, index_t, index_t, const float*,
+                                        const double*, double*, double*);
+template double csr_column_stats<double>(const CsrView<double>&, index_t, index_t, const double*,
+                                         const double*, double*, double*);
 
 template bool column_stats<float>(const MatrixView<float>&, const float*, const double*,
                                    double*, double*, double*);

@@ -257,7 +257,14 @@ struct BatchSums {
   }
   BlockPlan plan_for(index_t m) const {
     const index_t width = pb.row_width();
-    return plan_row_blocks(m, scratch.stride(), width, kMinBlockRows * width);
+    index_t max_blocks = 512;
+    if (pb.sparse()) {
+      // Each block zeroes k d partial sums and the reduction adds them up: however sparse
+      // the rows, keep that below a quarter of the stored values the blocks read.
+      const index_t cap = m * width / (4 * (scratch.kd > 0 ? scratch.kd : 1));
+      max_blocks = cap < 1 ? 1 : (cap < max_blocks ? cap : max_blocks);
+    }
+    return plan_row_blocks(m, scratch.stride(), width, kMinBlockRows * width, max_blocks);
   }
   void start(index_t first, index_t m) {
     begin = first;
@@ -278,13 +285,23 @@ struct BatchSums {
     }
     kernel(pb, begin + plan.begin(b), begin + plan.end(b), out, out + kd, out + kd + k);
   }
-  void reduce() {  // block order, whatever the threads did
+  void reduce() {  // block order for every entry, whatever the threads did
     const index_t stride = scratch.stride();
     double* acc = scratch.block(0);
-    for (index_t b = 1; b < plan.count; ++b) {
-      const double* part = scratch.block(b);
-      for (index_t j = 0; j < stride; ++j) acc[j] += part[j];
+    auto add = [&](index_t j0, index_t j1) {
+      for (index_t b = 1; b < plan.count; ++b) {
+        const double* part = scratch.block(b);
+        for (index_t j = j0; j < j1; ++j) acc[j] += part[j];
+      }
+    };
+    constexpr index_t kChunk = 1 << 14;  // entries per task of a parallel reduction
+    if (stride * (plan.count - 1) < (index_t(1) << 18)) {
+      add(0, stride);
+      return;
     }
+    parallel_for((stride + kChunk - 1) / kChunk, [&](index_t c) {
+      add(c * kChunk, (c + 1) * kChunk < stride ? (c + 1) * kChunk : stride);
+    });
   }
   void run(index_t first, index_t m) {
     start(first, m);

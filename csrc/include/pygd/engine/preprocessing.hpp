@@ -22,6 +22,21 @@ template <class T>
 bool column_stats(const MatrixView<T>& X, const T* sample_weight, const double* shift,
                   double* weight_sum, double* mean, double* var);
 
+// Weighted mean and variance of every column of a canonical CSR matrix (no duplicate
+// column within a row), every row counting in every column (an entry a row does not
+// store is 0), relative to `shift` (d values):  with y_ij = x_ij - c_j, W = sum_i s_i and
+// Z_j = W - sum_{stored} s_i (the implicit zeros' weight; 0 for a column stored in every row)
+//   mean_rel_j = (sum_{stored} s_i y_ij - Z_j c_j) / W
+//   M2_j = sum_{stored} s_i (y_ij - m_j)^2 + Z_j (c_j + m_j)^2,
+//   S1_j = sum_{stored} s_i (y_ij - m_j) - Z_j (c_j + m_j)
+//   var_j = max((M2_j - S1_j^2 / W) / W, 0)        (inf where M2 overflows)
+// (reference: pygd.reference.sparse_column_stats_reference; the corrected two-pass
+// formula).  Two passes over the stored values in storage order, one thread: the same
+// bits always, O(d) memory.  sample_weight may be nullptr (all ones).  Returns W.
+template <class T>
+double csr_column_stats(const CsrView<T>& X, index_t n, index_t d, const T* sample_weight,
+                        const double* shift, double* mean_rel, double* var);
+
 // out = (X - center) / scale column-wise (standardize) or out = X * scale +
 // center (unstandardize); out may be X itself.  Returns true if X holds an
 // infinity.
