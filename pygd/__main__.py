@@ -5,10 +5,11 @@
     (when pygd.linear_model is installed); Himmelblau minimised from four
     starts with each optimizer; with matplotlib, PNG pictures in ``DIR``
     (default ``./pygd-demo``).
-``python -m pygd bench [--quick] [--json FILE] [--repeat N] [--tto]``
+``python -m pygd bench [--quick] [--json FILE] [--repeat N] [--tto] [--sparse]``
     the benchmark cases, a ratio table and JSON; ``--tto`` adds the
     time-to-optimum table of pygd and scikit-learn on generated problems
-    (:mod:`pygd._tto`; small sizes with ``--quick``).
+    (:mod:`pygd._tto`; small sizes with ``--quick``); ``--sparse`` the
+    sparse-input table (:mod:`pygd._sparse_bench`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import _bench, _tto
+from . import _bench, _sparse_bench, _tto
 from ._config import show_config
 from ._minimize import minimize
 from . import testing
@@ -254,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="also time pygd and scikit-learn to the exact optimum of generated least "
                             "squares, Huber and logistic problems (time, passes, objective gap; "
                             "'tto' in the JSON); full sizes take minutes, --quick seconds")
+    bench.add_argument("--sparse", action="store_true",
+                       help="also run the sparse-input benchmark (text-like CSR data: loss_grad "
+                            "against the read probe, epochs against SGDClassifier, time to "
+                            "LogisticRegression's objective, peak memory; 'sparse' in the JSON)")
     args = parser.parse_args(argv)
 
     if args.command == "bench":
@@ -272,6 +277,15 @@ def main(argv: list[str] | None = None) -> int:
             results["tto"] = rows
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
+        if args.sparse:
+            print("\nSparse input: text-like CSR data against scikit-learn (pygd._sparse_bench)")
+            rows = _sparse_bench.run(full=not args.quick, progress=progress)
+            print(_sparse_bench.format_table(rows))
+            with open(args.json) as f:
+                results = json.load(f)
+            results["sparse"] = rows
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2, default=str)
         print(f"\nresults written to {args.json}")
         return 0
     return demo(out=args.out, plots=not args.no_plots)
