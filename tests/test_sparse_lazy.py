@@ -86,7 +86,7 @@ def core_csr(X):
 
 
 def run_engine(X, Y, sw, orders, batch, opt, *, l2=0.0, l1=0.0, scale=None, mean=None, loss="squared_error",
-               fit_intercept=True, lazy=True):
+               fit_intercept=True, lazy=True, schedule=None):
     """Epochs of _core.train_epoch_* over ``orders`` from zero parameters and state."""
     k, d = Y.shape[1], X.shape[1]
     size = k * d + k
@@ -96,7 +96,7 @@ def run_engine(X, Y, sw, orders, batch, opt, *, l2=0.0, l1=0.0, scale=None, mean
     n_order = len(orders[0]) if orders[0] is not None else X.shape[0]
     options = train_options(opt, loss=loss, fit_intercept=fit_intercept, l2=l2, l1=l1,
                             weight_per_row=1.0 if sw is None else float(sw.astype(np.float64).mean()),
-                            steps_per_epoch=-(-n_order // batch), lazy=lazy)
+                            steps_per_epoch=-(-n_order // batch), lazy=lazy, schedule=schedule)
     engine = _core.train_epoch_f32 if X.dtype == np.float32 else _core.train_epoch_f64
     Xe = core_csr(X) if sp.issparse(X) else X
     if scale is not None and mean is None:
@@ -230,3 +230,35 @@ def test_lazy_shrink_factor_not_positive():
     assert np.all(np.isfinite(params))
     assert_rel(params, expected, 1e-12)
     assert_rel(params, dense, 1e-12)
+
+
+@pytest.mark.parametrize("optimizer,penalty", [("sgd", "l2"), ("sgd_wd", "elasticnet"), ("adam", "l2"),
+                                               ("rmsprop_momentum", "none")])
+@pytest.mark.parametrize("schedule", [dict(kind="invscaling", power_t=0.5),
+                                      dict(kind="warmup_cosine", T_max=3.0, eta_min=0.001, warmup=1.0)])
+def test_lazy_epoch_with_a_schedule(optimizer, penalty, schedule):
+    # A varying rate: SGD's catch-up shrink is a product of different factors, not a power.
+    X, Y, sw, rng = sparse_problem(seed=7)
+    orders = [rng.permutation(X.shape[0]) for _ in range(3)]
+    l2, l1 = PENALTIES[penalty]
+    opt = OPTIMIZERS[optimizer]
+    params, losses = run_engine(X, Y, sw, orders, 4, opt, l2=l2, l1=l1, schedule=schedule)
+    expected = np.zeros_like(params)
+    _, _, ref_losses = ref.lazy_train_reference(X, Y, sw, orders, 4, expected, optimizer=opt, l2=l2, l1=l1,
+                                                schedule=schedule, weight_per_row=float(sw.mean()))
+    assert_rel(params, expected, 1e-12)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [1, 47, 48, 100])
+def test_lazy_epoch_batch_sizes(batch):
+    # One row per step; a short last batch; one batch that is the whole epoch (D = S).
+    X, Y, sw, rng = sparse_problem(seed=8)
+    orders = [rng.permutation(X.shape[0]) for _ in range(2)]
+    opt = OPTIMIZERS["adam"]
+    params, losses = run_engine(X, Y, sw, orders, batch, opt, l2=0.01, l1=0.001)
+    expected = np.zeros_like(params)
+    _, _, ref_losses = ref.lazy_train_reference(X, Y, sw, orders, batch, expected, optimizer=opt, l2=0.01,
+                                                l1=0.001, weight_per_row=float(sw.mean()))
+    assert_rel(params, expected, 1e-12)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
