@@ -606,7 +606,8 @@ def unstandardize(X: np.ndarray, center: Any, scale: Any) -> np.ndarray:
 # (the *_step functions above), the L1 proximal step and averaging.
 # =============================================================================
 
-__all__ += ["batch_loss_grad", "l1_step_sizes", "momentum_coef", "scheduled_lr", "train_reference"]
+__all__ += ["batch_loss_grad", "l1_step_sizes", "momentum_coef", "scheduled_lr", "train_reference",
+            "lazy_train_reference"]
 
 _STEP_FUNCTIONS: dict[str, Callable[..., None]] = {
     "sgd": sgd_step,
@@ -866,6 +867,180 @@ def train_reference(
                 average[:size] = a + (params[:size].astype(np.float64) - a) / n_averaged
         losses.append(epoch_loss)
     return params, average, losses
+
+
+#: The running averages a lazy step decays in the steps a column missed (LazyColumns in
+#: csrc/engine/train.cpp): state name -> the hyper-parameter that is its per-step factor.
+_LAZY_DECAYS: dict[str, dict[str, Callable[[dict[str, Any]], float]]] = {
+    "sgd": {"momentum_buffer": lambda h: h.get("momentum", 0.0)},
+    "adam": {"exp_avg": lambda h: h["betas"][0], "exp_avg_sq": lambda h: h["betas"][1]},
+    "nadam": {"exp_avg": lambda h: h["betas"][0], "exp_avg_sq": lambda h: h["betas"][1]},
+    "adagrad": {},
+    "rmsprop": {"square_avg": lambda h: h["alpha"], "momentum_buffer": lambda h: h["momentum"],
+                "grad_avg": lambda h: h["alpha"]},
+    "adadelta": {"square_avg": lambda h: h["rho"], "acc_delta": lambda h: h["rho"]},
+}
+
+
+def lazy_train_reference(
+    X: Any, Y: np.ndarray, sample_weight: np.ndarray | None, orders: list[np.ndarray],
+    batch_size: int, params: np.ndarray, *, optimizer: dict[str, Any],
+    schedule: dict[str, Any] | None = None, loss: str = "squared_error", epsilon: float = 0.1,
+    fit_intercept: bool = True, l2: float = 0.0, l1: float = 0.0, scale: np.ndarray | None = None,
+    weight_per_row: float = 1.0, steps_per_epoch: int | None = None, schedule_offset: float = 0.0,
+) -> tuple[np.ndarray, None, list[float]]:
+    r"""The engine's lazy epochs over CSR ``X`` (``TrainOptions.lazy``; csrc/engine/train.cpp,
+    ``train_epoch_lazy``), one per array of row numbers in ``orders``.
+
+    The same arguments as :func:`train_reference` but no centring (``scale`` only: the lazy
+    path never centres) and no averaging (the engine takes dense steps then).  Each
+    column j of w keeps the step count at which it was last current; per batch B of m rows
+    at step t (counting from the run's first step):
+
+    1. J: the columns B's rows store, in the order first met (rows in order, entries in
+       storage order; a duplicate counts once).
+    2. Catch-up of every j in J (of every column before the epoch's last batch) on the
+       steps s it missed, where the batch gradient of column j was 0:
+       SGD without momentum, with L2 or weight decay:
+       :math:`w_j \leftarrow w_j \prod_s (1 - \gamma_s(\text{l2} + \text{weight\_decay}))`;
+       every running average a with per-step factor :math:`\beta`:
+       :math:`a_j \leftarrow a_j \beta^{\#\text{missed}}` (SGD's momentum buffer by
+       momentum; Adam's and NAdam's exp_avg by beta1, exp_avg_sq by beta2, max_exp_avg_sq
+       not at all; RMSprop's square_avg and grad_avg by alpha, its momentum buffer by
+       momentum; Adadelta's square_avg and acc_delta by rho; Adagrad's sum not at all).
+       Each updated value is rounded to X's dtype once.  Nothing else of the missed
+       steps is replayed (momentum's drift, Adam's moments, the penalty's pull for the
+       other optimizers: the SparseAdam approximation).
+    3. :func:`batch_loss_grad` at :math:`v = w / \text{scale}` and the intercepts b;
+       :math:`D` as in :func:`train_reference`;
+       :math:`\nabla_{w_{tj}} = G_{tj} / \text{scale}_j / D + \text{l2}\, w_{tj}` for j in J,
+       :math:`\nabla_b = G_b / D`, rounded to X's dtype.
+    4. The optimizer's step function on the gathered arrays (w_J row-major by output, then
+       b with an intercept), their gathered state and the global step count (Adam's bias
+       corrections, Adagrad's decay, NAdam's ``mu_product`` and SGD's first step are the
+       run's, not the column's), at the scheduled rate :math:`\gamma_t`; then the L1 step
+       with :func:`l1_step_sizes` of the gathered state; scattered back, J current at t.
+    5. After the epoch's last batch, and at each epoch's end, every column is brought up
+       to date: between epochs nothing lazy carries over.
+
+    ``params`` (k*d + k, X's dtype) is updated in place; returns (params, None, per-epoch
+    sums of s_i l_i).  Equal to :func:`train_reference` (with ``mean`` None) to rounding for
+    SGD without momentum (any L2, no L1), and for Adagrad, RMSprop without momentum and
+    Adadelta without any penalty.
+    """
+    dtype = X.dtype
+    schedule = schedule or {"kind": "constant"}
+    k = Y.shape[1]
+    d = X.shape[1]
+    kd = k * d
+    n_icpt = k if fit_intercept else 0
+    kind = optimizer["kind"]
+    hyper = {key: value for key, value in optimizer.items() if key not in ("kind", "lr")}
+    if kind == "adam" and "decoupled_weight_decay" not in hyper:
+        hyper["decoupled_weight_decay"] = False
+    if kind == "adagrad":
+        hyper.setdefault("initial_accumulator_value", 0.0)
+    step_fn = _STEP_FUNCTIONS[kind]
+    import inspect
+
+    resolved = {name: p.default for name, p in inspect.signature(step_fn).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    resolved.update(hyper)
+    inv_scale = np.ones(d) if scale is None else 1.0 / np.asarray(scale, dtype=np.float64)
+    shrink_rate = l2 + resolved.get("weight_decay", 0.0)
+    shrinks = kind == "sgd" and resolved.get("momentum", 0.0) == 0 and shrink_rate != 0
+    decays = {name: float(factor(resolved)) for name, factor in _LAZY_DECAYS[kind].items()}
+
+    # The full-size state (params' layout), as the step function would create it, plus
+    # the scalars (step, mu_product) that are the run's.
+    full: dict[str, np.ndarray] = {}
+    scalars: dict[str, Any] = {}
+    sgd_buffer_started = False
+    step = 0
+    coef_c = 0.0
+    lrs: list[float] = [0.0]  # lrs[s]: the rate of step s (from 1)
+    last = np.zeros(d, dtype=np.int64)  # the step count at which column j was last current
+
+    def bring(columns: np.ndarray, now: int) -> None:
+        for j in columns:
+            missed = now - int(last[j])
+            if missed <= 0:
+                continue
+            idx = np.arange(k) * d + j
+            if shrinks:
+                factor = float(np.prod([1.0 - lrs[s] * shrink_rate for s in range(last[j] + 1, now + 1)]))
+                params[idx] = (params[idx].astype(np.float64) * factor).astype(dtype)
+            for name, beta in decays.items():
+                if name in full and beta != 1.0:
+                    full[name][idx] = (full[name][idx].astype(np.float64) * beta**missed).astype(dtype)
+            last[j] = now
+
+    losses = []
+    for order in orders:
+        order = np.arange(X.shape[0]) if order is None else np.asarray(order)
+        n_order = len(order)
+        spe = steps_per_epoch or -(-n_order // batch_size)
+        last[:] = step  # the epoch starts with every column current
+        epoch_loss = 0.0
+        for pos in range(0, n_order, batch_size):
+            rows = order[pos : pos + batch_size]
+            m = len(rows)
+            last_batch = pos + m >= n_order
+            _, cols, _ = csr_entries(X, rows)
+            touched = cols[np.sort(np.unique(cols, return_index=True)[1])]  # first-met order
+            bring(np.arange(d) if last_batch else touched, step)
+            w = params[:kd].astype(np.float64).reshape(k, d)
+            b = params[kd:].astype(np.float64) if fit_intercept else np.zeros(k)
+            G, Gb, L, S = batch_loss_grad(X, Y, sample_weight, rows, w * inv_scale, b, loss=loss,
+                                          epsilon=epsilon)
+            epoch_loss += L
+            D = S if m == n_order else m * weight_per_row
+            nJ = len(touched)
+            gathered = (np.arange(k)[:, None] * d + touched[None, :]).ravel()  # row-major by output
+            idx = np.concatenate([gathered, kd + np.arange(n_icpt)]).astype(np.int64)
+            grad_w = (G[:, touched] * inv_scale[touched] / D + l2 * w[:, touched]).ravel()
+            grad = np.concatenate([grad_w, (Gb / D)[:n_icpt]]).astype(dtype)
+            cparam = params[idx].copy()
+            cstate: dict[str, Any] = dict(scalars)
+            for name, array in full.items():
+                cstate[name] = array[idx].copy()
+            if kind == "sgd" and not sgd_buffer_started:
+                cstate["momentum_buffer"] = None  # the run's first step: b = g
+            if kind != "sgd" and not full:
+                cstate = {}  # the step function creates its state as torch does
+            step += 1
+            lr = scheduled_lr(optimizer, schedule, step, spe, schedule_offset)
+            lrs.append(lr)
+            acc_delta_before = cstate["acc_delta"][: k * nJ].copy() if "acc_delta" in cstate else None
+            first_step = cstate.get("momentum_buffer") is None
+            step_fn(cparam, grad, cstate, lr=lr, **hyper)
+            coef_c = momentum_coef(kind, hyper, coef_c, first_step)
+            if kind == "sgd" and cstate.get("momentum_buffer") is not None:
+                sgd_buffer_started = True
+            if acc_delta_before is None and kind == "adadelta":
+                acc_delta_before = np.zeros(k * nJ, dtype)
+            if l1 != 0:
+                threshold = l1_step_sizes(kind, hyper, lr, cstate, k * nJ, momentum_coef=coef_c,
+                                          acc_delta_before=acc_delta_before) * l1
+                cw = cparam[: k * nJ].astype(np.float64)
+                cparam[: k * nJ] = np.sign(cw) * np.maximum(np.abs(cw) - threshold, 0.0)
+            params[idx] = cparam
+            for name, value in cstate.items():
+                if isinstance(value, np.ndarray):
+                    if name not in full:
+                        init = np.zeros(kd + k, dtype)
+                        if name == "sum":
+                            init[:] = hyper.get("initial_accumulator_value", 0.0)
+                        full[name] = init
+                    full[name][idx] = value
+                elif value is not None:
+                    scalars[name] = value
+            last[touched] = step
+            if last_batch:
+                bring(np.arange(d), step)
+        bring(np.arange(d), step)
+        losses.append(epoch_loss)
+    return params, None, losses
 
 
 def objective_grad(
