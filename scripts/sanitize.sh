@@ -4,8 +4,8 @@
 # SIMD level this CPU supports (PYGD_SIMD=<level>; the tests' simd_level
 # fixture also switches levels inside each run).
 #
-#   scripts/sanitize.sh            tests/test_core_*.py and tests/test_linear*.py
-#   scripts/sanitize.sh --quick    tests/test_core_train.py only, default level (for CI)
+#   scripts/sanitize.sh            tests/test_core_*.py, tests/test_linear*.py, tests/test_sparse*.py
+#   scripts/sanitize.sh --quick    tests/test_core_train.py and the CSR input/kernel tests (for CI)
 #
 # Environment: PYTHON (default python3), SANITIZE_WORK (default: a temp dir,
 # removed at exit unless KEEP=1).  Needs gcc's libasan/libubsan (LD_PRELOADed
@@ -54,9 +54,13 @@ python -m pip install --quiet --no-build-isolation --no-deps --force-reinstall \
   "$repo"
 
 if [ "$quick" = 1 ]; then
-  tests=("$repo/tests/test_core_train.py")
+  # The engine's kernels, and CSR input: the bad structures, values and shapes, and one
+  # pass of every CSR kernel (tests/test_sparse.py's kernel and input tests).
+  tests=("$repo/tests/test_core_train.py" "$repo/tests/test_sparse_input.py" "$repo/tests/test_sparse.py")
+  quick_filter=" and (test_core_train or test_sparse_input or csr_matrix or duplicates or non_finite or input_checks or linear_predict or lazy_option)"
 else
-  tests=("$repo"/tests/test_core_*.py "$repo"/tests/test_linear*.py)
+  tests=("$repo"/tests/test_core_*.py "$repo"/tests/test_linear*.py "$repo"/tests/test_sparse*.py)
+  quick_filter=""
 fi
 
 export LD_PRELOAD="$asan $ubsan"
@@ -80,6 +84,6 @@ for level in "${levels[@]}"; do
   # test_thread_determinism_in_subprocesses starts Pythons with a clean environment
   # (no LD_PRELOAD), which the ASan runtime refuses to run in: not a pygd problem.
   python -m pytest "${tests[@]}" -q -x -p no:cacheprovider \
-    -k "not test_thread_determinism_in_subprocesses" || status=$?
+    -k "not test_thread_determinism_in_subprocesses$quick_filter" || status=$?
 done
 exit "$status"
