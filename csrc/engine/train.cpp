@@ -482,13 +482,47 @@ namespace {
 // without any penalty.  Otherwise it is torch's SparseAdam kind of approximation: the
 // drift momentum or Adam's moments would give a column in the steps it missed, and the
 // penalty's pull in those steps, are left out (pygd.linear_model documents which).
+// The state arrays each kind reads (engine/optim.hpp's layouts): the others are neither
+// gathered nor scattered by a lazy step.
+inline void used_states(const OptimizerOptions& o, bool used[3]) {
+  used[0] = used[1] = used[2] = false;
+  switch (o.kind) {
+    case OptimizerKind::sgd:
+      used[0] = o.momentum != 0;
+      return;
+    case OptimizerKind::adam:
+      used[0] = used[1] = true;
+      used[2] = o.amsgrad;
+      return;
+    case OptimizerKind::nadam:
+    case OptimizerKind::adadelta:
+      used[0] = used[1] = true;
+      return;
+    case OptimizerKind::adagrad:
+      used[0] = true;
+      return;
+    case OptimizerKind::rmsprop:
+      used[0] = true;
+      used[1] = o.momentum > 0;
+      used[2] = o.centered;
+      return;
+  }
+}
+
+// A column's bookkeeping in one place (one cache line holds two of them): the step count
+// when it was last current, the shrink's running log then, and the batch that last met it.
+struct ColumnClock {
+  std::int64_t last = 0;
+  double log_at = 0.0;
+  std::int64_t seen = -1;
+};
+
 template <class T>
 struct LazyColumns {
   index_t d = 0, k = 0;
   T* params = nullptr;
-  T* state[3] = {nullptr, nullptr, nullptr};
-  std::vector<std::int64_t> last;  // counters.steps when the column was last current
-  std::vector<double> log_at;      // log_now then
+  T* state[3] = {nullptr, nullptr, nullptr};  // only the arrays the optimizer reads
+  std::vector<ColumnClock> clock;
   double log_now = 0.0;            // sum of log(shrink factor) over the steps taken
   bool shrink = false;
   bool decays[3] = {false, false, false};
@@ -498,10 +532,13 @@ struct LazyColumns {
     d = spec.data.X.cols;
     k = spec.data.k;
     params = st.params;
-    for (int s = 0; s < 3; ++s) state[s] = st.state[s];
-    last.assign(static_cast<size_t>(d), now);
-    log_at.assign(static_cast<size_t>(d), 0.0);
     const OptimizerOptions& o = spec.optimizer;
+    bool used[3];
+    used_states(o, used);
+    for (int s = 0; s < 3; ++s) state[s] = used[s] ? st.state[s] : nullptr;
+    ColumnClock start;
+    start.last = now;
+    clock.assign(static_cast<size_t>(d), start);
     double factor[3] = {1, 1, 1};
     switch (o.kind) {
       case OptimizerKind::sgd:
@@ -536,10 +573,11 @@ struct LazyColumns {
 
   // Column j made current at `now` steps (its missed steps' closed-form effect).
   void bring(index_t j, std::int64_t now) {
-    const std::int64_t missed = now - last[j];
+    ColumnClock& c = clock[j];
+    const std::int64_t missed = now - c.last;
     if (missed <= 0) return;
     double scale = 1.0;
-    if (shrink) scale = std::exp(log_now - log_at[j]);
+    if (shrink) scale = std::exp(log_now - c.log_at);
     for (index_t t = 0; t < k; ++t) {
       const index_t i = t * d + j;
       if (shrink) params[i] = T(double(params[i]) * scale);
@@ -554,8 +592,8 @@ struct LazyColumns {
     mark(j, now);
   }
   void mark(index_t j, std::int64_t now) {
-    last[j] = now;
-    log_at[j] = log_now;
+    clock[j].last = now;
+    clock[j].log_at = log_now;
   }
   void bring_all(std::int64_t now) {
     for (index_t j = 0; j < d; ++j) bring(j, now);
@@ -568,7 +606,7 @@ struct LazyColumns {
     const double f = 1.0 - lr * l2;
     if (f > 0) {
       log_now += std::log(f);
-      for (index_t j : touched) log_at[j] = log_now;
+      for (index_t j : touched) clock[j].log_at = log_now;
       return;
     }
     std::vector<char> is_touched(static_cast<size_t>(d), 0);
@@ -577,10 +615,10 @@ struct LazyColumns {
       if (is_touched[j]) continue;
       bring(j, now - 1);
       for (index_t t = 0; t < k; ++t) params[t * d + j] = T(double(params[t * d + j]) * f);
-      last[j] = now;
+      clock[j].last = now;
     }
     log_now = 0.0;
-    std::fill(log_at.begin(), log_at.end(), 0.0);
+    for (ColumnClock& c : clock) c.log_at = 0.0;
   }
 };
 
@@ -610,7 +648,6 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   pb.grad_zeroed = true;
 
   LazyColumns<T> columns(spec, state, counters.steps, n_steps);
-  std::vector<std::int64_t> seen(static_cast<size_t>(d), -1);
   std::vector<index_t> touched;
   std::vector<T> cparam, cgrad, cstate[3];
   std::vector<double> eta, acc_delta_before;
@@ -638,8 +675,8 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
         const index_t row = data.rows ? data.rows[i] : i;
         for (index_t e = index_t(indptr[row]); e < index_t(indptr[row + 1]); ++e) {
           const index_t j = index_t(indices[e]);
-          if (seen[j] != batch_number) {
-            seen[j] = batch_number;
+          if (columns.clock[j].seen != batch_number) {
+            columns.clock[j].seen = batch_number;
             touched.push_back(j);
           }
         }
@@ -700,27 +737,28 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     const index_t nJ = index_t(touched.size()), cw = k * nJ, csize = cw + n_icpt;
     cparam.resize(static_cast<size_t>(csize));
     cgrad.resize(static_cast<size_t>(csize));
+    T* const* st = columns.state;  // the arrays this optimizer reads
     for (int s = 0; s < 3; ++s)
-      if (state.state[s]) cstate[s].resize(static_cast<size_t>(csize));
+      if (st[s]) cstate[s].resize(static_cast<size_t>(csize));
     for (index_t t = 0; t < k; ++t) {
       for (index_t a = 0; a < nJ; ++a) {
         const index_t j = touched[a], i = t * d + j, c = t * nJ + a;
         cparam[c] = params[i];
         cgrad[c] = T(gradient(t, j, double(params[i])));
         for (int s = 0; s < 3; ++s)
-          if (state.state[s]) cstate[s][c] = state.state[s][i];
+          if (st[s]) cstate[s][c] = st[s][i];
       }
     }
     for (index_t t = 0; t < n_icpt; ++t) {
       cparam[cw + t] = params[kd + t];
       cgrad[cw + t] = T(Gb[t] * inv_D);
       for (int s = 0; s < 3; ++s)
-        if (state.state[s]) cstate[s][cw + t] = state.state[s][kd + t];
+        if (st[s]) cstate[s][cw + t] = st[s][kd + t];
     }
     ParamArrays<T> arrays;
     arrays.param = cparam.data();
     arrays.grad = cgrad.data();
-    for (int s = 0; s < 3; ++s) arrays.state[s] = state.state[s] ? cstate[s].data() : nullptr;
+    for (int s = 0; s < 3; ++s) arrays.state[s] = st[s] ? cstate[s].data() : nullptr;
     arrays.size = csize;
 
     counters.steps += 1;
@@ -747,7 +785,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
         const index_t j = touched[a], i = t * d + j, c = t * nJ + a;
         params[i] = cparam[c];
         for (int s = 0; s < 3; ++s)
-          if (state.state[s]) state.state[s][i] = cstate[s][c];
+          if (st[s]) st[s][i] = cstate[s][c];
         coef[i] = double(params[i]) * inv_scale[j];
         G[i] = 0.0;
       }
@@ -755,7 +793,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     for (index_t t = 0; t < n_icpt; ++t) {
       params[kd + t] = cparam[cw + t];
       for (int s = 0; s < 3; ++s)
-        if (state.state[s]) state.state[s][kd + t] = cstate[s][cw + t];
+        if (st[s]) st[s][kd + t] = cstate[s][cw + t];
     }
     for (index_t j : touched) columns.mark(j, counters.steps);
     columns.after_step(lr, l2 + optimizer.weight_decay, counters.steps, touched);
