@@ -150,9 +150,23 @@ def loss_grad(
 
 
 def _csr(X: Any) -> Any:
-    """Sparse X as the engine's CSR matrix (validated: structure, finite values, not empty)."""
-    X = check_csr(X)
-    return _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
+    """Sparse X as the engine's CSR matrix (validated: structure, finite values, not empty).
+
+    The kernels need no canonical form (duplicates add up, any order within a row), so a
+    CSR matrix with float values and one int32/int64 index type goes straight to
+    ``_core.CsrMatrix``, whose one C++ pass checks the structure, plus one pass over the
+    values for NaN and infinity; anything else goes through :func:`pygd._sparse.check_csr`.
+    """
+    ready = (X.format == "csr" and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] > 0
+             and X.dtype in (np.float32, np.float64) and X.indices.dtype == X.indptr.dtype
+             and X.indices.dtype in (np.int32, np.int64)
+             and all(a.flags.c_contiguous and a.dtype.isnative for a in (X.data, X.indices, X.indptr)))
+    if not ready:
+        X = check_csr(X)
+    Xc = _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
+    if ready and not np.isfinite(X.data).all():
+        raise ValueError("Input X contains NaN or infinity.")
+    return Xc
 
 
 def _csr_objective(Xc: Any, Y: np.ndarray, weights: np.ndarray | None, params: np.ndarray,
