@@ -109,7 +109,8 @@ def test_epoch(benchmark, binary, who):
         warnings.simplefilter("ignore", ConvergenceWarning)
         if who == "pygd_batch256":
             model = benchmark(lambda: GDClassifier(optimizer="adam", batch_size=256, max_iter=1,
-                                                   tol=None, random_state=0).fit(X, y))
+                                                   learning_rate=1e-3, tol=None,
+                                                   random_state=0).fit(X, y))
         else:
             model = benchmark(lambda: SGDClassifier(loss="hinge", max_iter=1, tol=None,
                                                     random_state=0).fit(X, y))
