@@ -259,12 +259,11 @@ def check_csr(
         except (TypeError, ValueError) as error:
             raise TypeError(f"{name}.data of dtype {data.dtype} cannot be converted to {target}") from error
         owned["data"] = True
-    finite = np.isfinite(data)
-    if not finite.all():
-        if np.isnan(data[~finite]).any():
+    # min and max carry a NaN or an infinity through without a per-value temporary.
+    if data.size and not (np.isfinite(data.min()) and np.isfinite(data.max())):
+        if np.isnan(data).any():
             raise ValueError(f"Input {name} contains NaN.")
         raise ValueError(f"Input {name} contains infinity or a value too large for {data.dtype!r}.")
-    del finite
 
     fix = _not_canonical(indptr, indices)
     if copy or fix:

@@ -164,7 +164,7 @@ def _csr(X: Any) -> Any:
     if not ready:
         X = check_csr(X)
     Xc = _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
-    if ready and not np.isfinite(X.data).all():
+    if ready and X.nnz and not (np.isfinite(X.data.min()) and np.isfinite(X.data.max())):
         raise ValueError("Input X contains NaN or infinity.")
     return Xc
 
