@@ -123,9 +123,8 @@ def loss_grad(
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
     if loss == "multinomial":
         return _multinomial_loss_grad(X, y, coef, intercept, sample_weight)
-    if sp.issparse(X):
-        return _csr_loss_grad(X, y, coef, intercept, loss, sample_weight, epsilon)
-    X = float_matrix(X)
+    Xc = _csr(X) if sp.issparse(X) else None
+    X = float_matrix(X) if Xc is None else Xc
     n, d = X.shape
     dtype = X.dtype
     y = float_vector(y, "y", n, dtype)
@@ -135,6 +134,13 @@ def loss_grad(
     intercept = float(dtype.type(finite_scalar(intercept, "intercept")))
     epsilon = finite_scalar(epsilon, "epsilon", minimum=0.0)
     weights = sample_weights(sample_weight, n, dtype)
+    if Xc is not None:
+        params = np.append(coef.astype(np.float64), intercept)
+        value, grad = _csr_objective(Xc, y.reshape(n, 1), weights, params, loss, epsilon)
+        if not (np.isfinite(value) and np.isfinite(grad).all()):
+            warnings.warn(f"loss_grad overflowed (loss={value}); the model's predictions are too "
+                          f"large for {dtype.name}", RuntimeWarning, stacklevel=2)
+        return value, grad[:d].astype(dtype), dtype.type(grad[d])
 
     kernel = getattr(_core, "loss_grad_" + core_suffix(dtype))
     value, grad_coef, grad_intercept = kernel(X, y, coef, intercept, loss, weights, epsilon)
@@ -177,26 +183,6 @@ def _csr_objective(Xc: Any, Y: np.ndarray, weights: np.ndarray | None, params: n
     engine = getattr(_core, "objective_grad_" + core_suffix(Xc.dtype))
     value, _, _ = engine(Xc, Y, weights, None, params, grad, None, None, options)
     return value, grad
-
-
-def _csr_loss_grad(X: Any, y: Any, coef: Any, intercept: Any, loss: str, sample_weight: Any,
-                   epsilon: float) -> tuple[float, np.ndarray, Any]:
-    Xc = _csr(X)
-    n, d = Xc.shape
-    dtype = Xc.dtype
-    y = float_vector(y, "y", n, dtype)
-    if loss == "log_loss" and ((y < 0).any() or (y > 1).any()):
-        raise ValueError("y must lie in [0, 1] for loss='log_loss' (use 0/1 labels)")
-    coef = float_vector(coef, "coef", d, dtype)
-    intercept = float(dtype.type(finite_scalar(intercept, "intercept")))
-    epsilon = finite_scalar(epsilon, "epsilon", minimum=0.0)
-    weights = sample_weights(sample_weight, n, dtype)
-    params = np.append(coef.astype(np.float64), intercept)
-    value, grad = _csr_objective(Xc, y.reshape(n, 1), weights, params, loss, epsilon)
-    if not (np.isfinite(value) and np.isfinite(grad).all()):
-        warnings.warn(f"loss_grad overflowed (loss={value}); the model's predictions are too "
-                      f"large for {dtype.name}", RuntimeWarning, stacklevel=3)
-    return value, grad[:d].astype(dtype), dtype.type(grad[d])
 
 
 def _multinomial_loss_grad(

@@ -462,6 +462,28 @@ GramResult gram(const TrainSpec<T>& spec, const double* shift, double* A, double
 
 namespace {
 
+// max_j |least-norm subgradient_j| of the penalised objective at params (EpochResult's
+// optimality): gradient(t, j, w) is the smooth part's; the subgradient of l1 |w| of least
+// norm is l1 sign(w), or for w = 0 whatever in [-l1, l1] cancels most of g.
+template <class T, class Gradient>
+double optimality(const TrainSpec<T>& spec, const T* params, const Gradient& gradient,
+                  const double* Gb, double inv_D) {
+  const index_t d = spec.data.X.cols, k = spec.data.k;
+  double result = 0.0;
+  for (index_t t = 0; t < k; ++t) {
+    for (index_t j = 0; j < d; ++j) {
+      const double w = double(params[t * d + j]);
+      const double g = gradient(t, j, w);
+      const double a = w > 0   ? std::fabs(g + spec.l1)
+                       : w < 0 ? std::fabs(g - spec.l1)
+                               : std::max(std::fabs(g) - spec.l1, 0.0);
+      result = std::max(result, a);
+    }
+    if (spec.fit_intercept) result = std::max(result, std::fabs(Gb[t] * inv_D));
+  }
+  return result;
+}
+
 // -- Lazy steps for CSR X ------------------------------------------------------------------
 // A mini-batch of CSR rows stores a few columns; a step over all k d + k parameters would
 // cost O(d) however few.  A lazy step touches only the batch's columns J (and the
@@ -720,21 +742,8 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     auto gradient = [&](index_t t, index_t j, double w) {
       return G[t * d + j] * inv_scale[j] * inv_D + l2 * w;
     };
-    if (last_batch) {  // the epoch's optimality measure, all columns current
-      double optimality = 0.0;
-      for (index_t t = 0; t < k; ++t) {
-        for (index_t j = 0; j < d; ++j) {
-          const double w = double(params[t * d + j]);
-          const double g = gradient(t, j, w);
-          const double a = w > 0   ? std::fabs(g + spec.l1)
-                           : w < 0 ? std::fabs(g - spec.l1)
-                                   : std::max(std::fabs(g) - spec.l1, 0.0);
-          optimality = std::max(optimality, a);
-        }
-        if (spec.fit_intercept) optimality = std::max(optimality, std::fabs(Gb[t] * inv_D));
-      }
-      result.optimality = optimality;
-    }
+    if (last_batch)  // the epoch's optimality measure, all columns current
+      result.optimality = optimality(spec, params, gradient, Gb.data(), inv_D);
 
     // Gather (w_J row-major by output, then the intercepts), step, scatter.
     const index_t nJ = index_t(touched.size()), cw = k * nJ, csize = cw + n_icpt;
@@ -895,23 +904,8 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       for (index_t j = 0; j < d; ++j) gt[j] = T(gradient(t, j, double(w[j])));
       grad[kd + t] = spec.fit_intercept ? T(Gb[t] * inv_D) : T(0);
     }
-    if (pos + m >= spec.n_order) {  // the epoch's last batch: its optimality measure
-      double optimality = 0.0;
-      for (index_t t = 0; t < k; ++t) {
-        for (index_t j = 0; j < d; ++j) {
-          const double w = double(params[t * d + j]);
-          const double g = gradient(t, j, w);
-          // The subgradient of l1 |w| of least norm: l1 sign(w), or for w = 0 whatever in
-          // [-l1, l1] cancels most of g.
-          const double a = w > 0   ? std::fabs(g + spec.l1)
-                           : w < 0 ? std::fabs(g - spec.l1)
-                                   : std::max(std::fabs(g) - spec.l1, 0.0);
-          optimality = std::max(optimality, a);
-        }
-        if (spec.fit_intercept) optimality = std::max(optimality, std::fabs(Gb[t] * inv_D));
-      }
-      result.optimality = optimality;
-    }
+    if (pos + m >= spec.n_order)  // the epoch's last batch: its optimality measure
+      result.optimality = optimality(spec, params, gradient, Gb, inv_D);
 
     counters.steps += 1;
     const double step = double(counters.steps);

@@ -90,6 +90,23 @@ def batch_growth(n_train: int) -> int:
     return max(BATCH_GROWTH, math.ceil((n_train / AUTO_BATCH) ** 0.25))
 
 
+def _largest_eigenvalue(times: Any, size: int, iterations: int = 30) -> float:
+    """lambda_max of a symmetric positive semi-definite operator ``times`` by power iteration.
+
+    From a fixed random start (seed 0), so the estimate, like everything it sets, does
+    not depend on anything but the data.
+    """
+    v = np.random.default_rng(0).standard_normal(size)
+    lam = 0.0
+    for _ in range(iterations):
+        norm = np.sqrt(np.sum(v * v))
+        if not norm > 0:
+            break
+        v = times(v / norm)
+        lam = float(np.sqrt(np.sum(v * v)))
+    return lam
+
+
 class Trainer:
     """The training state of one model and its epoch loop (see the module docstring).
 
@@ -291,15 +308,8 @@ class Trainer:
         # and so coef_, depend on the thread count).
         from ..linear import loss_grad
 
-        v = np.random.default_rng(0).standard_normal(Z.shape[1])
-        lam = 0.0
-        for _ in range(30):
-            norm = np.sqrt(np.sum(v * v))
-            if not norm > 0:
-                break
-            v = v / norm
-            v = loss_grad(Z, np.zeros(m), v, 0.0, sample_weight=w)[1]
-            lam = float(np.sqrt(np.sum(v * v)))
+        lam = _largest_eigenvalue(lambda v: loss_grad(Z, np.zeros(m), v, 0.0, sample_weight=w)[1],
+                                  Z.shape[1])
         if centred:
             lam = max(lam, 1.0)  # the intercept's direction: centred features leave it at 1
         trace = float(np.sum(w * np.einsum("ij,ij->i", Z, Z)) / np.sum(w))
@@ -329,16 +339,12 @@ class Trainer:
         if s.fit_intercept and mu is None:
             Z = sp.hstack([Z, np.ones((len(pick), 1))], format="csr")
         w = w / w.sum()
-        v = np.random.default_rng(0).standard_normal(Z.shape[1])
-        lam = 0.0
-        for _ in range(30):
-            norm = np.sqrt(np.sum(v * v))
-            if not norm > 0:
-                break
-            v = v / norm
+
+        def second_moments_times(v: np.ndarray) -> np.ndarray:
             u = w * (Z @ v if mu is None else Z @ v - mu @ v)
-            v = Z.T @ u if mu is None else Z.T @ u - mu * u.sum()
-            lam = float(np.sqrt(np.sum(v * v)))
+            return Z.T @ u if mu is None else Z.T @ u - mu * u.sum()
+
+        lam = _largest_eigenvalue(second_moments_times, Z.shape[1])
         trace = float(w @ np.asarray(Z.multiply(Z).sum(axis=1)).ravel())
         if mu is not None:  # sum_i w_i |z_i - mu|^2 (w sums to 1), plus the intercept's 1
             trace += float(mu @ mu) - 2.0 * float(mu @ (Z.T @ w)) + 1.0
