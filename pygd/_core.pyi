@@ -307,6 +307,48 @@ def train_epoch_f64(
     scale: npt.NDArray[np.float64] | None,
     options: TrainOptions,
 ) -> EpochResult: ...
+def train_step_f32(
+    sums: npt.NDArray[np.float64],
+    n_outputs: int,
+    params: npt.NDArray[np.float32],
+    states: list[npt.NDArray[np.float32] | None],
+    average: npt.NDArray[np.float32] | None,
+    counters: TrainCounters,
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    options: TrainOptions,
+) -> EpochResult: ...
+def batch_sums_f32(
+    X: npt.NDArray[np.float32] | CsrMatrix,
+    Y: npt.NDArray[np.float32],
+    sample_weight: npt.NDArray[np.float32] | None,
+    rows: npt.NDArray[np.int64] | None,
+    params: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    options: TrainOptions,
+) -> npt.NDArray[np.float64]: ...
+def train_step_f64(
+    sums: npt.NDArray[np.float64],
+    n_outputs: int,
+    params: npt.NDArray[np.float64],
+    states: list[npt.NDArray[np.float64] | None],
+    average: npt.NDArray[np.float64] | None,
+    counters: TrainCounters,
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    options: TrainOptions,
+) -> EpochResult: ...
+def batch_sums_f64(
+    X: npt.NDArray[np.float64] | CsrMatrix,
+    Y: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None,
+    rows: npt.NDArray[np.int64] | None,
+    params: npt.NDArray[np.float64],
+    mean: npt.NDArray[np.float64] | None,
+    scale: npt.NDArray[np.float64] | None,
+    options: TrainOptions,
+) -> npt.NDArray[np.float64]: ...
 def batch_predict_f32(
     X: npt.NDArray[np.float32] | CsrMatrix,
     rows: npt.NDArray[np.int64] | None,

@@ -420,3 +420,69 @@ def test_ctrl_c_stops_a_long_epoch_between_steps():
     np.testing.assert_array_equal(params, replay)
     for state, replayed in zip(states, replay_states):
         np.testing.assert_array_equal(state, replayed)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adadelta", "nadam"])
+@pytest.mark.parametrize("penalty", ["none", "elasticnet"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 3])
+def test_full_batch_epoch_is_batch_sums_then_train_step(optimizer, penalty, dtype, k):
+    # The split pygd.dask's first-order full-batch fits use: the sums (from row chunks
+    # there) and the step on the client.  On one process: the epoch's own bits.
+    X, Y, sw, _ = _problem(n=300, d=7, k=k, dtype=dtype)
+    mean = X.astype(np.float64).mean(axis=0)
+    scale = X.astype(np.float64).std(axis=0)
+    l2, l1 = PENALTIES[penalty]
+    size = k * X.shape[1] + k
+    loss = "squared_error" if k == 1 else "multinomial"
+    if k > 1:
+        Y = np.ascontiguousarray(np.eye(k, dtype=dtype)[np.arange(len(X)) % k])
+    options = train_options(optimizer=OPTIMIZERS[optimizer], loss=loss, l2=l2, l1=l1,
+                            weight_per_row=float(sw.astype(np.float64).mean()), average_start=1)
+    suffix = "f32" if dtype == np.float32 else "f64"
+    epoch = getattr(_core, "train_epoch_" + suffix)
+    sums_of = getattr(_core, "batch_sums_" + suffix)
+    step = getattr(_core, "train_step_" + suffix)
+    runs = []
+    for split in (False, True):
+        params = np.zeros(size, dtype=dtype)
+        states = [np.zeros(size, dtype=dtype) for _ in range(3)]
+        average = params.copy()
+        counters = _core.TrainCounters()
+        results = []
+        for _ in range(4):
+            if split:
+                sums = sums_of(X, Y, sw, None, params.astype(np.float64), mean, scale, options)
+                assert sums.shape == (size + 2,)
+                result = step(sums, k, params, states, average, counters, mean, scale, options)
+            else:
+                result = epoch(X, Y, sw, None, len(X), params, states, average, counters, mean,
+                               scale, options)
+            results.append((result.loss_sum, result.weight_sum, result.steps, result.optimality,
+                            result.finite))
+        runs.append((params, states, average, counters, results))
+    (p0, s0, a0, c0, r0), (p1, s1, a1, c1, r1) = runs
+    np.testing.assert_array_equal(p1, p0)
+    for x, y in zip(s1, s0):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(a1, a0)
+    assert (c1.steps, c1.averaged, c1.mu_product, c1.momentum_coef) == \
+        (c0.steps, c0.averaged, c0.mu_product, c0.momentum_coef)
+    assert r1 == r0
+
+
+def test_train_step_binding_checks():
+    X, Y, sw, _ = _problem(n=20, d=3)
+    options = train_options(optimizer=OPTIMIZERS["sgd"])
+    params = np.zeros(4)
+    with pytest.raises(ValueError, match="sums"):
+        _core.train_step_f64(np.zeros(5), 1, params, [], None, _core.TrainCounters(), None, None,
+                             options)
+    with pytest.raises(ValueError, match="n_outputs"):
+        _core.train_step_f64(np.zeros(6), 3, params, [], None, _core.TrainCounters(), None, None,
+                             options)
+    # A non-finite loss sum: no step, finite False.
+    sums = np.zeros(6)
+    sums[4] = np.nan
+    result = _core.train_step_f64(sums, 1, params, [], None, _core.TrainCounters(), None, None, options)
+    assert not result.finite and result.steps == 0

@@ -1,4 +1,5 @@
-// pygd._core.train_epoch_f32/_f64, batch_predict_f32/_f64 and scheduled_lr:
+// pygd._core.train_epoch_f32/_f64, train_step_f32/_f64, batch_sums_f32/_f64,
+// batch_predict_f32/_f64 and scheduled_lr:
 // the training engine, and its typed contract (bind/options.cpp binds the
 // option structs and enums).  pygd.linear_model validates everything; this
 // file only re-checks shapes and types, turns every Python object into a plain
@@ -162,6 +163,50 @@ void set_standardisation(TrainSpec<T>& spec, const std::optional<array_of<double
   }
 }
 
+// The state arrays, average and counters of one call, checked (train_epoch, train_step).
+template <class T>
+struct BoundState {
+  TrainState<T> state;
+  std::vector<array_of<T>> arrays;  // keeps the state arrays alive
+  TrainCounters local;
+  BoundState(array_of<T>& params, const py::list& states, std::optional<array_of<T>>& average,
+             const TrainCounters& counters, index_t size) : local(counters) {
+    state.params = writable(params, size, "params");
+    if (states.size() > 3) fail("at most three optimizer state arrays");
+    arrays.reserve(3);
+    for (size_t s = 0; s < states.size(); ++s) {
+      if (states[s].is_none()) continue;
+      if (!py::isinstance<array_of<T>>(states[s])) fail("optimizer state arrays must have params' dtype");
+      arrays.push_back(states[s].cast<array_of<T>>());
+      state.state[s] = writable(arrays.back(), size, "optimizer state");
+    }
+    if (average) state.average = writable(*average, size, "average");
+    // The engine updates a copy, stored back after the call: `counters` is a
+    // Python object and must not be touched without the GIL.
+    state.counters = &local;
+  }
+};
+
+// The options a step reads (train_epoch and train_step).
+template <class T>
+void set_step_options(TrainSpec<T>& spec, const TrainOptions& options) {
+  spec.data.loss = options.loss;
+  spec.data.epsilon = options.epsilon;
+  spec.steps_per_epoch = options.steps_per_epoch;
+  if (spec.steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");
+  spec.schedule_offset = options.schedule_offset;
+  if (!std::isfinite(spec.schedule_offset)) fail("schedule_offset must be finite");
+  spec.fit_intercept = options.fit_intercept;
+  spec.l2 = options.l2;
+  spec.l1 = options.l1;
+  spec.weight_per_row = options.weight_per_row;
+  spec.lr_factor = options.lr_factor;
+  spec.average_start = options.average_start;
+  spec.lazy = options.lazy;
+  spec.optimizer = options.optimizer;
+  spec.schedule = options.schedule;
+}
+
 // Python runs signal handlers in the main thread only: epochs run from other
 // threads never take the GIL back.  (Not cached: a fork changes the main thread.)
 bool in_main_thread() {
@@ -184,38 +229,10 @@ EpochResult train_epoch(const py::object& X, const array_of<T>& Y,
   spec.data.rows = rows_of(rows, spec.data.X.rows, spec.n_order);
   if (batch_size < 1) fail("batch_size must be >= 1");
   spec.batch_size = batch_size;
-  spec.data.loss = options.loss;
-  spec.data.epsilon = options.epsilon;
-  spec.steps_per_epoch = options.steps_per_epoch;
-  if (spec.steps_per_epoch < 1) fail("steps_per_epoch must be >= 1");
-  spec.schedule_offset = options.schedule_offset;
-  if (!std::isfinite(spec.schedule_offset)) fail("schedule_offset must be finite");
-  spec.fit_intercept = options.fit_intercept;
-  spec.l2 = options.l2;
-  spec.l1 = options.l1;
-  spec.weight_per_row = options.weight_per_row;
-  spec.lr_factor = options.lr_factor;
-  spec.average_start = options.average_start;
-  spec.lazy = options.lazy;
-  spec.optimizer = options.optimizer;
-  spec.schedule = options.schedule;
+  set_step_options(spec, options);
   set_standardisation(spec, mean, scale);
-
-  TrainState<T> state;
-  state.params = writable(params, size, "params");
-  if (states.size() > 3) fail("at most three optimizer state arrays");
-  std::vector<array_of<T>> state_arrays;
-  for (size_t s = 0; s < states.size(); ++s) {
-    if (states[s].is_none()) continue;
-    if (!py::isinstance<array_of<T>>(states[s])) fail("optimizer state arrays must have params' dtype");
-    state_arrays.push_back(states[s].cast<array_of<T>>());
-    state.state[s] = writable(state_arrays.back(), size, "optimizer state");
-  }
-  if (average) state.average = writable(*average, size, "average");
-  // The engine updates a copy, stored back after the epoch: `counters` is a
-  // Python object and must not be touched without the GIL.
-  TrainCounters local = counters;
-  state.counters = &local;
+  BoundState<T> bound(params, states, average, counters, size);
+  const TrainState<T>& state = bound.state;
 
   if (spec.n_order > kInterruptCheckRows && in_main_thread()) {
     // Called by the engine on this thread, between steps, without the GIL.
@@ -232,9 +249,67 @@ EpochResult train_epoch(const py::object& X, const array_of<T>& Y,
     py::gil_scoped_release release;
     result = pygd::train_epoch(spec, state);
   }
-  counters = local;  // also when interrupted: the steps taken are in params and states
+  counters = bound.local;  // also when interrupted: the steps taken are in params and states
   if (result.interrupted) throw py::error_already_set();
   return result;
+}
+
+// One full-batch step from raw sums (k d + k + 2: G row-major, Gb, loss sum, weight sum,
+// batch_sums' layout) for k = n_outputs outputs of d = (params.size - k) / k columns.
+template <class T>
+EpochResult train_step(const array_of<double>& sums, index_t n_outputs, array_of<T> params,
+                       const py::list& states, std::optional<array_of<T>> average,
+                       TrainCounters& counters, const std::optional<array_of<double>>& mean,
+                       const std::optional<array_of<double>>& scale,
+                       const TrainOptions& options) {
+  if (n_outputs < 1) fail("n_outputs must be >= 1");
+  if (params.ndim() != 1 || params.shape(0) % n_outputs != 0 || params.shape(0) < n_outputs)
+    fail("params must be 1-D with n_outputs * (d + 1) entries");
+  const index_t k = n_outputs, size = params.shape(0), d = size / k - 1;
+  TrainSpec<T> spec;
+  spec.data.X.cols = d;
+  spec.data.k = k;
+  spec.n_order = 1;  // one full batch: normalised by its weight sum
+  spec.batch_size = 1;
+  set_step_options(spec, options);
+  set_standardisation(spec, mean, scale);
+  const double* s = bind::vector_data(sums, size + 2, "sums");
+  BoundState<T> bound(params, states, average, counters, size);
+  EpochResult result;
+  {
+    py::gil_scoped_release release;
+    result = pygd::train_step(spec, bound.state, s);
+  }
+  counters = bound.local;
+  return result;
+}
+
+// The raw full-batch sums at params (float64, k d + k): a new float64 array of k d + k + 2
+// (G row-major, Gb, loss sum, weight sum).  Reads options' loss, epsilon, fit_intercept.
+template <class T>
+array_of<double> batch_sums(const py::object& X, const array_of<T>& Y,
+                            const std::optional<array_of<T>>& sample_weight,
+                            const std::optional<array_of<std::int64_t>>& rows,
+                            const array_of<double>& params,
+                            const std::optional<array_of<double>>& mean,
+                            const std::optional<array_of<double>>& scale,
+                            const TrainOptions& options) {
+  TrainSpec<T> spec;
+  spec.data = problem_of(X, Y, sample_weight);
+  const index_t d = spec.data.X.cols, k = spec.data.k, size = k * d + k;
+  spec.data.rows = rows_of(rows, spec.data.X.rows, spec.n_order);
+  spec.data.loss = options.loss;
+  spec.data.epsilon = options.epsilon;
+  spec.fit_intercept = options.fit_intercept;
+  set_standardisation(spec, mean, scale);
+  const double* p = bind::vector_data(params, size, "params");
+  array_of<double> out(static_cast<py::ssize_t>(size + 2));
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    pygd::batch_sums(spec, p, o);
+  }
+  return out;
 }
 
 // The full-batch objective and gradient at params (float64, k d + k); only options'
@@ -329,6 +404,24 @@ void def_for(py::module_& m, const char* suffix) {
         "the last step). Inputs validated by pygd.linear_model. Run from the main thread, "
         "a signal handler that raises (Ctrl-C) stops it between two steps: the exception is "
         "raised with params, states, average and counters those of the steps taken.");
+  m.def((std::string("train_step_") + suffix).c_str(), &train_step<T>,
+        py::arg("sums").noconvert(), py::arg("n_outputs"), py::arg("params").noconvert(),
+        py::arg("states"), py::arg("average").noconvert(), py::arg("counters"),
+        py::arg("mean").noconvert(), py::arg("scale").noconvert(), py::arg("options"),
+        "One full-batch step of the training engine from the batch's raw sums (float64, "
+        "k d + k + 2: G row-major, Gb, loss sum, weight sum; batch_sums' layout): updates "
+        "params, states, average and counters in place as train_epoch's step would and returns "
+        "an EpochResult (steps 0 and finite False when the loss sum is not finite). "
+        "train_epoch with batch_size = n is batch_sums then train_step, bit for bit.");
+  m.def((std::string("batch_sums_") + suffix).c_str(), &batch_sums<T>,
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(),
+        py::arg("rows").noconvert(), py::arg("params").noconvert(), py::arg("mean").noconvert(),
+        py::arg("scale").noconvert(), py::arg("options"),
+        "The raw full-batch sums at params (float64, k d + k, standardised units): a float64 "
+        "array of k d + k + 2, G = sum_i s_i dl_i/dp_i x_i (row-major), Gb, the loss sum and the "
+        "weight sum, at the raw model train_epoch forms, over its fixed blocks in block order. "
+        "Reads options.loss, epsilon and fit_intercept. Sums over row chunks add up to the "
+        "whole set's (to rounding).");
   m.def((std::string("objective_grad_") + suffix).c_str(), &objective_grad<T>,
         py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight").noconvert(),
         py::arg("rows").noconvert(), py::arg("params").noconvert(), py::arg("grad").noconvert(),

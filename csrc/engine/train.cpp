@@ -820,76 +820,57 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
 
 }  // namespace
 
+namespace {
+
+// A dense step from a batch's sums: train_epoch's per-step work after the sums
+// (shared with train_step, which gets the sums from elsewhere: pygd.dask's chunks).
+// Holds 1 / scale (within an ulp of dividing) and the mean, or 1 and 0 without
+// standardisation (exact no-ops), so the per-step loops have no branches.
 template <class T>
-EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
-  if (spec.lazy && spec.data.sparse() && !(state.average && spec.average_start >= 0)) {
-    bool centred = false;  // a mean folded into the model costs O(d) per step: dense steps
-    for (index_t j = 0; spec.mean != nullptr && j < spec.data.X.cols; ++j)
-      centred = centred || spec.mean[j] != 0;
-    if (!centred) return train_epoch_lazy(spec, state);
-  }
-  const BatchProblem<T>& data = spec.data;
-  const index_t d = data.X.cols, k = data.k, kd = k * d;
-  const index_t size = kd + (spec.fit_intercept ? k : 0);  // what the optimizer updates
-  const BatchGradBlockFn<T> kernel = active_table().grad<T>();
-  const bool standardize = spec.mean != nullptr;
-
-  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k), 0.0);
-  // 1 / scale (within an ulp of dividing) and the mean, or 1 and 0 without
-  // standardisation (exact no-ops), so the per-step loops have no branches.
-  std::vector<double> inv_scale_v(static_cast<size_t>(d), 1.0), mean_v(static_cast<size_t>(d), 0.0);
-  for (index_t j = 0; standardize && j < d; ++j) {
-    inv_scale_v[j] = 1.0 / spec.scale[j];
-    mean_v[j] = spec.mean[j];
-  }
-  const double* __restrict inv_scale = inv_scale_v.data();
-  const double* __restrict mean = mean_v.data();
-  std::vector<T> grad(static_cast<size_t>(kd + k), T(0));
-  BatchScratch scratch;
-  scratch.kd = kd;
-  scratch.k = k;
-  scratch.reserve_blocks(1);
-  BatchProblem<T> pb = data;
-  pb.coef = coef.data();
-  pb.intercept = intercept.data();
-  pb.lookahead = spec.n_order;  // the next batches' rows may be prefetched
-
+struct DenseStep {
+  const TrainSpec<T>& spec;
+  const TrainState<T>& state;
+  index_t d, k, kd, size;  // size: what the optimizer updates
+  std::vector<double> inv_scale_v, mean_v;
+  std::vector<T> grad;
   ParamArrays<T> arrays;
-  arrays.param = state.params;
-  arrays.grad = grad.data();
-  for (int s = 0; s < 3; ++s) arrays.state[s] = state.state[s];
-  arrays.size = size;
   // The L1 step's per-coordinate step sizes (and Adadelta's acc_delta before the step).
-  std::vector<double> eta(spec.l1 != 0 ? static_cast<size_t>(kd) : 0);
-  std::vector<double> acc_delta_before(
-      spec.l1 != 0 && spec.optimizer.kind == OptimizerKind::adadelta ? static_cast<size_t>(kd) : 0);
+  std::vector<double> eta, acc_delta_before;
 
-  EpochResult result;
-  T* params = state.params;
-  TrainCounters& counters = *state.counters;
-  index_t next_interrupt_check = kInterruptCheckRows;
-  BatchSums<T> sums(pb, scratch, kernel);
-  for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size) {
-    const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
-    if (spec.interrupted && pos >= next_interrupt_check) {  // between steps: all state consistent
-      if (spec.interrupted()) {
-        result.interrupted = true;
-        break;
-      }
-      next_interrupt_check = pos + kInterruptCheckRows;
+  DenseStep(const TrainSpec<T>& sp, const TrainState<T>& st)
+      : spec(sp), state(st), d(sp.data.X.cols), k(sp.data.k), kd(k * d),
+        size(kd + (sp.fit_intercept ? k : 0)),
+        inv_scale_v(static_cast<size_t>(d), 1.0), mean_v(static_cast<size_t>(d), 0.0),
+        grad(static_cast<size_t>(kd + k), T(0)),
+        eta(sp.l1 != 0 ? static_cast<size_t>(kd) : 0),
+        acc_delta_before(sp.l1 != 0 && sp.optimizer.kind == OptimizerKind::adadelta
+                             ? static_cast<size_t>(kd)
+                             : 0) {
+    for (index_t j = 0; spec.mean != nullptr && j < d; ++j) {
+      inv_scale_v[j] = 1.0 / spec.scale[j];
+      mean_v[j] = spec.mean[j];
     }
+    arrays.param = state.params;
+    arrays.grad = grad.data();
+    for (int s = 0; s < 3; ++s) arrays.state[s] = state.state[s];
+    arrays.size = size;
+  }
 
-    raw_model(params, k, d, spec.fit_intercept, inv_scale, mean, coef.data(), intercept.data());
-
-    sums.run(pos, m);
-    const double* G = scratch.block(0);
+  // One step from the sums of a batch of m positions (G (k d), Gb (k), loss, weight);
+  // last: the epoch's last batch (its optimality measure).  Returns false, taking no step,
+  // when the batch loss is not finite.
+  bool take(const double* G, index_t m, bool last, EpochResult& result) {
+    const double* __restrict inv_scale = inv_scale_v.data();
+    const double* __restrict mean = mean_v.data();
+    T* params = state.params;
+    TrainCounters& counters = *state.counters;
     const double* Gb = G + kd;
     const double loss = G[kd + k], weight = G[kd + k + 1];
     result.loss_sum += loss;
     result.weight_sum += weight;
     if (!std::isfinite(loss)) {
       result.finite = false;
-      break;
+      return false;
     }
     const double D = (m == spec.n_order) ? weight : double(m) * spec.weight_per_row;
     const double inv_D = 1.0 / D;
@@ -904,7 +885,7 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       for (index_t j = 0; j < d; ++j) gt[j] = T(gradient(t, j, double(w[j])));
       grad[kd + t] = spec.fit_intercept ? T(Gb[t] * inv_D) : T(0);
     }
-    if (pos + m >= spec.n_order)  // the epoch's last batch: its optimality measure
+    if (last)  // the epoch's last batch: its optimality measure
       result.optimality = optimality(spec, params, gradient, Gb, inv_D);
 
     counters.steps += 1;
@@ -937,7 +918,87 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       }
     }
     ++result.steps;
+    return true;
   }
+};
+
+}  // namespace
+
+template <class T>
+EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
+  if (spec.lazy && spec.data.sparse() && !(state.average && spec.average_start >= 0)) {
+    bool centred = false;  // a mean folded into the model costs O(d) per step: dense steps
+    for (index_t j = 0; spec.mean != nullptr && j < spec.data.X.cols; ++j)
+      centred = centred || spec.mean[j] != 0;
+    if (!centred) return train_epoch_lazy(spec, state);
+  }
+  const BatchProblem<T>& data = spec.data;
+  const index_t d = data.X.cols, k = data.k, kd = k * d;
+  const BatchGradBlockFn<T> kernel = active_table().grad<T>();
+  DenseStep<T> dense(spec, state);
+
+  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k), 0.0);
+  BatchScratch scratch;
+  scratch.kd = kd;
+  scratch.k = k;
+  scratch.reserve_blocks(1);
+  BatchProblem<T> pb = data;
+  pb.coef = coef.data();
+  pb.intercept = intercept.data();
+  pb.lookahead = spec.n_order;  // the next batches' rows may be prefetched
+
+  EpochResult result;
+  T* params = state.params;
+  index_t next_interrupt_check = kInterruptCheckRows;
+  BatchSums<T> sums(pb, scratch, kernel);
+  for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size) {
+    const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
+    if (spec.interrupted && pos >= next_interrupt_check) {  // between steps: all state consistent
+      if (spec.interrupted()) {
+        result.interrupted = true;
+        break;
+      }
+      next_interrupt_check = pos + kInterruptCheckRows;
+    }
+
+    raw_model(params, k, d, spec.fit_intercept, dense.inv_scale_v.data(), dense.mean_v.data(),
+              coef.data(), intercept.data());
+    sums.run(pos, m);
+    if (!dense.take(scratch.block(0), m, pos + m >= spec.n_order, result)) break;
+  }
+  return result;
+}
+
+template <class T>
+void batch_sums(const TrainSpec<T>& spec, const double* params, double* out) {
+  const BatchProblem<T>& data = spec.data;
+  const index_t d = data.X.cols, k = data.k, kd = k * d;
+  std::vector<double> inv_scale(static_cast<size_t>(d), 1.0), mean(static_cast<size_t>(d), 0.0);
+  for (index_t j = 0; spec.mean != nullptr && j < d; ++j) {
+    inv_scale[j] = 1.0 / spec.scale[j];
+    mean[j] = spec.mean[j];
+  }
+  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k));
+  raw_model(params, k, d, spec.fit_intercept, inv_scale.data(), mean.data(), coef.data(),
+            intercept.data());
+  BatchProblem<T> pb = data;
+  pb.coef = coef.data();
+  pb.intercept = intercept.data();
+  pb.lookahead = spec.n_order;
+  BatchScratch scratch;
+  scratch.kd = kd;
+  scratch.k = k;
+  scratch.reserve_blocks(1);
+  if (spec.n_order > 0) BatchSums<T>(pb, scratch, active_table().grad<T>()).run(0, spec.n_order);
+  const double* G = scratch.block(0);
+  for (index_t j = 0; j < kd + k + 2; ++j) out[j] = spec.n_order > 0 ? G[j] : 0.0;
+}
+
+template <class T>
+EpochResult train_step(const TrainSpec<T>& spec, const TrainState<T>& state, const double* sums) {
+  DenseStep<T> dense(spec, state);
+  EpochResult result;
+  dense.take(sums, spec.n_order, true, result);
   return result;
 }
 
@@ -955,6 +1016,12 @@ template GramResult gram<float>(const TrainSpec<float>&, const double*, double*,
 template GramResult gram<double>(const TrainSpec<double>&, const double*, double*, double*);
 template EpochResult train_epoch<float>(const TrainSpec<float>&, const TrainState<float>&);
 template EpochResult train_epoch<double>(const TrainSpec<double>&, const TrainState<double>&);
+template void batch_sums<float>(const TrainSpec<float>&, const double*, double*);
+template void batch_sums<double>(const TrainSpec<double>&, const double*, double*);
+template EpochResult train_step<float>(const TrainSpec<float>&, const TrainState<float>&,
+                                       const double*);
+template EpochResult train_step<double>(const TrainSpec<double>&, const TrainState<double>&,
+                                        const double*);
 template void batch_predict<float>(const BatchProblem<float>&, index_t, float*);
 template void batch_predict<double>(const BatchProblem<double>&, index_t, double*);
 

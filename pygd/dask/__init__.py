@@ -25,6 +25,17 @@ What runs where:
   has a single row chunk.  The standardisation statistics are merged from
   per-chunk statistics (Chan's formula, chunk order), the default intercepts
   from per-chunk sums.
+- ``fit`` with a first-order optimizer and ``batch_size="full"``: one engine
+  step per epoch.  The actors return each chunk's raw sums at the weights
+  (``_core.batch_sums_*``: the gradient, intercept, loss and weight sums);
+  the client adds them in chunk order and takes the engine's own step
+  (``_core.train_step_*``: gradient assembly with the standardisation and
+  L2, the optimizer, the L1 step, averaging), the step an in-memory
+  full-batch epoch takes from its sums.  Equal to the in-memory fit to about
+  1e-12 relative in float64; **bitwise** with a single row chunk.  (A
+  gradient that is rounding noise, e.g. the intercept's at its default
+  start, becomes a full step under Adam-like optimizers, in memory too: the
+  fits then agree only as far as that noise allows.)
 - ``partial_fit`` on a Dask collection: exact and sequential — the estimator
   visits the row blocks in order (it moves to the worker holding each block,
   the data does not move) and equals ``partial_fit`` called on each block in
@@ -38,9 +49,8 @@ What runs where:
   rounding).
 
 Not supported on Dask collections (a ``NotImplementedError`` says so):
-mini-batch ``fit`` and first-order optimizers in ``fit`` (use
-``partial_fit`` over the blocks, or the default optimizer), ``early_stopping``,
-``warm_start``.
+mini-batch ``fit`` (use ``partial_fit`` over the blocks, or a full batch),
+``early_stopping``, ``warm_start``.
 
 Examples
 --------

@@ -127,7 +127,12 @@ def _store(client: Any, X: da.Array, y: da.Array, sw: da.Array | None, dtype: np
 # -- fit ---------------------------------------------------------------------------------------
 def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: Any = None,
         intercept_init: Any = None) -> Any:
-    """``estimator.fit`` on Dask collections: full-batch L-BFGS over per-chunk kernel sums.
+    """``estimator.fit`` on Dask collections: full-batch steps over per-chunk kernel sums.
+
+    L-BFGS (and Newton) steps from per-chunk objective and gradient sums, or with
+    a first-order optimizer and ``batch_size="full"`` one engine step per epoch
+    from per-chunk raw sums (``_core.batch_sums_*`` on the workers,
+    ``_core.train_step_*`` on the client).
 
     Parameters
     ----------
@@ -170,11 +175,13 @@ def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: An
     if classifier:
         estimator.classes_ = np.zeros(2)  # set for _outputs below; the real ones come next
     settings = estimator._settings()
-    if not settings.quasi_newton:
+    if not settings.quasi_newton and settings.batch_size != "full":
         raise NotImplementedError(
-            f"pygd.dask: fit on Dask collections runs full-batch L-BFGS (optimizer='auto' with its "
-            f"defaults, or 'lbfgs'); these parameters ask for {settings.optimizer!r} steps. Use "
-            "partial_fit over the blocks (exact, sequential) for first-order optimizers.")
+            f"pygd.dask: fit on Dask collections takes full-batch steps: L-BFGS (optimizer='auto' "
+            f"with its defaults, or 'lbfgs') or a first-order optimizer with batch_size='full'; "
+            f"these parameters ask for {settings.optimizer!r} steps on batches of "
+            f"{settings.batch_size!r} rows. Use partial_fit over the blocks (exact, sequential) "
+            "for mini-batches.")
     _set_features(estimator, Xd, names)
     client = _client()
     store = _store(client, Xd, yd, wd, dtype)

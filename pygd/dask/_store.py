@@ -209,6 +209,14 @@ class ChunkStore:
                                 finite or not weight_sum > 0))
         return out
 
+    def batch_sums(self, params: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None,
+                   options: _core.TrainOptions) -> list[tuple[int, np.ndarray]]:
+        """Per chunk: (index, the raw full-batch sums of ``_core.batch_sums_*`` at params)."""
+        engine = getattr(_core, "batch_sums_" + core_suffix(self.dtype))
+        with threads(self.n_threads):
+            return [(c, engine(X, Y, sw, None, params, mean, scale, options))
+                    for c, X, Y, sw in zip(self.indices, self.X, self.Y, self.sw)]
+
     def gram(self, mean: np.ndarray | None, scale: np.ndarray | None, shift: np.ndarray) -> list[tuple]:
         """Per chunk: (index, A sum, C sum, yy sum, weight sum) of ``_core.gram_*``."""
         gram = getattr(_core, "gram_" + core_suffix(self.dtype))
@@ -345,9 +353,30 @@ class DistributedRows:
             return self._objective_grad
         if name == "gram":
             return self._gram
+        if name == "train_epoch":
+            return self._train_epoch
         raise NotImplementedError(
             f"pygd.dask has no distributed {name!r}: on Dask collections fit supports full-batch "
-            "L-BFGS (optimizer='auto' or 'lbfgs'); use partial_fit for first-order optimizers")
+            "fits (L-BFGS, or a first-order optimizer with batch_size='full'); use partial_fit "
+            "for mini-batches")
+
+    def _train_epoch(self, X: Any, Y: Any, sample_weight: Any, rows: Any, batch_size: int,
+                     params: np.ndarray, states: list[Any], average: np.ndarray | None,
+                     counters: _core.TrainCounters, mean: np.ndarray | None,
+                     scale: np.ndarray | None, options: _core.TrainOptions) -> _core.EpochResult:
+        # A full-batch epoch is one step: the chunks' raw sums at the model (added in chunk
+        # order), then the engine's own step on the client (_core.train_step_*).
+        if rows is not None or batch_size < self.shape[0]:
+            raise NotImplementedError(
+                "pygd.dask: fit on Dask collections takes full-batch steps only (batch_size='full'); "
+                "use partial_fit over the blocks for mini-batches")
+        raw = np.ascontiguousarray(params, dtype=np.float64)
+        parts = self.per_chunk("batch_sums", raw, mean, scale, options)
+        sums = parts[0][1]
+        for _, sums_c in parts[1:]:
+            sums = sums + sums_c
+        step = getattr(_core, "train_step_" + core_suffix(self.dtype))
+        return step(sums, Y.shape[1], params, states, average, counters, mean, scale, options)
 
     def _objective_grad(self, X: Any, Y: Any, sample_weight: Any, rows: Any, params: np.ndarray,
                         grad: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None,

@@ -284,7 +284,12 @@ class Trainer:
         m = int(min(n_train, max(64, (1 << 18) // max(d, 1))))
         pick = np.linspace(0, n_train - 1, m).round().astype(np.int64)
         pick = pick if rows is None else rows[pick]
-        w = sw[pick].astype(np.float64)
+        Z_rows = None
+        if hasattr(X, "gather_rows"):  # rows held elsewhere (pygd.dask): these rows fetched
+            Z_rows, w_rows = X.gather_rows(pick)
+            w = w_rows.astype(np.float64)
+        else:
+            w = sw[pick].astype(np.float64)
         if not w.sum() > 0:
             w = np.ones(m)
         if is_csr(X):
@@ -292,7 +297,8 @@ class Trainer:
             self.auto_rule = ("curvature", 0.2 * (1.0 + momentum) / (1.1 * lam),
                               0.5 * (1.0 - momentum) / trace)
             return self._rate_for_batch(self.batch_rows(n_train), n_train)
-        Z = np.asarray(X[pick], dtype=np.float64)  # one copy of at most 2 MB
+        Z = np.asarray(X[pick] if Z_rows is None else Z_rows,
+                       dtype=np.float64)  # one copy of at most 2 MB
         if not np.isfinite(Z).all():
             check_finite_input(X)
         # Centred features (standardize=True with an intercept) leave the intercept's

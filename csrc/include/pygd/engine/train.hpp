@@ -187,6 +187,21 @@ double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& sc
 template <class T>
 EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state);
 
+// The raw sums of a full batch over positions [0, n_order) at params (float64, k d + k,
+// standardised units; the raw model of train_epoch): out = G (k d, row-major), Gb (k),
+// loss sum, weight sum, with train_epoch's fixed blocks added in block order (a
+// full-batch epoch's sums, bit for bit).  Sums of row chunks add up to the whole set's.
+template <class T>
+void batch_sums(const TrainSpec<T>& spec, const double* params, double* out);
+
+// One full-batch step of train_epoch from a batch's raw sums (k d + k + 2, batch_sums'
+// layout, over the spec's whole epoch: D = the weight sum): the gradient of the
+// standardised problem, the optimality measure, the optimizer step, the L1 step,
+// averaging, counters.  Only spec.data's X.cols and k are read of the data.
+// train_epoch with batch_size = n_order is batch_sums then this, bit for bit.
+template <class T>
+EpochResult train_step(const TrainSpec<T>& spec, const TrainState<T>& state, const double* sums);
+
 // out[pos * k + t] for positions [0, m) of problem.rows (or rows 0..m-1).
 template <class T>
 void batch_predict(const BatchProblem<T>& problem, index_t m, T* out);
