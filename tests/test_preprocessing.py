@@ -415,4 +415,9 @@ def test_property_statistics_and_round_trip(X, offset, weighted):
 
 @parametrize_with_checks([StandardScaler(), StandardScaler(with_mean=False), StandardScaler(with_std=False)])
 def test_sklearn_compatible(estimator, check):
+    name = getattr(check, "func", check).__name__
+    if name == "check_sample_weight_equivalence_on_sparse_data" and estimator.with_mean:
+        # Sparse input needs with_mean=False (the sparse tag says so); scikit-learn < 1.7 runs
+        # this check whatever the tag says and accepts only a TypeError as a refusal.
+        pytest.skip("sparse input needs with_mean=False")
     check(estimator)

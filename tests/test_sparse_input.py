@@ -178,8 +178,8 @@ def test_other_formats_convert_to_csr_of_the_same_kind(fmt, kind):
     dense = X.toarray()
     out = check_csr(X)
     assert out.format == "csr"
-    assert isinstance(out, sp.sparray) == (kind == "array") if hasattr(sp, "sparray") else True
-    assert isinstance(out, sp.spmatrix) == (kind == "matrix")
+    # scipy < 1.11 derives its array classes from spmatrix: tell them apart by name.
+    assert type(out).__name__.endswith("_array") == (kind == "array")
     _assert_canonical(out)
     np.testing.assert_array_equal(out.toarray(), dense)
     np.testing.assert_array_equal(X.toarray(), dense)
@@ -272,6 +272,8 @@ def test_one_dimensional_sparse_array_refused():
     try:
         X = sp.coo_array(np.array([1.0, 0.0, 2.0]))
     except (ValueError, TypeError):
+        pytest.skip("this scipy has no 1-D sparse arrays")
+    if X.ndim != 1:  # scipy < 1.13 makes a (1, n) array of it
         pytest.skip("this scipy has no 1-D sparse arrays")
     with pytest.raises(ValueError, match="Expected a 2-D sparse X"):
         check_csr(X)
