@@ -394,18 +394,9 @@ ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, d
     inv_scale[j] = 1.0 / spec.scale[j];
     mean[j] = spec.mean[j];
   }
-  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k));
-  raw_model(params, k, d, spec.fit_intercept, inv_scale.data(), mean.data(), coef.data(),
-            intercept.data());
-  BatchProblem<T> pb = data;
-  pb.coef = coef.data();
-  pb.intercept = intercept.data();
-  BatchScratch scratch;
-  scratch.kd = kd;
-  scratch.k = k;
-  scratch.reserve_blocks(1);
-  BatchSums<T>(pb, scratch, active_table().grad<T>()).run(0, spec.n_order);
-  const double* G = scratch.block(0);
+  std::vector<double> sums(static_cast<size_t>(kd + k + 2));
+  batch_sums(spec, params, sums.data());  // the raw model's sums: G, Gb, loss, weight
+  const double* G = sums.data();
   const double* Gb = G + kd;
   ObjectiveResult result;
   result.loss_sum = G[kd + k];
