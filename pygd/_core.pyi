@@ -246,6 +246,7 @@ class TrainOptions:
     optimizer: OptimizerOptions
     schedule: ScheduleOptions
     lazy: bool
+    epoch_rows: int
     def __init__(
         self, *, loss: Loss, epsilon: float, fit_intercept: bool, l2: float, l1: float,
         weight_per_row: float, average_start: int, steps_per_epoch: int, schedule_offset: float,

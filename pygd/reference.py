@@ -786,7 +786,7 @@ def train_reference(
     fit_intercept: bool = True, l2: float = 0.0, l1: float = 0.0,
     mean: np.ndarray | None = None, scale: np.ndarray | None = None,
     weight_per_row: float = 1.0, steps_per_epoch: int | None = None, average_start: int = -1,
-    schedule_offset: float = 0.0,
+    schedule_offset: float = 0.0, epoch_rows: int = 0,
 ) -> tuple[np.ndarray, np.ndarray | None, list[float]]:
     r"""The engine's epochs over ``orders`` (one array of row numbers per epoch).
 
@@ -807,6 +807,8 @@ def train_reference(
     threshold :math:`w_j \leftarrow \mathrm{sign}(w_j)\max(|w_j| - \eta_j\,\text{l1}, 0)` with
     :math:`\eta_j` the step size coordinate j took (:func:`l1_step_sizes`),
     and, after ``average_start`` steps, the running average of the parameters.
+    The whole epoch is ``epoch_rows`` positions when given (``TrainOptions.epoch_rows``: an
+    epoch run in parts, chunk by chunk), else the order's.
     Returns (params, average or None, per-epoch sums of s_i l_i).
     """
     dtype = X.dtype
@@ -843,7 +845,7 @@ def train_reference(
                 v, c = w, b
             G, Gb, L, S = batch_loss_grad(X, Y, sample_weight, rows, v, c, loss=loss, epsilon=epsilon)
             epoch_loss += L
-            D = S if m == n_order else m * weight_per_row
+            D = S if m == (epoch_rows or n_order) else m * weight_per_row
             raw = (G - mean[None, :] * Gb[:, None]) / scale if mean is not None else G
             g = raw / D
             if l2 != 0:
@@ -888,6 +890,7 @@ def lazy_train_reference(
     schedule: dict[str, Any] | None = None, loss: str = "squared_error", epsilon: float = 0.1,
     fit_intercept: bool = True, l2: float = 0.0, l1: float = 0.0, scale: np.ndarray | None = None,
     weight_per_row: float = 1.0, steps_per_epoch: int | None = None, schedule_offset: float = 0.0,
+    epoch_rows: int = 0,
 ) -> tuple[np.ndarray, None, list[float]]:
     r"""The engine's lazy epochs over CSR ``X`` (``TrainOptions.lazy``; csrc/engine/train.cpp,
     ``train_epoch_lazy``), one per array of row numbers in ``orders``.
@@ -994,7 +997,7 @@ def lazy_train_reference(
             G, Gb, L, S = batch_loss_grad(X, Y, sample_weight, rows, w * inv_scale, b, loss=loss,
                                           epsilon=epsilon)
             epoch_loss += L
-            D = S if m == n_order else m * weight_per_row
+            D = S if m == (epoch_rows or n_order) else m * weight_per_row
             nJ = len(touched)
             gathered = (np.arange(k)[:, None] * d + touched[None, :]).ravel()  # row-major by output
             idx = np.concatenate([gathered, kd + np.arange(n_icpt)]).astype(np.int64)

@@ -325,6 +325,64 @@ def test_non_finite_loss_stops_the_epoch():
     assert counters.steps == 5
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_epoch_in_parts_with_epoch_rows(optimizer, dtype, n_threads, threads_restored):
+    # pygd.dask runs an epoch chunk by chunk: parts whose lengths are whole batches (one of
+    # them a single batch) give the whole epoch's steps only with epoch_rows set; without it
+    # a single-batch part is a full batch, normalised by its weight sum instead of m * mean.
+    pygd.set_num_threads(n_threads)
+    X, Y, sw, rng = _problem(n=157, dtype=dtype)
+    n = X.shape[0]
+    order = rng.permutation(n).astype(np.int64)
+    parts = [order[:64], order[64:80], order[80:]]  # 4 + 1 + 5 batches of 16 (the last 13)
+    opt = OPTIMIZERS[optimizer]
+    mean, scale = X.astype(np.float64).mean(0), X.astype(np.float64).std(0)
+    engine = _core.train_epoch_f32 if dtype == np.float32 else _core.train_epoch_f64
+    wpr = float(sw.astype(np.float64).mean())
+
+    def run(epoch_rows):
+        params = np.zeros(X.shape[1] + 1, dtype=dtype)
+        states = [np.zeros_like(params) for _ in range(3)]
+        counters = _core.TrainCounters()
+        options = train_options(optimizer=opt, steps_per_epoch=10, weight_per_row=wpr)
+        options.epoch_rows = epoch_rows
+        losses = [engine(X, Y, sw, part, 16, params, states, None, counters, mean, scale, options).loss_sum
+                  for part in parts]
+        return params, sum(losses)
+
+    whole = np.zeros(X.shape[1] + 1, dtype=dtype)
+    states = [np.zeros_like(whole) for _ in range(3)]
+    engine(X, Y, sw, order, 16, whole, states, None, _core.TrainCounters(), mean, scale,
+           train_options(optimizer=opt, steps_per_epoch=10, weight_per_row=wpr))
+    in_parts, _ = run(n)
+    assert np.array_equal(in_parts, whole)  # the same batches, the same steps
+    expected = np.zeros_like(whole)
+    ref.train_reference(X, Y, sw, [order], 16, expected, optimizer=opt, mean=mean, scale=scale,
+                        weight_per_row=wpr, steps_per_epoch=10)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    assert np.abs(in_parts - expected).max() <= tol * np.abs(expected).max()
+    if optimizer == "sgd":  # stateless at a constant rate: the reference in parts, same rule
+        part_ref = np.zeros_like(whole)
+        for part in parts:
+            ref.train_reference(X, Y, sw, [part], 16, part_ref, optimizer=opt, mean=mean, scale=scale,
+                                weight_per_row=wpr, steps_per_epoch=10, epoch_rows=n)
+        assert np.abs(part_ref - expected).max() <= tol * np.abs(expected).max()
+    without, _ = run(0)
+    assert not np.allclose(without, whole, rtol=1e-6)  # the single-batch part was a full batch
+    options = train_options(optimizer=opt)
+    options.epoch_rows = 10
+    with pytest.raises(ValueError, match="epoch_rows"):
+        engine(X, Y, sw, order, 16, whole, states, None, _core.TrainCounters(), None, None, options)
+    options.epoch_rows = -1
+    with pytest.raises(ValueError, match="epoch_rows"):
+        engine(X, Y, sw, order, 16, whole, states, None, _core.TrainCounters(), None, None, options)
+    import pickle
+    options.epoch_rows = 157
+    assert pickle.loads(pickle.dumps(options)).epoch_rows == 157
+
+
 def test_binding_checks():
     X, Y, sw, rng = _problem()
     params = np.zeros(X.shape[1] + 1)

@@ -25,8 +25,11 @@ CHUNKS = (400, 350, 1, 449, 300)  # uneven, one of a single row
 
 @pytest.fixture(scope="module")
 def client():
+    # No dashboard; the scheduler's HTTP server (health checks) on a free port, not on 8787,
+    # which a user's own cluster may hold.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=None,
+                                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
         with distributed.Client(cluster) as c:
             yield c
 
@@ -169,6 +172,88 @@ def test_predict_and_dataframe_feature_names(client):
         reg.predict(Xf.rename(columns={"f0": "other"})).compute()
 
 
+MINI = dict(batch_size=64, max_iter=6, tol=None, random_state=0)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_mini_batch_fit_one_chunk_is_bitwise(client, optimizer):
+    # One row chunk: the chunk's epoch is the in-memory epoch, bit for bit.
+    X, y, sw = _data(seed=6)
+    ref = GDRegressor(optimizer=optimizer, **MINI).fit(X, y, sample_weight=sw)
+    got = GDRegressor(optimizer=optimizer, **MINI).fit(_d(X, (ROWS,)), _d(y, (ROWS,)),
+                                                       sample_weight=_d(sw, (ROWS,)))
+    assert got.n_iter_ == ref.n_iter_ == 6 and got.t_ == ref.t_
+    assert np.array_equal(got.coef_, ref.coef_) and np.array_equal(got.intercept_, ref.intercept_)
+    assert got.loss_curve_ == ref.loss_curve_
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_mini_batch_fit_visits_the_blocks_in_order(client, optimizer):
+    # Chunks that are whole numbers of batches, no shuffle: the model visits the blocks in
+    # order, so every batch is the in-memory fit's; equal to rounding (the standardisation
+    # statistics are merged from per-chunk ones).
+    X, y, sw = _data(seed=7)
+    chunks = (640, 64, 512, 284)  # the last one short: the in-memory fit's last batch too
+    params = dict(MINI, optimizer=optimizer, shuffle=False)
+    ref = GDRegressor(**params).fit(X, y, sample_weight=sw)
+    got = GDRegressor(**params).fit(_d(X, chunks), _d(y, chunks), sample_weight=_d(sw, chunks))
+    assert got.t_ == ref.t_ == 6 * 24
+    _close(got.coef_, ref.coef_)
+    _close(got.intercept_, ref.intercept_)
+    _close(got.loss_curve_, ref.loss_curve_)
+    # Shuffled, uneven chunks: each epoch takes the in-memory permutation block by block
+    # (each block's last batch short), whatever worker holds a block.
+    shuffled = dict(MINI, optimizer=optimizer)
+    a = GDRegressor(**shuffled).fit(_d(X), _d(y), sample_weight=_d(sw))
+    b = GDRegressor(**shuffled).fit(_d(X), _d(y), sample_weight=_d(sw))
+    steps = sum(-(-rows // 64) for rows in CHUNKS)
+    assert a.t_ == 6 * steps and np.array_equal(a.coef_, b.coef_)
+    full = GDRegressor(optimizer=optimizer, batch_size="full", tol=None, max_iter=1).fit(X, y, sample_weight=sw)
+    assert a.loss_curve_[-1] < full.loss_curve_[0]
+
+
+def test_mini_batch_classifier_and_early_stopping(client):
+    X, y, sw = _data(seed=8)
+    labels = np.array(["a", "b", "c"])[np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))]
+    params = dict(optimizer="adam", batch_size=128, early_stopping=True, random_state=0,
+                  validation_fraction=0.2, n_iter_no_change=3, max_iter=200)
+    ref = GDClassifier(**params).fit(X, labels, sample_weight=sw)
+    one = GDClassifier(**params).fit(_d(X, (ROWS,)), _d(labels, (ROWS,)), sample_weight=_d(sw, (ROWS,)))
+    # One chunk: the same stratified validation rows, epochs and scores, bit for bit.
+    assert one.n_iter_ == ref.n_iter_ < 200 and one.validation_scores_ == ref.validation_scores_
+    assert np.array_equal(one.coef_, ref.coef_)
+    got = GDClassifier(**params).fit(_d(X), _d(labels), sample_weight=_d(sw))
+    assert got.n_iter_ < 200 and got.best_validation_score_ > 0.8
+    reg = GDRegressor(optimizer="sgd", batch_size="full", early_stopping=True, random_state=0,
+                      max_iter=30, tol=None)
+    ref = reg.fit(X, y, sample_weight=sw)
+    ref_scores, ref_coef = list(ref.validation_scores_), ref.coef_.copy()
+    got = reg.fit(_d(X), _d(y), sample_weight=_d(sw))
+    # Full batches over the training rows: the same validation split, steps equal to rounding.
+    _close(got.validation_scores_, ref_scores, 1e-10)
+    _close(got.coef_, ref_coef)
+
+
+@pytest.mark.parametrize("batch_size", ["full", 128])
+def test_warm_start_continues(client, batch_size):
+    X, y, _ = _data(seed=9)
+    labels = y > np.median(y)
+    params = dict(optimizer="sgd", batch_size=batch_size, max_iter=3, tol=None, warm_start=True,
+                  random_state=0)
+    for make, target in ((GDRegressor, y), (GDClassifier, labels)):
+        ref = make(**params)
+        ref.fit(X, target)
+        ref.fit(X, target)
+        got = make(**params)
+        got.fit(_d(X, (ROWS,)), _d(target, (ROWS,)))
+        got.fit(_d(X, (ROWS,)), _d(target, (ROWS,)))
+        assert got.t_ == ref.t_ and np.array_equal(got.coef_, ref.coef_)
+    clf = GDClassifier(**params).fit(_d(X), _d(labels))
+    t = clf.t_
+    clf.fit(_d(X), _d(np.where(labels, "x", "y")))  # other classes: a fresh start, as in memory
+    assert clf.t_ == t
+
+
 def test_standard_scaler(client):
     X, _, sw = _data(offset=1e6)
     scaler = StandardScaler().fit(_d(X), sample_weight=_d(sw))
@@ -226,10 +311,8 @@ def test_bad_input(client):
         GDRegressor().fit(_d(X), _d(bad_y))
     with pytest.raises(ValueError, match="Negative values"):
         GDRegressor().fit(_d(X), _d(y), sample_weight=_d(-np.ones(ROWS)))
-    with pytest.raises(NotImplementedError, match="partial_fit"):
-        GDRegressor(optimizer="sgd", batch_size=32).fit(_d(X), _d(y))
-    with pytest.raises(NotImplementedError, match="early_stopping"):
-        GDRegressor(early_stopping=True).fit(_d(X), _d(y))
+    with pytest.raises(ValueError, match="early_stopping needs a stochastic optimizer"):
+        GDRegressor(optimizer="lbfgs", early_stopping=True).fit(_d(X), _d(y))
 
 
 def test_worker_killed_mid_fit_gives_the_same_model(client):

@@ -237,6 +237,10 @@ void bind_train_options(py::module_& m) {
       .def_readwrite("lr_factor", &T::lr_factor)
       .def_readwrite("optimizer", &T::optimizer)
       .def_readwrite("schedule", &T::schedule)
+      .def_readwrite("epoch_rows", &T::epoch_rows,
+                     "The rows of the whole epoch a train_epoch_* call is part of (0, the "
+                     "default: the call's own).  A batch of them all is a full batch, "
+                     "normalised by its weight sum; pygd.dask runs an epoch chunk by chunk.")
       .def_readwrite("lazy", &T::lazy,
                      "Lazy steps for CSR X (False unless set): each step updates the columns "
                      "its rows store, the others catch up later (engine/train.cpp).")
@@ -245,18 +249,19 @@ void bind_train_options(py::module_& m) {
              return fields_repr(self, {"loss", "epsilon", "fit_intercept", "l2", "l1",
                                        "weight_per_row", "average_start", "steps_per_epoch",
                                        "schedule_offset", "lr_factor", "optimizer", "schedule",
-                                       "lazy"});
+                                       "lazy", "epoch_rows"});
            })
       .def(py::pickle(
           [](const T& t) {
             return py::make_tuple(t.loss, t.epsilon, t.fit_intercept, t.l2, t.l1,
                                   t.weight_per_row, t.average_start, t.steps_per_epoch,
                                   t.schedule_offset, t.lr_factor, t.optimizer, t.schedule,
-                                  t.lazy);
+                                  t.lazy, t.epoch_rows);
           },
           [](const py::tuple& s) {
-            // 12 entries: pickled before `lazy` existed (read as False).
-            if (s.size() != 12 && s.size() != 13)
+            // 12 entries: pickled before `lazy` existed (read as False); 13: before
+            // `epoch_rows` (read as 0).
+            if (s.size() < 12 || s.size() > 14)
               throw std::runtime_error("TrainOptions: bad pickle state");
             T t;
             t.loss = s[0].cast<Loss>();
@@ -271,7 +276,8 @@ void bind_train_options(py::module_& m) {
             t.lr_factor = s[9].cast<double>();
             t.optimizer = s[10].cast<OptimizerOptions>();
             t.schedule = s[11].cast<ScheduleOptions>();
-            t.lazy = s.size() == 13 && s[12].cast<bool>();
+            t.lazy = s.size() >= 13 && s[12].cast<bool>();
+            t.epoch_rows = s.size() == 14 ? s[13].cast<index_t>() : 0;
             return t;
           }));
 }

@@ -200,6 +200,8 @@ void set_step_options(TrainSpec<T>& spec, const TrainOptions& options) {
   spec.l2 = options.l2;
   spec.l1 = options.l1;
   spec.weight_per_row = options.weight_per_row;
+  spec.epoch_rows = options.epoch_rows;
+  if (spec.epoch_rows < 0) fail("epoch_rows must be >= 0");
   spec.lr_factor = options.lr_factor;
   spec.average_start = options.average_start;
   spec.lazy = options.lazy;
@@ -230,6 +232,9 @@ EpochResult train_epoch(const py::object& X, const array_of<T>& Y,
   if (batch_size < 1) fail("batch_size must be >= 1");
   spec.batch_size = batch_size;
   set_step_options(spec, options);
+  if (spec.epoch_rows != 0 && spec.epoch_rows < spec.n_order)
+    fail("epoch_rows (" + std::to_string(spec.epoch_rows) + ") is below the " +
+         std::to_string(spec.n_order) + " rows of this epoch");
   set_standardisation(spec, mean, scale);
   BoundState<T> bound(params, states, average, counters, size);
   const TrainState<T>& state = bound.state;

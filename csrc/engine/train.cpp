@@ -638,6 +638,13 @@ struct LazyColumns {
   }
 };
 
+// The positions of the epoch a batch belongs to (TrainSpec::epoch_rows): a batch of all of
+// them is a full batch.
+template <class T>
+index_t whole_epoch(const TrainSpec<T>& spec) {
+  return spec.epoch_rows > 0 ? spec.epoch_rows : spec.n_order;
+}
+
 template <class T>
 EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& state) {
   const BatchProblem<T>& data = spec.data;
@@ -727,7 +734,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       clear();
       break;
     }
-    const double D = (m == spec.n_order) ? weight : double(m) * spec.weight_per_row;
+    const double D = (m == whole_epoch(spec)) ? weight : double(m) * spec.weight_per_row;
     const double inv_D = 1.0 / D;
     const double l2 = spec.l2;
     auto gradient = [&](index_t t, index_t j, double w) {
@@ -863,7 +870,7 @@ struct DenseStep {
       result.finite = false;
       return false;
     }
-    const double D = (m == spec.n_order) ? weight : double(m) * spec.weight_per_row;
+    const double D = (m == whole_epoch(spec)) ? weight : double(m) * spec.weight_per_row;
     const double inv_D = 1.0 / D;
     // The gradient of the standardised problem: (G - mean Gb) / scale / D + l2 w.
     const double l2 = spec.l2;

@@ -156,12 +156,8 @@ def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: An
     True
     """
     classifier = is_classifier(estimator)
-    if estimator.early_stopping:
-        raise NotImplementedError("pygd.dask: early_stopping is not supported on Dask collections "
-                                  "(fit on the training rows, score a held-out collection)")
-    if estimator.warm_start and hasattr(estimator, "_trainer"):
-        raise NotImplementedError("pygd.dask: warm_start is not supported on Dask collections")
-    if hasattr(estimator, "_trainer"):
+    previous_classes = getattr(estimator, "classes_", None)
+    if hasattr(estimator, "_trainer") and not estimator.warm_start:
         del estimator._trainer
     Xd, names = _rows_of(X)
     rows = tuple(int(r) for r in Xd.chunks[0])
@@ -173,15 +169,8 @@ def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: An
         raise ValueError("y should be a 1d array for a classifier")
     dtype = np.dtype(np.float32) if Xd.dtype == np.float32 else np.dtype(np.float64)
     if classifier:
-        estimator.classes_ = np.zeros(2)  # set for _outputs below; the real ones come next
-    settings = estimator._settings()
-    if not settings.quasi_newton and settings.batch_size != "full":
-        raise NotImplementedError(
-            f"pygd.dask: fit on Dask collections takes full-batch steps: L-BFGS (optimizer='auto' "
-            f"with its defaults, or 'lbfgs') or a first-order optimizer with batch_size='full'; "
-            f"these parameters ask for {settings.optimizer!r} steps on batches of "
-            f"{settings.batch_size!r} rows. Use partial_fit over the blocks (exact, sequential) "
-            "for mini-batches.")
+        estimator.classes_ = np.zeros(2)  # set for _settings below; the real ones come next
+    estimator._settings()  # the parameters' own errors before any work on the cluster
     _set_features(estimator, Xd, names)
     client = _client()
     store = _store(client, Xd, yd, wd, dtype)
@@ -208,6 +197,12 @@ def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: An
             store.setup("classifier", estimator, class_weights)
             one_d = False
             k = estimator._outputs()[1]
+            if hasattr(estimator, "_trainer") and not (
+                    previous_classes is not None and np.array_equal(previous_classes, classes)):
+                del estimator._trainer  # warm_start continues only with the same classes
+            stratify = None
+            if estimator.early_stopping:  # the validation split is stratified by class, as in memory
+                stratify = np.concatenate([index for _, index in store.per_chunk("class_indices", estimator)])
         else:
             one_d = yd.ndim == 1
             store.setup("regressor", one_d)
@@ -227,22 +222,10 @@ def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: An
             if top > 1e100:  # pygd.linear_model._base._tame_weights, on the workers
                 store.setup("scale_weights", top)
                 top = 1.0
-        Yp = DistributedTargets(n, k, dtype)
+        Yp = DistributedTargets(store, n, k, dtype)
         swp = DistributedWeights(store, n, dtype, top)
-        if coef_init is None and intercept_init is None:
-            sums = store.per_chunk("target_sums")
-            Y_sum = np.zeros(k)
-            w_sum = 0.0
-            for _, Y_c, w_c in sums:
-                Y_sum += Y_c
-                w_sum += w_c
-            mean_Y = Y_sum / w_sum
-            # The estimator's own default from the weighted means of Y (one row of weight 1).
-            intercept_init = estimator._default_intercept(mean_Y[None, :], np.ones(1))
-            if intercept_init is None and estimator.fit_intercept:
-                intercept_init = mean_Y  # the trainer's default: the weighted mean of Y
         estimator._fit(store, Yp, one_d, swp if weighted else None, swp, coef_init, intercept_init,
-                       **({"stratify": None} if classifier else {}))
+                       **({"stratify": stratify} if classifier else {}))
     finally:
         store.close()
     return estimator

@@ -144,32 +144,73 @@ class ChunkStore:
         return [(c, np.bincount(estimator._class_index(y), minlength=n_classes))
                 for c, y in zip(self.indices, self.y)]
 
-    def target_sums(self) -> list[tuple[int, np.ndarray, float]]:
-        """Per chunk: (index, sum_i s_i Y_i in float64, sum_i s_i) (the default intercepts)."""
+    def target_sums(self, picks: dict[int, np.ndarray] | None = None) -> list[tuple[int, np.ndarray, float]]:
+        """Per chunk: (index, sum_i s_i Y_i in float64, sum_i s_i) (the default intercepts).
+
+        ``picks``: {chunk: local rows}, the sums over those rows only (chunks not
+        in it are left out).
+        """
         out = []
         for c, Y, sw in zip(self.indices, self.Y, self.sw):
+            if picks is not None and c not in picks:
+                continue
             w = np.ones(Y.shape[0]) if sw is None else sw.astype(np.float64)
+            if picks is not None:
+                Y, w = Y[picks[c]], w[picks[c]]
             out.append((c, (Y.astype(np.float64) * w[:, None]).sum(axis=0), float(w.sum())))
         return out
+
+    def targets(self, picks: dict[int, np.ndarray]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(chunk, Y rows, weight rows) of ``picks`` = {chunk: local rows} (the validation rows)."""
+        out = []
+        for c, local in picks.items():
+            i = self.indices.index(c)
+            sw = self.sw[i]
+            out.append((c, self.Y[i][local], np.ones(len(local), self.dtype) if sw is None else sw[local]))
+        return out
+
+    def weights(self, picks: dict[int, np.ndarray]) -> list[tuple[int, np.ndarray]]:
+        """(chunk, weight rows) of ``picks`` = {chunk: local rows}; all ones without weights."""
+        out = []
+        for c, local in picks.items():
+            sw = self.sw[self.indices.index(c)]
+            out.append((c, np.ones(len(local), self.dtype) if sw is None else sw[local]))
+        return out
+
+    def class_indices(self, estimator: Any) -> list[tuple[int, np.ndarray]]:
+        """Per chunk: the rows' class indices (early_stopping's stratified split)."""
+        return [(c, estimator._class_index(y)) for c, y in zip(self.indices, self.y)]
 
     def weight_sums(self) -> list[tuple[int, float]]:
         """Per chunk: the sum of the weights in float64."""
         return [(c, float(X.shape[0]) if sw is None else float(sw.astype(np.float64).sum()))
                 for c, X, sw in zip(self.indices, self.X, self.sw)]
 
-    def column_shifts(self) -> np.ndarray:
-        """The StandardScaler kernel's own shift of this store's first chunk."""
+    def column_shifts(self, c: int) -> np.ndarray:
+        """The StandardScaler kernel's own shift of chunk ``c``."""
         from ..preprocessing import _column_shifts
 
-        return _column_shifts(self.X[0])
+        return _column_shifts(self.X[self.indices.index(c)])
 
-    def column_stats(self, shift: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, bool]]:
-        """Per chunk: (index, weight, mean - shift, var, saw_inf) of every column."""
+    def column_stats(self, shift: np.ndarray, picks: dict[int, np.ndarray] | None = None
+                     ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, bool]]:
+        """Per chunk: (index, weight, mean - shift, var, saw_inf) of every column.
+
+        ``picks``: {chunk: local rows}; the other rows get weight 0, as in memory
+        (``pygd.linear_model._data.standardization_stats``), and chunks not in it
+        are left out.
+        """
         stats = getattr(_core, "column_stats_" + core_suffix(self.dtype))
         out = []
         with threads(self.n_threads):
             for c, X, sw in zip(self.indices, self.X, self.sw):
+                if picks is not None and c not in picks:
+                    continue
                 w = np.ones(X.shape[0], dtype=self.dtype) if sw is None else sw
+                if picks is not None:
+                    kept = np.zeros_like(w)
+                    kept[picks[c]] = w[picks[c]]
+                    w = kept
                 weight, mean, var, saw_inf = stats(X, w, shift)
                 out.append((c, weight, mean, var, bool(saw_inf)))
         return out
@@ -179,11 +220,11 @@ class ChunkStore:
         return [(c, "NaN" if np.isnan(X).any() else "infinity")
                 for c, X in zip(self.indices, self.X) if not np.isfinite(X).all()]
 
-    def rows(self, picks: list[tuple[int, np.ndarray]]) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """(chunk, X rows, weight rows) for ``picks`` = [(chunk, local row numbers)]."""
+    def rows(self, picks: dict[int, np.ndarray]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(chunk, X rows, weight rows) for ``picks`` = {chunk: local row numbers}."""
         where = {c: i for i, c in enumerate(self.indices)}
         out = []
-        for c, local in picks:
+        for c, local in picks.items():
             i = where[c]
             sw = self.sw[i]
             out.append((c, self.X[i][local], np.ones(len(local), self.dtype) if sw is None else sw[local]))
@@ -210,12 +251,50 @@ class ChunkStore:
         return out
 
     def batch_sums(self, params: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None,
-                   options: _core.TrainOptions) -> list[tuple[int, np.ndarray]]:
-        """Per chunk: (index, the raw full-batch sums of ``_core.batch_sums_*`` at params)."""
+                   options: _core.TrainOptions, picks: dict[int, np.ndarray] | None = None
+                   ) -> list[tuple[int, np.ndarray]]:
+        """Per chunk: (index, the raw full-batch sums of ``_core.batch_sums_*`` at params).
+
+        ``picks``: {chunk: local rows}, the sums over those rows (chunks not in it
+        are left out).
+        """
         engine = getattr(_core, "batch_sums_" + core_suffix(self.dtype))
         with threads(self.n_threads):
-            return [(c, engine(X, Y, sw, None, params, mean, scale, options))
-                    for c, X, Y, sw in zip(self.indices, self.X, self.Y, self.sw)]
+            return [(c, engine(X, Y, sw, None if picks is None else picks[c], params, mean, scale, options))
+                    for c, X, Y, sw in zip(self.indices, self.X, self.Y, self.sw)
+                    if picks is None or c in picks]
+
+    def train_epoch(self, c: int, rows: np.ndarray, batch: int, params: np.ndarray,
+                    states: list[np.ndarray], average: np.ndarray | None, counters: _core.TrainCounters,
+                    mean: np.ndarray | None, scale: np.ndarray | None, options: _core.TrainOptions
+                    ) -> tuple[tuple[float, float, bool, float], np.ndarray, list[np.ndarray],
+                               np.ndarray | None, _core.TrainCounters]:
+        """Chunk ``c``'s part of a mini-batch epoch: ``_core.train_epoch_*`` over its ``rows``.
+
+        The model arrives with the call and goes back with the answer: (loss sum,
+        weight sum, finite, optimality), params, states, average, counters.
+        """
+        i = self.indices.index(c)
+        engine = getattr(_core, "train_epoch_" + core_suffix(self.dtype))
+        # Writable, aligned copies (what arrived may sit in read-only or unaligned buffers).
+        params = np.array(params, dtype=self.dtype)
+        states = [np.array(state, dtype=self.dtype) for state in states]
+        average = None if average is None else np.array(average, dtype=self.dtype)
+        rows = np.array(rows, dtype=np.int64)
+        with threads(self.n_threads):
+            result = engine(self.X[i], self.Y[i], self.sw[i], rows, batch, params, states, average,
+                            counters, mean, scale, options)
+        return ((result.loss_sum, result.weight_sum, result.finite, result.optimality),
+                params, states, average, counters)
+
+    def predict_rows(self, picks: dict[int, np.ndarray], coef: np.ndarray, intercept: np.ndarray
+                     ) -> list[tuple[int, np.ndarray]]:
+        """(chunk, ``_core.batch_predict_*`` of its local rows) for ``picks`` = {chunk: local rows}."""
+        predict = getattr(_core, "batch_predict_" + core_suffix(self.dtype))
+        with threads(self.n_threads):
+            return [(c, predict(self.X[self.indices.index(c)], np.array(local, dtype=np.int64), coef,
+                                intercept))
+                    for c, local in picks.items()]
 
     def gram(self, mean: np.ndarray | None, scale: np.ndarray | None, shift: np.ndarray) -> list[tuple]:
         """Per chunk: (index, A sum, C sum, yy sum, weight sum) of ``_core.gram_*``."""
@@ -307,11 +386,58 @@ class DistributedRows:
     def call(self, method: str, *args: Any, only: Sequence[int] | None = None) -> list[Any]:
         """``method(*args)`` on every actor (or those at positions ``only``), their answers in order.
 
-        A lost worker rebuilds the store and repeats the call (see the module docstring).
+        A lost worker rebuilds the store and repeats the call (see the module docstring);
+        after a rebuild, ``only`` is dropped (the chunks may sit elsewhere).
         """
+        positions = [only]
+
+        def once() -> list[Any]:
+            try:
+                return self._call_once(method, *args, only=positions[0])
+            except Exception:
+                positions[0] = None
+                raise
+
+        return self._retrying(once)
+
+    def _owner(self, c: int) -> Any:
+        return next(store for _, store, chunks in self.actors if c in chunks)
+
+    def call_chunk(self, c: int, method: str, *args: Any) -> Any:
+        """``method(c, *args)`` on the actor holding chunk ``c`` (rebuilt after a loss, as :meth:`call`)."""
+        return self._retrying(lambda: getattr(self._owner(c), method)(c, *args).result())
+
+    def call_chunks(self, method: str, picks: dict[int, np.ndarray], *args: Any) -> list[Any]:
+        """``method(picks of its chunks, *args)`` on each actor holding chunks of ``picks``
+        ({chunk: local rows}); the answers' items (one per chunk) in chunk order."""
+        def once() -> list[Any]:
+            pending = []
+            for _, store, chunks in self.actors:
+                mine = {c: picks[c] for c in chunks if c in picks}
+                if mine:
+                    pending.append(getattr(store, method)(mine, *args))
+            return [item for p in pending for item in p.result()]
+
+        return sorted(self._retrying(once), key=lambda item: item[0])
+
+    def local_rows(self, rows: np.ndarray) -> dict[int, np.ndarray]:
+        """Global row numbers -> {chunk: its local row numbers, in the order they come in ``rows``}."""
+        rows = np.asarray(rows, dtype=np.int64)
+        chunk_of = np.searchsorted(self.offsets, rows, side="right") - 1
+        order = np.argsort(chunk_of, kind="stable")
+        counts = np.bincount(chunk_of, minlength=len(self.chunk_rows))
+        out = {}
+        start = 0
+        for c, m in enumerate(counts):
+            if m:
+                out[c] = rows[order[start:start + m]] - self.offsets[c]
+                start += m
+        return out
+
+    def _retrying(self, once: Callable[[], Any]) -> Any:
         while True:
             try:
-                return self._call_once(method, *args, only=only)
+                return once()
             except Exception as exc:
                 if self._workers_alive() and not _is_lost_actor(exc):
                     raise  # the kernel's or the data's own error
@@ -322,7 +448,6 @@ class DistributedRows:
                 self.rebuilds += 1
                 self._wait_for_workers()
                 self._build()
-                only = None
 
     def _wait_for_workers(self) -> None:
         # The nanny restarts a killed worker; the scheduler first has to notice the loss.
@@ -355,10 +480,9 @@ class DistributedRows:
             return self._gram
         if name == "train_epoch":
             return self._train_epoch
-        raise NotImplementedError(
-            f"pygd.dask has no distributed {name!r}: on Dask collections fit supports full-batch "
-            "fits (L-BFGS, or a first-order optimizer with batch_size='full'); use partial_fit "
-            "for mini-batches")
+        if name == "batch_predict":
+            return self._batch_predict
+        raise NotImplementedError(f"pygd.dask has no distributed {name!r}")
 
     def _train_epoch(self, X: Any, Y: Any, sample_weight: Any, rows: Any, batch_size: int,
                      params: np.ndarray, states: list[Any], average: np.ndarray | None,
@@ -366,17 +490,48 @@ class DistributedRows:
                      scale: np.ndarray | None, options: _core.TrainOptions) -> _core.EpochResult:
         # A full-batch epoch is one step: the chunks' raw sums at the model (added in chunk
         # order), then the engine's own step on the client (_core.train_step_*).
-        if rows is not None or batch_size < self.shape[0]:
-            raise NotImplementedError(
-                "pygd.dask: fit on Dask collections takes full-batch steps only (batch_size='full'); "
-                "use partial_fit over the blocks for mini-batches")
-        raw = np.ascontiguousarray(params, dtype=np.float64)
-        parts = self.per_chunk("batch_sums", raw, mean, scale, options)
-        sums = parts[0][1]
-        for _, sums_c in parts[1:]:
-            sums = sums + sums_c
-        step = getattr(_core, "train_step_" + core_suffix(self.dtype))
-        return step(sums, Y.shape[1], params, states, average, counters, mean, scale, options)
+        # Mini-batches: the model visits the chunks in order; each runs the engine's epoch
+        # over its rows of ``rows`` (in their order there), its last batch possibly short.
+        picks = None if rows is None else self.local_rows(rows)
+        if batch_size >= (self.shape[0] if rows is None else len(rows)):
+            raw = np.ascontiguousarray(params, dtype=np.float64)
+            parts = self.per_chunk("batch_sums", raw, mean, scale, options, picks)
+            sums = parts[0][1]
+            for _, sums_c in parts[1:]:
+                sums = sums + sums_c
+            step = getattr(_core, "train_step_" + core_suffix(self.dtype))
+            return step(sums, Y.shape[1], params, states, average, counters, mean, scale, options)
+        assert picks is not None  # the trainer passes the epoch's order with mini-batches
+        options = _copy_options(options)
+        options.steps_per_epoch = sum(-(-len(local) // batch_size) for local in picks.values())
+        options.epoch_rows = len(rows)  # a chunk of one batch is a partial batch of the epoch
+        epoch = EpochSums()
+        for c in sorted(picks):
+            (loss, weight, finite, optimality), params_c, states_c, average_c, counters_c = \
+                self.call_chunk(c, "train_epoch", picks[c], batch_size, params, states, average,
+                                counters, mean, scale, options)
+            params[:] = params_c
+            for state, state_c in zip(states, states_c):
+                state[:] = state_c
+            if average is not None:
+                average[:] = average_c
+            for field in ("steps", "mu_product", "momentum_started", "averaged", "momentum_coef"):
+                setattr(counters, field, getattr(counters_c, field))
+            epoch.loss_sum += loss
+            epoch.weight_sum += weight
+            epoch.optimality = optimality  # the epoch's last batch's, as in memory
+            if not finite:  # the engine stopped at a non-finite batch: so does the epoch
+                epoch.finite = False
+                break
+        return epoch
+
+    def _batch_predict(self, X: Any, rows: np.ndarray, coef: np.ndarray, intercept: np.ndarray
+                       ) -> np.ndarray:
+        # The rows' predictions from the chunks holding them, back in the order of ``rows``.
+        rows = np.asarray(rows, dtype=np.int64)
+        picks = self.local_rows(rows)
+        parts = self.call_chunks("predict_rows", picks, np.asarray(coef), np.asarray(intercept))
+        return self._in_order(rows, [P for _, P in parts])
 
     def _objective_grad(self, X: Any, Y: Any, sample_weight: Any, rows: Any, params: np.ndarray,
                         grad: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None,
@@ -442,18 +597,16 @@ class DistributedRows:
         """
         from ..preprocessing import _merge_stats, _scale_from_var
 
-        if rows is not None:
-            raise NotImplementedError("pygd.dask: a subset of rows (early_stopping) is not supported")
-        first = next(i for i, (_, _, chunks) in enumerate(self.actors) if 0 in chunks)
-        shift = self.call("column_shifts", only=[first])[0]
+        picks = None if rows is None else self.local_rows(rows)
+        shift = self.call_chunk(0, "column_shifts")
         weight = mean_rel = var = None
-        for _, weight_c, mean_c, var_c, _ in self.per_chunk("column_stats", shift):
+        for _, weight_c, mean_c, var_c, _ in self.per_chunk("column_stats", shift, picks):
             if weight is None:
                 weight, mean_rel, var = weight_c, mean_c, var_c
             else:
                 weight, mean_rel, var = _merge_stats(weight, mean_rel, var, weight_c, mean_c, var_c)
         mean = shift + mean_rel
-        count = self.shape[0]
+        count = self.shape[0] if rows is None else len(rows)
         with np.errstate(over="ignore", invalid="ignore"):
             if not center:
                 return np.zeros_like(mean), _scale_from_var(var + mean * mean, np.zeros_like(mean), count)
@@ -472,35 +625,72 @@ class DistributedRows:
     def gather_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(X[rows], sample weights[rows]) fetched from the actors (rows sorted)."""
         rows = np.asarray(rows, dtype=np.int64)
+        parts = self.call_chunks("rows", self.local_rows(rows))
+        return self._in_order(rows, [X for _, X, _ in parts]), self._in_order(rows, [w for _, _, w in parts])
+
+    def _in_order(self, rows: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
+        # Per-chunk answers for local_rows(rows), in chunk order -> one array in the order of rows.
         chunk_of = np.searchsorted(self.offsets, rows, side="right") - 1
-        X = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
-        sw = np.empty(len(rows), dtype=self.dtype)
-        for position, (_, store, chunks) in enumerate(self.actors):
-            picks = [(c, rows[chunk_of == c] - self.offsets[c]) for c in chunks if np.any(chunk_of == c)]
-            if not picks:
-                continue
-            for c, Xc, swc in self.call("rows", picks, only=[position])[0]:
-                X[chunk_of == c] = Xc
-                sw[chunk_of == c] = swc
-        return X, sw
+        out = np.concatenate(parts)
+        result = np.empty_like(out)
+        result[np.argsort(chunk_of, kind="stable")] = out
+        return result
+
+
+class EpochSums:
+    """What a distributed epoch gives the Trainer (the fields of ``_core.EpochResult`` it reads).
+
+    Examples
+    --------
+    >>> from pygd.dask._store import EpochSums
+    >>> EpochSums().finite
+    True
+    """
+
+    def __init__(self) -> None:
+        self.loss_sum = 0.0
+        self.weight_sum = 0.0
+        self.finite = True
+        self.optimality = math.nan
 
 
 class DistributedTargets:
-    """Client side: Y (n, k) as the Trainer sees it: its shape and dtype (the rows stay in the actors).
+    """Client side: Y (n, k) as the Trainer sees it (the rows stay in the actors).
+
+    Its shape and dtype; ``weighted_mean(rows)`` (the default intercepts) and
+    ``Y[rows]`` (the validation rows, fetched) are computed where the rows live.
 
     Examples
     --------
     >>> import numpy as np
     >>> from pygd.dask._store import DistributedTargets
-    >>> DistributedTargets(10, 2, np.float64).shape
+    >>> DistributedTargets(None, 10, 2, np.float64).shape
     (10, 2)
     """
 
     ndim = 2
 
-    def __init__(self, n: int, k: int, dtype: np.dtype) -> None:
+    def __init__(self, rows: DistributedRows | None, n: int, k: int, dtype: np.dtype) -> None:
+        self.rows = rows
         self.shape = (n, k)
         self.dtype = np.dtype(dtype)
+
+    def weighted_mean(self, rows: np.ndarray | None) -> np.ndarray:
+        """The sample-weighted mean of Y over ``rows`` (None: all), from per-chunk sums in chunk order."""
+        assert self.rows is not None
+        picks = None if rows is None else self.rows.local_rows(rows)
+        Y_sum = np.zeros(self.shape[1])
+        w_sum = 0.0
+        for _, Y_c, w_c in self.rows.per_chunk("target_sums", picks):
+            Y_sum += Y_c
+            w_sum += w_c
+        return Y_sum / w_sum
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        assert self.rows is not None
+        rows = np.asarray(rows, dtype=np.int64)
+        parts = self.rows.call_chunks("targets", self.rows.local_rows(rows))
+        return self.rows._in_order(rows, [Y for _, Y, _ in parts])
 
 
 class DistributedWeights:
@@ -531,6 +721,13 @@ class DistributedWeights:
     def mean(self) -> float:
         assert self.rows is not None
         return sum(s for _, s in self.rows.per_chunk("weight_sums")) / self.size
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        """The weights of ``rows`` (fetched; scaled as the kernels see them), in their order."""
+        assert self.rows is not None
+        rows = np.asarray(rows, dtype=np.int64)
+        parts = self.rows.call_chunks("weights", self.rows.local_rows(rows))
+        return self.rows._in_order(rows, [w for _, w in parts])
 
 
 def _copy_options(options: _core.TrainOptions) -> _core.TrainOptions:

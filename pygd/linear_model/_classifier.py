@@ -18,6 +18,7 @@ from .. import optim
 from .._names import CLASSIFICATION_LOSSES, PROBA_LOSSES
 from ..dask import dask_call, is_dask_collection
 from ._base import BaseGD
+from ._data import weighted_mean
 from ._settings import OPTIMIZER_CLASSES
 
 __all__ = ["GDClassifier"]
@@ -272,8 +273,7 @@ class GDClassifier(ClassifierMixin, BaseGD):
         engine, k = self._outputs()
         if engine not in ("log_loss", "multinomial"):
             return np.zeros(k)
-        s = sw.astype(np.float64)
-        frequency = np.clip((Y.astype(np.float64) * s[:, None]).sum(axis=0) / s.sum(), 1e-3, 1 - 1e-3)
+        frequency = np.clip(weighted_mean(Y, sw), 1e-3, 1 - 1e-3)
         if engine == "multinomial":
             return np.log(frequency)
         return np.log(frequency) - np.log1p(-frequency)

@@ -18,7 +18,7 @@ from .._sparse import check_csr
 from ..preprocessing import _scale_from_var, sparse_column_stats
 
 __all__ = ["as_scipy", "check_finite_input", "engine_input", "epoch_order", "is_csr", "kernel",
-           "max_abs", "standardization_stats", "validation_split"]
+           "max_abs", "standardization_stats", "validation_split", "weighted_mean"]
 
 
 def engine_input(X: Any) -> Any:
@@ -92,6 +92,20 @@ def standardization_stats(
         if not center:
             return zero, _scale_from_var(var + mean * mean, zero, count)
         return (mean if shift else zero), _scale_from_var(var, mean, count)
+
+
+def weighted_mean(Y: Any, sw: Any, rows: np.ndarray | None = None) -> np.ndarray:
+    """The sample-weighted mean of Y's rows (``rows``: those rows only), in float64, without BLAS.
+
+    The default intercepts start from it; Y held elsewhere (``pygd.dask``'s
+    distributed targets) has ``weighted_mean(rows)``, which adds per-chunk sums.
+    """
+    if hasattr(Y, "weighted_mean"):
+        return Y.weighted_mean(rows)
+    if rows is not None:
+        Y, sw = Y[rows], sw[rows]
+    w = sw.astype(np.float64)
+    return (Y.astype(np.float64) * w[:, None]).sum(axis=0) / w.sum()
 
 
 def epoch_order(rng: np.random.RandomState, rows: int | np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from .. import _core, optim
 from .._lbfgs import LBFGSResult, lbfgs, pseudo_gradient
 from .._names import KINKED_LOSSES
 from ._data import (as_scipy, check_finite_input, epoch_order, is_csr, kernel, max_abs,
-                    standardization_stats, validation_split)
+                    standardization_stats, validation_split, weighted_mean)
 from ._settings import OPTIMIZER_FIELDS, Settings
 from ._stopping import GradientTest, RelativeStall, StallCounter, ValidationStall, Verdict
 
@@ -170,8 +170,6 @@ class Trainer:
             self.optimizer, kernel, initial_accumulator = s.optimizer_config(self.learning_rate)
         size = k * d + k
         params = np.zeros(size, dtype=dtype)
-        train_sw = sw if self.train_rows is None else sw[self.train_rows]
-        train_Y = Y if self.train_rows is None else Y[self.train_rows]
         for name, init in (("coef_init", coef_init), ("intercept_init", intercept_init)):
             if init is not None and not np.isfinite(np.asarray(init, dtype=np.float64)).all():
                 raise ValueError(f"{name} contains NaN or infinity")
@@ -192,8 +190,7 @@ class Trainer:
                 params[k * d :] = b
             elif coef_init is None:
                 # Weighted mean of y, without BLAS (thread-independent bits).
-                w = train_sw.astype(np.float64)
-                params[k * d :] = (train_Y * w[:, None]).sum(axis=0) / w.sum()
+                params[k * d :] = weighted_mean(Y, sw, self.train_rows)
         self.params = params
         self.n_outputs = k
         self.states = [np.zeros(size, dtype=dtype) for _ in range(3)]

@@ -77,6 +77,11 @@ struct TrainSpec {
   const double* mean = nullptr;   // d: standardisation x' = (x - mean) / scale, or nullptr
   const double* scale = nullptr;  // d
   double weight_per_row = 1.0;    // a partial batch of m rows is normalised by m * weight_per_row
+  // The positions of the whole epoch this call is a part of (0: n_order, this call's).  A
+  // batch of all epoch_rows positions is a full batch, normalised by its weight sum S; any
+  // other by m * weight_per_row.  pygd.dask runs an epoch chunk by chunk: a chunk of one
+  // batch is then a partial batch, as it is in memory.
+  index_t epoch_rows = 0;
   double lr_factor = 1.0;         // plateau factor set between epochs
   index_t average_start = -1;     // average the iterates after this step (-1: no averaging)
   // CSR X, no averaging, no mean: lazy steps (engine/train.cpp, train_epoch_lazy) that cost
@@ -103,6 +108,7 @@ struct TrainOptions {
   bool fit_intercept = true;
   double l2 = 0.0, l1 = 0.0;
   double weight_per_row = 1.0;
+  index_t epoch_rows = 0;  // TrainSpec::epoch_rows
   index_t average_start = -1;
   bool lazy = false;  // TrainSpec::lazy
   index_t steps_per_epoch = 1;
