@@ -36,6 +36,24 @@ What runs where:
   gradient that is rounding noise, e.g. the intercept's at its default
   start, becomes a full step under Adam-like optimizers, in memory too: the
   fits then agree only as far as that noise allows.)
+- ``fit`` with mini-batches (a first-order optimizer and an integer or "auto"
+  ``batch_size``): the model visits the row chunks in order, the data does
+  not move.  Each epoch draws the in-memory fit's order of all rows (its
+  shuffle, from ``random_state``) and takes it chunk by chunk: the worker
+  holding a chunk runs the engine's epoch over that chunk's rows in that
+  order (``_core.train_epoch_*`` with ``TrainOptions.epoch_rows``, the
+  whole epoch's size), and the weights, optimizer state and counters go on
+  to the next chunk.  Each chunk's last batch may be short, so an epoch takes
+  the sum over chunks of ceil(rows / batch_size) steps.  **Bitwise** the
+  in-memory fit with a single row chunk; with ``shuffle=False`` and chunks of
+  whole batches, the in-memory fit's very batches (equal to about 1e-12: the
+  standardisation statistics are merged from per-chunk ones).  A lost worker:
+  the chunk's epoch is repeated from the model the client sent, the same bits.
+- ``early_stopping``: the in-memory fit's validation split (the same rows,
+  drawn from ``random_state``, stratified by class for classifiers); the
+  actors compute the statistics and sums over the training rows and return
+  the validation rows' predictions.  ``warm_start`` continues the last fit
+  as in memory.
 - ``partial_fit`` on a Dask collection: exact and sequential — the estimator
   visits the row blocks in order (it moves to the worker holding each block,
   the data does not move) and equals ``partial_fit`` called on each block in
@@ -48,9 +66,8 @@ What runs where:
   the statistics of that in-memory sequence; equal to one in-memory ``fit`` to
   rounding).
 
-Not supported on Dask collections (a ``NotImplementedError`` says so):
-mini-batch ``fit`` (use ``partial_fit`` over the blocks, or a full batch),
-``early_stopping``, ``warm_start``.
+Not built: a parallel, approximate mode (local SGD with model averaging); every
+Dask path above is exact.  Scipy sparse chunks are not supported on Dask.
 
 Examples
 --------

@@ -127,12 +127,14 @@ def _store(client: Any, X: da.Array, y: da.Array, sw: da.Array | None, dtype: np
 # -- fit ---------------------------------------------------------------------------------------
 def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: Any = None,
         intercept_init: Any = None) -> Any:
-    """``estimator.fit`` on Dask collections: full-batch steps over per-chunk kernel sums.
+    """``estimator.fit`` on Dask collections (see :mod:`pygd.dask` for each path's exactness).
 
-    L-BFGS (and Newton) steps from per-chunk objective and gradient sums, or with
+    L-BFGS (and Newton) steps from per-chunk objective and gradient sums; with
     a first-order optimizer and ``batch_size="full"`` one engine step per epoch
     from per-chunk raw sums (``_core.batch_sums_*`` on the workers,
-    ``_core.train_step_*`` on the client).
+    ``_core.train_step_*`` on the client); with mini-batches, epochs that visit
+    the chunks in order, the model moving to each chunk's worker.
+    ``early_stopping`` and ``warm_start`` as in memory.
 
     Parameters
     ----------
@@ -146,8 +148,9 @@ def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: An
     Returns
     -------
     estimator
-        Fitted; equal to the in-memory fit on the concatenated rows to about
-        1e-12 relative (float64), bitwise with a single row chunk.
+        Fitted.  Full-batch fits equal the in-memory fit on the concatenated
+        rows to about 1e-12 relative (float64); every fit is bitwise the
+        in-memory one with a single row chunk.
 
     Examples
     --------
