@@ -80,7 +80,17 @@ class LBFGSResult:
 
 
 def _dot(a: Array, b: Array) -> float:
-    return float(np.sum(a * b))
+    # One pass and no temporary (np.sum(a * b) writes a vector of the parameters' size);
+    # einsum runs on one thread, so the bits never depend on the thread count (BLAS's dot
+    # may split the sum between threads).
+    return float(np.einsum("i,i->", a, b))
+
+
+def _along(x: Array, a: float, d: Array) -> Array:
+    """x + a d with one new vector (the same bits as ``x + a * d``)."""
+    out = d * a
+    out += x
+    return out
 
 
 def pseudo_gradient(x: Array, g: Array, l1: float, mask: Array | None) -> Array:
@@ -116,7 +126,7 @@ def _two_loop(q: Array, pairs: deque) -> Array:
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * _dot(y, q)
         q += (a - b) * s
-    return -q
+    return np.negative(q, out=q)
 
 
 def _cubic_min(a0: float, f0: float, d0: float, a1: float, f1: float, d1: float) -> float:
@@ -158,7 +168,7 @@ def _wolfe(ev: _Evaluator, x: Array, f: float, g: Array, d: Array,
     a_prev, f_prev, dg_prev = 0.0, f, dg0
     a = a1
     for i in range(MAX_LINE_SEARCH):
-        fa, ga = ev(x + a * d)
+        fa, ga = ev(_along(x, a, d))
         dga = _dot(ga, d) if math.isfinite(fa) else math.inf
         if not math.isfinite(fa):
             a = 0.5 * (a_prev + a)  # back off into the finite region
@@ -187,7 +197,7 @@ def _zoom(ev: _Evaluator, x: Array, f: float, dg0: float, d: Array, a_lo: float,
             a = 0.5 * (a_lo + a_hi)
         if a == a_lo or a == a_hi:
             break
-        fa, ga = ev(x + a * d)
+        fa, ga = ev(_along(x, a, d))
         if not math.isfinite(fa):
             a_hi, f_hi, dg_hi = a, fa, math.inf
             continue
@@ -214,7 +224,7 @@ def _orthant_search(ev: _Evaluator, x: Array, F: float, pg: Array, d: Array, a: 
     orthant = np.where(x != 0, np.sign(x), -np.sign(pg))
     lam = l1 if mask is None else l1 * mask
     for _ in range(MAX_LINE_SEARCH):
-        xn = x + a * d
+        xn = _along(x, a, d)
         xn = np.where(np.sign(xn) == orthant, xn, 0.0)
         if mask is not None:  # unpenalised entries are not projected
             xn = np.where(mask > 0, xn, x + a * d)
@@ -231,7 +241,8 @@ def _orthant_search(ev: _Evaluator, x: Array, F: float, pg: Array, d: Array, a: 
 def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
           converged: Callable[[float, Array, float], bool], max_iter: int = 1000, memory: int = 10,
           l1: float = 0.0, l1_mask: Array | None = None,
-          callback: Callable[[int, float, Array, Array], bool | None] | None = None) -> LBFGSResult:
+          callback: Callable[[int, float, Array, Array], bool | None] | None = None,
+          copy: bool = True) -> LBFGSResult:
     """Minimise ``f + l1 sum mask_j |x_j|`` from ``x0`` (see the module docstring).
 
     Parameters
@@ -239,7 +250,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
     fun : callable
         ``fun(x) -> (f, grad)`` for float64 ``x``; one call is one pass.
     x0 : ndarray
-        Start (copied).
+        Start (copied unless ``copy=False``; never written into either way).
     converged : callable
         ``converged(F, pg, gap) -> bool``: the stopping test on the objective,
         the pseudo-gradient and the estimated gap to the minimum.
@@ -249,6 +260,8 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
         Pairs kept (``m``).
     l1, l1_mask : float, ndarray or None
         The L1 term's strength and which entries it applies to (None: all).
+    copy : bool
+        False: a float64 ``x0`` is the start itself (no copy of a large vector).
     callback : callable or None
         ``callback(iteration, F, x, grad f)`` after each iteration (x and the
         gradient are the driver's arrays: copy them to keep them); True stops.
@@ -258,7 +271,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
     LBFGSResult
     """
     ev = _Evaluator(fun)
-    x = np.array(x0, dtype=np.float64)
+    x = np.array(x0, dtype=np.float64) if copy else np.asarray(x0, dtype=np.float64)
     lam = 0.0 if l1 == 0 else (l1 if l1_mask is None else l1 * l1_mask)
 
     def total(fx: float, xx: Array) -> float:
@@ -296,7 +309,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
             if l1 == 0:
                 found = _wolfe(ev, x, f, g, d, a)
                 if found is not None:
-                    step = (x + found[0] * d, found[1], found[2])
+                    step = (_along(x, found[0], d), found[1], found[2])
             else:
                 step = _orthant_search(ev, x, F, pg, d, a, l1, l1_mask)
             if step is not None:

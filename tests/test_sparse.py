@@ -487,7 +487,11 @@ def test_lbfgs_classifier_close_to_dense(classes, loss, multi_class):
     sparse = _fit_quietly(GDClassifier(**params), Xs, y, sample_weight=sw)
     dense = _fit_quietly(GDClassifier(**params), Xd, y, sample_weight=sw)
     assert sparse.optimizer_ == "lbfgs"
-    _assert_close_model(sparse, dense, LBFGS_RTOL)
+    # Along the least curved direction the curvature is about alpha alone (the softmax is
+    # unchanged by adding one vector to every class's coefficients; columns the data barely
+    # bend): a gradient test passed at tol leaves the coefficients up to about tol / alpha
+    # from the optimum (1e-7 here), and the two fits round differently on the way.
+    _assert_close_model(sparse, dense, params["tol"] / params["alpha"])
     np.testing.assert_array_equal(sparse.predict(Xs), dense.predict(Xd))
 
 

@@ -260,11 +260,12 @@ struct BatchSums {
     index_t max_blocks = 512;
     if (pb.sparse()) {
       // Each block zeroes k d partial sums and the reduction adds them up: however sparse
-      // the rows, keep that below a quarter of the stored values the blocks read, and at
-      // most kSparseBlocks blocks (enough to keep both cores of a 2-core machine busy;
-      // each more block is k d doubles of memory).
+      // the rows, keep that below an eighth of the stored values the blocks read (their
+      // memory, too: 2e5 rows of 100 values at d = 2^20 get 2 blocks, 16 MB), and at most
+      // kSparseBlocks blocks (enough to keep both cores of a 2-core machine busy; each
+      // more block is k d doubles of memory).
       constexpr index_t kSparseBlocks = 8;
-      const index_t cap = m * width / (4 * (scratch.kd > 0 ? scratch.kd : 1));
+      const index_t cap = m * width / (8 * (scratch.kd > 0 ? scratch.kd : 1));
       max_blocks = cap < 1 ? 1 : (cap < kSparseBlocks ? cap : kSparseBlocks);
     }
     return plan_row_blocks(m, scratch.stride(), width, kMinBlockRows * width, max_blocks);

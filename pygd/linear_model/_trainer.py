@@ -193,7 +193,8 @@ class Trainer:
                 params[k * d :] = weighted_mean(Y, sw, self.train_rows)
         self.params = params
         self.n_outputs = k
-        self.states = [np.zeros(size, dtype=dtype) for _ in range(3)]
+        # The optimizer's state arrays (none for L-BFGS, whose pairs live in its run).
+        self.states = [np.zeros(size, dtype=dtype) for _ in range(0 if self.quasi_newton else 3)]
         if kernel == "adagrad":
             self.states[0][:] = initial_accumulator
         # scikit-learn's meaning: average=k averages the iterates from the k-th step on
@@ -649,8 +650,10 @@ class Trainer:
         if mean is not None and not s.fit_intercept:
             mean = np.zeros(d)
         grad = np.empty(kd + k)
-        mask = np.zeros(kd + k)
-        mask[:kd] = 1.0
+        mask = None  # the L1 term's: coefficients 1, intercepts 0 (no vector without an L1 term)
+        if l1:
+            mask = np.zeros(kd + k)
+            mask[:kd] = 1.0
 
         start_value: list[tuple[float, np.ndarray]] = []  # the start's (f, grad): lbfgs asks first
 
@@ -687,7 +690,7 @@ class Trainer:
             self._report(self.n_iter, F, start, s.max_iter)
             return s.callback is not None and s.callback(self.n_iter, F) is True
 
-        x = self.params.astype(np.float64)
+        x = self.params.astype(np.float64, copy=False)  # read only: lbfgs never writes into x
         smooth0, grad0 = fun(x)
         f0 = smooth0 + l1 * float(np.abs(x[:kd]).sum())
         self.best_loss = min(self.best_loss, f0)
@@ -697,6 +700,7 @@ class Trainer:
                              f"sample weights are too large for {X.dtype} arithmetic; rescale them.")
         if not hinge:  # the first stage of the hinge starts on another (smoothed) function
             start_value.append((smooth0, grad0))
+        del grad0  # lbfgs holds the gradients it needs (a vector of the parameters' size)
         width = 1.0
         # The squared error's Hessian is constant: where L-BFGS is slow (ill-conditioned
         # features) one pass of second moments buys Newton steps that end in 1 or 2 passes.
@@ -708,7 +712,7 @@ class Trainer:
             budget = s.max_iter - done["iterations"]
             result = lbfgs(fun, x, converged=converged,
                            max_iter=min(budget, NEWTON_AFTER) if newton else budget,
-                           memory=memory, l1=l1, l1_mask=mask if l1 else None, callback=callback)
+                           memory=memory, l1=l1, l1_mask=mask, callback=callback, copy=False)
             x = result.x
             done["iterations"] += result.n_iter
             if newton and result.status == "max_iter" and done["iterations"] < s.max_iter:
