@@ -13,10 +13,11 @@ pass over the data, counted in ``n_fun``.
   algorithms 7.4 and 7.5): the direction is ``-H g`` by the two-loop recursion
   over the last ``memory`` pairs ``s = x_{k+1} - x_k``, ``y = g_{k+1} - g_k``
   (a pair with ``s . y <= 1e-10 |s| |y|`` is not stored), with the initial
-  matrix ``(s . y / y . y) I`` of the newest pair; the step satisfies the strong
+  matrix ``(s . y / y . P y) P`` of the newest pair, ``P`` a diagonal guess of
+  the inverse Hessian (``h0``; the identity by default); the step satisfies the strong
   Wolfe conditions ``F(x + a d) <= F(x) + c1 a g.d`` and ``|g(x + a d).d| <= c2 |g.d|``
   (c1 = 1e-4, c2 = 0.9; algorithms 3.5 and 3.6: bracketing, then zooming by
-  safeguarded cubic interpolation).  The first step tries ``a = 1 / |g|_2``
+  safeguarded cubic interpolation).  The first step tries ``a = 1 / |P g|_2``
   (at most 1), every later one ``a = 1``.
 * **OWL-QN** (``l1 > 0``; Andrew & Gao, "Scalable training of L1-regularized
   log-linear models", ICML 2007): the same recursion applied to the
@@ -29,8 +30,8 @@ pass over the data, counted in ``n_fun``.
 
 Convergence is the caller's test ``converged(F, pg, gap)`` on the objective,
 the (pseudo-)gradient and the quasi-Newton estimate of the remaining gap
-``F - min F ~ pg . H pg / 2`` (H the current inverse-Hessian estimate; the
-identity at the start), asked at every iterate including the start.  A line search
+``F - min F ~ pg . H pg / 2`` (H the current inverse-Hessian estimate; P at
+the start), asked at every iterate including the start.  A line search
 that finds no decrease (after 20 evaluations, or a step too small to change
 x) retries once along ``-pg`` with the memory cleared; if that fails too, F
 cannot be lowered in floating point along descent directions: status
@@ -112,17 +113,23 @@ def pseudo_gradient(x: Array, g: Array, l1: float, mask: Array | None) -> Array:
     return pg
 
 
-def _two_loop(q: Array, pairs: deque) -> Array:
-    """-H q by the two-loop recursion over (s, y, 1 / s.y) pairs, oldest first."""
+def _two_loop(q: Array, pairs: deque, h0: Array | None = None) -> Array:
+    """-H q by the two-loop recursion over (s, y, 1 / s.y) pairs, oldest first.
+
+    The initial matrix is ``gamma P``: P = diag(h0) (the identity if None), gamma =
+    s.y / y.P y of the newest pair (1 without pairs).
+    """
     q = q.copy()
     alphas = []
     for s, y, rho in reversed(pairs):
         a = rho * _dot(s, q)
         alphas.append(a)
         q -= a * y
+    if h0 is not None:
+        q *= h0
     if pairs:
         s, y, _ = pairs[-1]
-        q *= _dot(s, y) / _dot(y, y)
+        q *= _dot(s, y) / (_dot(y, y) if h0 is None else float(np.einsum("i,i,i->", y, h0, y)))
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * _dot(y, q)
         q += (a - b) * s
@@ -242,7 +249,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
           converged: Callable[[float, Array, float], bool], max_iter: int = 1000, memory: int = 10,
           l1: float = 0.0, l1_mask: Array | None = None,
           callback: Callable[[int, float, Array, Array], bool | None] | None = None,
-          copy: bool = True) -> LBFGSResult:
+          copy: bool = True, h0: Array | None = None) -> LBFGSResult:
     """Minimise ``f + l1 sum mask_j |x_j|`` from ``x0`` (see the module docstring).
 
     Parameters
@@ -262,6 +269,11 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
         The L1 term's strength and which entries it applies to (None: all).
     copy : bool
         False: a float64 ``x0`` is the start itself (no copy of a large vector).
+    h0 : ndarray or None
+        A diagonal guess of the inverse Hessian (positive, x's size): the
+        recursion's initial matrix is ``(s.y / y.h0 y) diag(h0)``, the first
+        direction ``-h0 g``.  Columns whose curvature differs by orders of
+        magnitude (raw text features) then need far fewer iterations.
     callback : callable or None
         ``callback(iteration, F, x, grad f)`` after each iteration (x and the
         gradient are the driver's arrays: copy them to keep them); True stops.
@@ -288,7 +300,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
     first = True
     while True:
         pg = pseudo_gradient(x, g, l1, l1_mask)
-        d = _two_loop(pg, pairs)
+        d = _two_loop(pg, pairs, h0)
         if converged(F, pg, -0.5 * _dot(pg, d)):
             status = "converged"
             break
@@ -299,13 +311,17 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
             if attempt == 1:
                 pairs.clear()
                 first = True
-                d = -pg
+                d = -pg if h0 is None else -(h0 * pg)
             if l1 != 0:  # OWL-QN: no penalised entry may move against -pg
                 keep = d * pg < 0 if l1_mask is None else (d * pg < 0) | (l1_mask == 0)
                 d = np.where(keep, d, 0.0)
             if not _dot(d, pg) < 0:  # not a descent direction (numerical trouble): steepest
                 d = -pg
-            a = min(1.0, 1.0 / math.sqrt(_dot(pg, pg))) if first else 1.0
+            if first:  # a first step of length at most 1 along -P pg (OWL-QN: before projecting)
+                scaled = pg if h0 is None else h0 * pg
+                a = min(1.0, 1.0 / math.sqrt(_dot(scaled, scaled)))
+            else:
+                a = 1.0
             if l1 == 0:
                 found = _wolfe(ev, x, f, g, d, a)
                 if found is not None:

@@ -655,6 +655,11 @@ class Trainer:
             mask = np.zeros(kd + k)
             mask[:kd] = 1.0
 
+        # Raw columns (standardize=False: the objective of LogisticRegression, Ridge...) may
+        # differ in curvature by orders of magnitude (text: frequent and rare words); a
+        # diagonal guess of the inverse Hessian lets L-BFGS take them in its stride.
+        h0 = self._inverse_curvature(X, Y, sw, l2) if self.scale is None else None
+
         start_value: list[tuple[float, np.ndarray]] = []  # the start's (f, grad): lbfgs asks first
 
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -712,7 +717,8 @@ class Trainer:
             budget = s.max_iter - done["iterations"]
             result = lbfgs(fun, x, converged=converged,
                            max_iter=min(budget, NEWTON_AFTER) if newton else budget,
-                           memory=memory, l1=l1, l1_mask=mask, callback=callback, copy=False)
+                           memory=memory, l1=l1, l1_mask=mask, callback=callback, copy=False,
+                           h0=h0)
             x = result.x
             done["iterations"] += result.n_iter
             if newton and result.status == "max_iter" and done["iterations"] < s.max_iter:
@@ -761,6 +767,23 @@ class Trainer:
                 f"test (tol={tol}) was not passed (largest gradient component "
                 f"{float(np.max(np.abs(result.grad))):.3g}); consider a larger tol, or float64 data.",
                 ConvergenceWarning, stacklevel=3)
+
+    def _inverse_curvature(self, X: Any, Y: Any, sw: Any, l2: float) -> np.ndarray:
+        """L-BFGS's diagonal guess of the inverse Hessian for raw columns (``lbfgs(h0=...)``).
+
+        The objective's curvature along coefficient (t, j) is about c m_j + l2,
+        with m_j the weighted mean of x_j^2 over the rows and c a bound on the
+        loss's second derivative: 1/4 for the log losses (the logistic's and
+        the softmax's diagonal), 1 for the others; an intercept's is c.  (Class
+        frequencies in c, p (1 - p), made the tail of multinomial fits slower.)
+        One pass over X (the StandardScaler kernels: no copy, also for CSR X
+        and Dask).
+        """
+        k = Y.shape[1]
+        _, rms = standardization_stats(X, sw, None, center=False)
+        m2 = rms.astype(np.float64) ** 2  # a column of zeros: rms 1 (its gradient is 0 anyway)
+        c = 0.25 if self.settings.engine_loss in ("log_loss", "multinomial") else 1.0
+        return np.concatenate([np.tile(1.0 / (c * m2 + l2), k), np.full(k, 1.0 / c)])
 
     def _sparse_gram(self, X: Any, sw_arg: np.ndarray | None) -> np.ndarray:
         """``_core.gram_*``'s A for CSR X: the (d + 1, d + 1) second moments of (x / scale, 1).
