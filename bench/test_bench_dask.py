@@ -10,8 +10,9 @@ below the nanny's terminate mark 0.95).  Dask's spilling and pausing are off
 persisted chunks past the 0.6 target are spilled, pygd's actors read them back
 and keep references, so spilling frees nothing, and the worker goes past 0.95.
 pygd's actors need their rows in memory; so do the in-memory fits compared.
-dask-ml's fit is killed on 1 worker at this size (its ``normalize`` pass needs
-more than the 0.05 left; at 3e6 x 50 too): that case skips there.
+dask-ml's fit is killed at this size, on 1 worker and on 2 (its normalised
+copy of X, ``(X - mean) / std``, needs more than the workers have left; on 1
+worker at 3e6 x 50 too): that case skips at the full size.
 Otherwise (CI): 2e5 x 50 (80 MB) in chunks of 2e4, workers of 1 GiB: a quick
 check of the same code, not sized against memory.
 
@@ -200,8 +201,8 @@ def test_dask_ml_gradient_descent(benchmark, cluster, in_memory, monkeypatch):
     from dask_ml.linear_model import LinearRegression
 
     workers, client, Xd, yd = cluster
-    if FULL and workers == 1:
-        pytest.skip("dask-ml's fit is killed on 1 worker of 2 GiB at the full size (see the module "
+    if FULL:
+        pytest.skip("dask-ml's fit is killed on workers of 2 GiB at the full size (see the module "
                     "docstring)")
     # dask_glm's gradient_descent builds one gradient graph per iteration and one objective
     # graph per line-search trial; their clock and count give the time and passes per iteration.
