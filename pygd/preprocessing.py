@@ -397,7 +397,7 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         >>> StandardScaler().fit([[1.0], [3.0]]).var_.tolist()
         [1.0]
         """
-        if is_dask_collection(X):  # partial_fit over the blocks in order (pygd.dask)
+        if is_dask_collection(X):  # per-block statistics in parallel, merged in order (pygd.dask)
             return dask_call("scaler_fit", self, X, y, sample_weight)
         self._reset()
         return self.partial_fit(X, y, sample_weight)

@@ -254,21 +254,35 @@ def test_warm_start_continues(client, batch_size):
     assert clf.t_ == t
 
 
-def test_standard_scaler(client):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_standard_scaler(client, weighted):
+    # Per-block statistics computed in parallel and merged in chunk order (Chan): equal to one
+    # in-memory fit to rounding, at an offset of 1e6, over uneven chunks with a 1-row chunk.
     X, _, sw = _data(offset=1e6)
-    scaler = StandardScaler().fit(_d(X), sample_weight=_d(sw))
-    sequence = StandardScaler()
-    start = 0
-    for rows in CHUNKS:
-        sequence.partial_fit(X[start:start + rows], sample_weight=sw[start:start + rows])
-        start += rows
-    assert np.array_equal(scaler.mean_, sequence.mean_) and np.array_equal(scaler.var_, sequence.var_)
+    X[:5, 1] = np.nan  # NaNs are left out, as in memory
+    X[:, 2] = np.nan
+    X[750:, 2] = 1e6 + np.arange(ROWS - 750)  # a column first seen in the 1-row chunk
+    sw = sw if weighted else None
+    scaler = StandardScaler().fit(_d(X), sample_weight=None if sw is None else _d(sw))
     whole = StandardScaler().fit(X, sample_weight=sw)
     _close(scaler.mean_, whole.mean_)
     _close(scaler.var_, whole.var_, 1e-11)
+    _close(scaler.scale_, whole.scale_, 1e-11)
+    _check_seen(scaler, whole, weighted)
+    assert scaler.n_features_in_ == X.shape[1] and not hasattr(scaler, "feature_names_in_")
     out = scaler.transform(_d(X))
-    assert isinstance(out, da.Array) and np.array_equal(out.compute(), scaler.transform(X))
-    assert np.array_equal(scaler.inverse_transform(out).compute(), scaler.inverse_transform(scaler.transform(X)))
+    assert isinstance(out, da.Array) and np.array_equal(out.compute(), scaler.transform(X), equal_nan=True)
+    assert np.array_equal(scaler.inverse_transform(out).compute(),
+                          scaler.inverse_transform(scaler.transform(X)), equal_nan=True)
+    for options in ({"with_mean": False}, {"with_std": False}, {"with_mean": False, "with_std": False}):
+        got = StandardScaler(**options).fit(_d(X), sample_weight=None if sw is None else _d(sw))
+        ref = StandardScaler(**options).fit(X, sample_weight=sw)
+        for name in ("mean_", "var_", "scale_"):
+            if getattr(ref, name) is None:
+                assert getattr(got, name) is None, name
+            else:
+                _close(getattr(got, name), getattr(ref, name), 1e-11)
+        _check_seen(got, ref, weighted)
 
 
 def test_partial_fit_visits_blocks_in_order(client):
@@ -354,3 +368,30 @@ def test_no_dask_import_without_a_dask_collection():
         "StandardScaler().fit(X).transform(X)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n")
     assert out.stdout.strip() == "[]"
+
+
+def _check_seen(got, ref, weighted):
+    # Counts are exact; weight sums are added per chunk, so equal to rounding.
+    assert np.shape(got.n_samples_seen_) == np.shape(ref.n_samples_seen_)
+    assert np.asarray(got.n_samples_seen_).dtype == np.asarray(ref.n_samples_seen_).dtype
+    if weighted:
+        _close(got.n_samples_seen_, ref.n_samples_seen_)
+    else:
+        assert np.array_equal(got.n_samples_seen_, ref.n_samples_seen_)
+
+
+def test_standard_scaler_dataframe_and_bad_input(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, _, _ = _data(offset=1e6)
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    scaler = StandardScaler().fit(dd.from_pandas(frame, npartitions=4))
+    whole = StandardScaler().fit(frame)
+    assert list(scaler.feature_names_in_) == list(frame.columns)
+    _close(scaler.mean_, whole.mean_)
+    _close(scaler.var_, whole.var_, 1e-11)
+    assert scaler.n_samples_seen_ == whole.n_samples_seen_
+    bad = X.copy()
+    bad[1000, 3] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        StandardScaler().fit(_d(bad))
