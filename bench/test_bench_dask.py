@@ -94,7 +94,8 @@ def cluster(request):
     no_spill = {"distributed.worker.memory." + mark: False for mark in ("target", "spill", "pause")}
     with dask.config.set(no_spill), distributed.LocalCluster(
             n_workers=request.param, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, memory_limit=WORKER_MEMORY) as local:
+            dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            memory_limit=WORKER_MEMORY) as local:
         with distributed.Client(local) as client:
             Xd, yd = client.persist(list(_on_workers(ROWS, CHUNK)))
             distributed.wait([Xd, yd])

@@ -391,6 +391,18 @@ def test_standard_scaler_dataframe_and_bad_input(client):
     _close(scaler.mean_, whole.mean_)
     _close(scaler.var_, whole.var_, 1e-11)
     assert scaler.n_samples_seen_ == whole.n_samples_seen_
+    # y and sample_weight as NumPy arrays beside a DataFrame: split at its partitions
+    _, y, sw = _data(offset=1e6)
+    weighted = StandardScaler().fit(dd.from_pandas(frame, npartitions=4), sample_weight=sw)
+    _close(weighted.mean_, StandardScaler().fit(frame, sample_weight=sw).mean_)
+    Xf = dd.from_pandas(frame, npartitions=3)
+    reg = GDRegressor(random_state=0).partial_fit(Xf, y, sample_weight=sw)
+    ref = GDRegressor(random_state=0)
+    for part in np.array_split(np.arange(ROWS), 3):
+        ref.partial_fit(frame.iloc[part], y[part], sample_weight=sw[part])
+    assert np.array_equal(reg.coef_, ref.coef_)
+    with pytest.raises(ValueError, match="rows but sample_weight"):
+        StandardScaler().fit(Xf, sample_weight=sw[:-1])
     bad = X.copy()
     bad[1000, 3] = np.inf
     with pytest.raises(ValueError, match="infinity"):

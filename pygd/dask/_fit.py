@@ -234,6 +234,43 @@ def fit(estimator: Any, X: Any, y: Any, sample_weight: Any = None, coef_init: An
     return estimator
 
 
+def _is_frame(X: Any) -> bool:
+    import dask.array as da
+
+    return hasattr(X, "to_delayed") and not isinstance(X, da.Array) and hasattr(X, "npartitions")
+
+
+def _frame_parts(X: Any, **others: Any) -> tuple[list[Any], ...]:
+    """A Dask DataFrame's partitions, and those of y / sample_weight alike.
+
+    Each of ``others`` may be None, a Dask collection with as many partitions,
+    or array-like (split at the partitions' lengths, computed once).
+    """
+    from . import is_dask_collection
+
+    X_parts = list(X.to_delayed())
+    out = [X_parts]
+    lengths = None
+    for name, other in others.items():
+        if other is None:
+            out.append([None] * len(X_parts))
+        elif is_dask_collection(other):
+            parts = list(other.to_delayed())
+            if len(parts) != len(X_parts):
+                raise ValueError(f"X has {len(X_parts)} partitions but {name} has {len(parts)}")
+            out.append(parts)
+        else:
+            if lengths is None:
+                lengths = [int(r) for r in X.map_partitions(len).compute()]
+            values = np.asarray(other)
+            if values.ndim == 0 and name == "sample_weight":
+                values = np.full(sum(lengths), values.item())
+            if values.shape[0] != sum(lengths):
+                raise ValueError(f"X has {sum(lengths)} rows but {name} has {values.shape[0]}")
+            out.append(np.split(values, np.cumsum(lengths)[:-1]))
+    return tuple(out)
+
+
 # -- partial_fit: the model visits the blocks in order ------------------------------------------
 def _worker_threads() -> int:
     from distributed import get_worker
@@ -270,13 +307,8 @@ def partial_fit(estimator: Any, X: Any, y: Any = None, sample_weight: Any = None
     import dask.array as da
 
     client = _client()
-    if hasattr(X, "to_delayed") and not isinstance(X, da.Array) and hasattr(X, "npartitions"):
-        # A DataFrame: its partitions go to partial_fit as they are (feature names kept).
-        X_parts = X.to_delayed()
-        y_parts = [None] * len(X_parts) if y is None else y.to_delayed()
-        w_parts = [None] * len(X_parts) if sample_weight is None else sample_weight.to_delayed()
-        if len(y_parts) != len(X_parts) or len(w_parts) != len(X_parts):
-            raise ValueError("X, y and sample_weight must have the same number of partitions")
+    if _is_frame(X):  # its partitions go to partial_fit as they are (feature names kept)
+        X_parts, y_parts, w_parts = _frame_parts(X, y=y, sample_weight=sample_weight)
     else:
         Xd, _ = _rows_of(X)
         rows = tuple(int(r) for r in Xd.chunks[0])
@@ -407,12 +439,8 @@ def scaler_fit(scaler: Any, X: Any, y: Any = None, sample_weight: Any = None) ->
 
     scaler._reset()
     client = _client()
-    if hasattr(X, "to_delayed") and not isinstance(X, da.Array) and hasattr(X, "npartitions"):
-        # A DataFrame: its partitions go to partial_fit as they are (feature names kept).
-        X_parts = X.to_delayed()
-        w_parts = [None] * len(X_parts) if sample_weight is None else sample_weight.to_delayed()
-        if len(w_parts) != len(X_parts):
-            raise ValueError("X and sample_weight must have the same number of partitions")
+    if _is_frame(X):  # its partitions go to partial_fit as they are (feature names kept)
+        X_parts, w_parts = _frame_parts(X, sample_weight=sample_weight)
     else:
         Xd, _ = _rows_of(X)
         X_parts = list(Xd.to_delayed()[:, 0])
