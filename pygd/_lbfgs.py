@@ -113,10 +113,54 @@ def pseudo_gradient(x: Array, g: Array, l1: float, mask: Array | None) -> Array:
     return pg
 
 
-def _two_loop(q: Array, pairs: deque, h0: Array | None = None) -> Array:
+class DiagonalGuess:
+    """A diagonal guess P of the inverse Hessian for :func:`lbfgs`, stored compactly.
+
+    For x laid out as a (k, d) block row-major and then k trailing entries (a linear
+    model's coefficients and intercepts): P is ``columns`` (d,) for every one of the
+    k rows of the block and ``trailing`` (k,) for the last entries, so k outputs cost
+    one d-vector (float32 is plenty for a guess).  A plain vector of x's size is
+    ``DiagonalGuess(h, np.empty(0))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = DiagonalGuess(np.array([1.0, 2.0]), np.array([3.0]))
+    >>> q = np.ones(3)
+    >>> P.scale(q).tolist(), P.quad(np.ones(3))
+    ([1.0, 2.0, 3.0], 6.0)
+    """
+
+    def __init__(self, columns: Array, trailing: Array) -> None:
+        self.columns = np.asarray(columns)
+        self.trailing = np.asarray(trailing)
+
+    def _block(self, v: Array) -> tuple[Array, Array]:
+        k = self.trailing.size
+        kd = v.size - k
+        if kd % self.columns.size or (k == 0 and kd != self.columns.size):
+            raise ValueError(f"a DiagonalGuess of {self.columns.size} columns and {k} trailing "
+                             f"entries does not fit a vector of {v.size}")
+        return v[:kd].reshape(-1, self.columns.size), v[kd:]
+
+    def scale(self, q: Array) -> Array:
+        """q <- P q, in place (q float64); returns q."""
+        block, tail = self._block(q)
+        block *= self.columns
+        tail *= self.trailing
+        return q
+
+    def quad(self, y: Array) -> float:
+        """y . P y (one pass, no temporary, one thread)."""
+        block, tail = self._block(y)
+        return float(np.einsum("td,d,td->", block, self.columns, block)
+                     + np.einsum("t,t,t->", tail, self.trailing, tail))
+
+
+def _two_loop(q: Array, pairs: deque, h0: DiagonalGuess | None = None) -> Array:
     """-H q by the two-loop recursion over (s, y, 1 / s.y) pairs, oldest first.
 
-    The initial matrix is ``gamma P``: P = diag(h0) (the identity if None), gamma =
+    The initial matrix is ``gamma P``: P = h0 (the identity if None), gamma =
     s.y / y.P y of the newest pair (1 without pairs).
     """
     q = q.copy()
@@ -126,10 +170,10 @@ def _two_loop(q: Array, pairs: deque, h0: Array | None = None) -> Array:
         alphas.append(a)
         q -= a * y
     if h0 is not None:
-        q *= h0
+        h0.scale(q)
     if pairs:
         s, y, _ = pairs[-1]
-        q *= _dot(s, y) / (_dot(y, y) if h0 is None else float(np.einsum("i,i,i->", y, h0, y)))
+        q *= _dot(s, y) / (_dot(y, y) if h0 is None else h0.quad(y))
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * _dot(y, q)
         q += (a - b) * s
@@ -249,7 +293,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
           converged: Callable[[float, Array, float], bool], max_iter: int = 1000, memory: int = 10,
           l1: float = 0.0, l1_mask: Array | None = None,
           callback: Callable[[int, float, Array, Array], bool | None] | None = None,
-          copy: bool = True, h0: Array | None = None) -> LBFGSResult:
+          copy: bool = True, h0: DiagonalGuess | None = None) -> LBFGSResult:
     """Minimise ``f + l1 sum mask_j |x_j|`` from ``x0`` (see the module docstring).
 
     Parameters
@@ -269,10 +313,9 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
         The L1 term's strength and which entries it applies to (None: all).
     copy : bool
         False: a float64 ``x0`` is the start itself (no copy of a large vector).
-    h0 : ndarray or None
-        A diagonal guess of the inverse Hessian (positive, x's size): the
-        recursion's initial matrix is ``(s.y / y.h0 y) diag(h0)``, the first
-        direction ``-h0 g``.  Columns whose curvature differs by orders of
+    h0 : DiagonalGuess or None
+        A diagonal guess P of the inverse Hessian (positive): the recursion's
+        initial matrix is ``(s.y / y.P y) P``, the first direction ``-P g``.  Columns whose curvature differs by orders of
         magnitude (raw text features) then need far fewer iterations.
     callback : callable or None
         ``callback(iteration, F, x, grad f)`` after each iteration (x and the
@@ -311,14 +354,14 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
             if attempt == 1:
                 pairs.clear()
                 first = True
-                d = -pg if h0 is None else -(h0 * pg)
+                d = -pg if h0 is None else np.negative(h0.scale(pg.copy()))
             if l1 != 0:  # OWL-QN: no penalised entry may move against -pg
                 keep = d * pg < 0 if l1_mask is None else (d * pg < 0) | (l1_mask == 0)
                 d = np.where(keep, d, 0.0)
             if not _dot(d, pg) < 0:  # not a descent direction (numerical trouble): steepest
                 d = -pg
             if first:  # a first step of length at most 1 along -P pg (OWL-QN: before projecting)
-                scaled = pg if h0 is None else h0 * pg
+                scaled = pg if h0 is None else h0.scale(pg.copy())
                 a = min(1.0, 1.0 / math.sqrt(_dot(scaled, scaled)))
             else:
                 a = 1.0

@@ -24,7 +24,7 @@ from test_core_train import OPTIMIZERS, train_options
 import pygd
 from pygd import _core
 from pygd import reference as ref
-from pygd._lbfgs import lbfgs, pseudo_gradient
+from pygd._lbfgs import DiagonalGuess, lbfgs, pseudo_gradient
 from pygd.linear_model import GDClassifier, GDRegressor
 
 SMOOTH = ["squared_error", "huber", "squared_epsilon_insensitive", "log_loss", "squared_hinge",
@@ -194,7 +194,7 @@ def test_a_diagonal_guess_h0_reaches_the_same_optimum_in_fewer_iterations(l1):
     X = rng.normal(size=(n, d)) * np.geomspace(1e-2, 1e2, d)
     y = (X @ (rng.normal(size=d) / np.geomspace(1e-2, 1e2, d)) + rng.normal(size=n) > 0).astype(float)
     fun = _logistic(X, y, 1e-3)
-    h0 = np.append(1.0 / (0.25 * np.mean(X * X, axis=0) + 1e-3), 4.0)
+    h0 = DiagonalGuess(1.0 / (0.25 * np.mean(X * X, axis=0) + 1e-3), np.array([4.0]))
     mask = np.append(np.ones(d), 0.0)
     test = lambda F, pg, gap: np.abs(pg).max() <= 1e-8  # noqa: E731
     plain = lbfgs(fun, np.zeros(d + 1), converged=test, max_iter=20000, l1=l1, l1_mask=mask)
@@ -208,6 +208,16 @@ def test_a_diagonal_guess_h0_reaches_the_same_optimum_in_fewer_iterations(l1):
     assert np.all(np.diff(guess.history) <= 0)
     if l1:
         assert np.array_equal(guess.x[:-1] == 0, plain.x[:-1] == 0)
+
+
+def test_diagonal_guess_is_one_vector_for_k_outputs():
+    P = DiagonalGuess(np.array([1.0, 2.0, 4.0], dtype=np.float32), np.array([0.5, 0.25]))
+    q = np.arange(8.0)
+    full = np.array([1, 2, 4, 1, 2, 4, 0.5, 0.25])
+    np.testing.assert_array_equal(P.scale(q.copy()), full * q)
+    assert P.quad(q) == pytest.approx(float(np.sum(q * full * q)), rel=1e-15)
+    with pytest.raises(ValueError, match="does not fit"):
+        P.scale(np.ones(7))
 
 
 def test_lbfgs_copy_false_never_writes_into_x0():

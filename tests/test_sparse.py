@@ -68,6 +68,25 @@ def test_objective_grad_on_csr_matches_reference(loss, k, dtype, index_dtype, ga
     assert np.any(grad[: k * X.shape[1]] != 0)
 
 
+@pytest.mark.parametrize("loss", ["log_loss", "multinomial", "squared_error"])
+@pytest.mark.parametrize("picked", [40, 10], ids=["by-column", "by-output"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_objective_grad_on_csr_both_layouts_of_several_outputs(loss, picked, dtype, simd_level, num_threads):
+    # k > 1: a block storing at least 4 d values sums column by column (the k values of a
+    # column side by side), a sparser one (here: 10 gathered rows) output by output; both
+    # are the reference's sums.
+    X, Y, sw, rng = sparse_problem(n=45, d=30, k=4, dtype=dtype, seed=14, loss=loss)
+    rows = rng.permutation(45)[:picked]
+    stored = int(np.diff(X.indptr)[rows].sum())
+    assert (X.nnz // 45 * picked >= 4 * 30) == (picked == 40), stored  # the kernel's estimate
+    coef, intercept = _model(4, 30)
+    params = np.concatenate([coef.ravel(), intercept])
+    f, grad, _ = _objective(X, Y, sw, rows, params, loss, l2=0.01)
+    f_ref, grad_ref, _ = ref.objective_grad(X, Y, sw, rows, params, loss=loss, epsilon=0.5, l2=0.01)
+    assert abs(f - f_ref) <= RTOL[np.dtype(dtype)] * abs(f_ref)
+    assert_close_to_scale(grad, grad_ref, dtype)
+
+
 @pytest.mark.parametrize("loss,k", [("squared_error", 1), ("log_loss", 3), ("multinomial", 3)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_objective_grad_on_csr_with_standardisation_folded(loss, k, fit_intercept, simd_level):

@@ -213,12 +213,24 @@ inline void csr_prefetch(const BatchProblem<T>& pb, const I* __restrict indices,
   }
 }
 
-// z[t] = x_row . v_t + c_t over the row's stored entries [a, b).
-template <class T, class I>
+// z[t] = x_row . v_t + c_t over the row's stored entries [a, b).  ByColumn: v is stored
+// column by column (v[j k + t], the k values of column j side by side; csr_grad_any's
+// layout for several outputs), else output by output (v[t d + j], BatchProblem::coef).
+template <bool ByColumn = false, class T, class I>
 inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, index_t a,
                        index_t b, double* __restrict z) {
   const index_t d = pb.X.cols, k = pb.k;
   const T* __restrict x = pb.csr.values;
+  if constexpr (ByColumn) {
+    for (index_t t = 0; t < k; ++t) z[t] = 0.0;
+    for (index_t e = a; e < b; ++e) {
+      const double* __restrict v = pb.coef + index_t(indices[e]) * k;
+      const double xv = double(x[e]);
+      for (index_t t = 0; t < k; ++t) z[t] += v[t] * xv;
+    }
+    for (index_t t = 0; t < k; ++t) z[t] += pb.intercept[t];
+    return;
+  }
   for (index_t t = 0; t < k; ++t) {
     const double* __restrict v = pb.coef + t * d;
     double p0 = 0.0, p1 = 0.0;
@@ -232,7 +244,8 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
   }
 }
 
-template <class Row, class T, class I>
+// ByColumn: pb.coef and grad are stored column by column (see csr_logits).
+template <class Row, bool ByColumn, class T, class I>
 void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
                     const I* __restrict indptr, index_t begin, index_t end, double* __restrict grad,
                     double* __restrict grad_intercept, double* sums, double* __restrict z) {
@@ -245,8 +258,17 @@ void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
     const index_t a = index_t(indptr[row]), b = index_t(indptr[row + 1]);
     const double s = pb.sample_weight ? double(pb.sample_weight[row]) : 1.0;
     weight += s;
-    csr_logits(pb, indices, a, b, z);
+    csr_logits<ByColumn>(pb, indices, a, b, z);
     loss += Row::apply(pb, row, s, z);
+    if constexpr (ByColumn) {
+      for (index_t t = 0; t < k; ++t) grad_intercept[t] += z[t];
+      for (index_t e = a; e < b; ++e) {
+        double* __restrict gj = grad + index_t(indices[e]) * k;
+        const double xv = double(x[e]);
+        for (index_t t = 0; t < k; ++t) gj[t] += z[t] * xv;
+      }
+      continue;
+    }
     for (index_t t = 0; t < k; ++t) {
       const double g = z[t];
       grad_intercept[t] += g;
@@ -274,22 +296,53 @@ void csr_predict_block(const BatchProblem<T>& pb, const I* __restrict indices,
 constexpr index_t kStackOutputs = 256;
 
 // The CSR kernels with the index width of X: 32 or 64 bits.
+//
+// Several outputs (k > 1) over a block storing at least 4 d values (a full pass; not the
+// lazy steps, which touch only their columns): the coefficients are copied column by
+// column (v[j k + t]) and the gradient summed likewise, then copied back output by
+// output.  A stored value then reads and writes k neighbouring doubles instead of k
+// values d apart (k cache lines each): 20 classes at d = 2^18 run several times faster,
+// for 2 k d doubles of scratch and O(k d) copying per block.  The path depends on the
+// block only (its rows and d), never on the thread count.
 template <class Row, class T>
 void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
                   double* grad_intercept, double* sums) {
   const index_t d = pb.X.cols, k = pb.k;
-  if (!pb.grad_zeroed)
-    for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
   for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
   double stack_z[kStackOutputs];
   double* z = k <= kStackOutputs ? stack_z
                                  : static_cast<double*>(::malloc(sizeof(double) * size_t(k)));
-  if (pb.csr.indices64)
-    csr_grad_block<Row>(pb, pb.csr.indices64, pb.csr.indptr64, begin, end, grad, grad_intercept,
-                        sums, z);
-  else
-    csr_grad_block<Row>(pb, pb.csr.indices32, pb.csr.indptr32, begin, end, grad, grad_intercept,
-                        sums, z);
+  const bool by_column = k > 1 && !pb.grad_zeroed && (end - begin) * pb.row_width() >= 4 * d;
+  // (malloc, not std::vector: no library templates in ISA-compiled files, isa.hpp; without
+  // the memory, the output-by-output path)
+  double* coef = by_column ? static_cast<double*>(::malloc(sizeof(double) * size_t(2 * k * d)))
+                           : nullptr;
+  if (coef) {
+    double* grad_t = coef + k * d;
+    for (index_t t = 0; t < k; ++t)
+      for (index_t j = 0; j < d; ++j) coef[j * k + t] = pb.coef[t * d + j];
+    for (index_t j = 0; j < k * d; ++j) grad_t[j] = 0.0;
+    BatchProblem<T> local = pb;
+    local.coef = coef;
+    if (pb.csr.indices64)
+      csr_grad_block<Row, true>(local, pb.csr.indices64, pb.csr.indptr64, begin, end, grad_t,
+                                grad_intercept, sums, z);
+    else
+      csr_grad_block<Row, true>(local, pb.csr.indices32, pb.csr.indptr32, begin, end, grad_t,
+                                grad_intercept, sums, z);
+    for (index_t t = 0; t < k; ++t)
+      for (index_t j = 0; j < d; ++j) grad[t * d + j] = grad_t[j * k + t];
+    ::free(coef);
+  } else {
+    if (!pb.grad_zeroed)
+      for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
+    if (pb.csr.indices64)
+      csr_grad_block<Row, false>(pb, pb.csr.indices64, pb.csr.indptr64, begin, end, grad,
+                                 grad_intercept, sums, z);
+    else
+      csr_grad_block<Row, false>(pb, pb.csr.indices32, pb.csr.indptr32, begin, end, grad,
+                                 grad_intercept, sums, z);
+  }
   if (z != stack_z) ::free(z);
 }
 

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _core, optim
-from .._lbfgs import LBFGSResult, lbfgs, pseudo_gradient
+from .._lbfgs import DiagonalGuess, LBFGSResult, lbfgs, pseudo_gradient
 from .._names import KINKED_LOSSES
 from ._data import (as_scipy, check_finite_input, epoch_order, is_csr, kernel, max_abs,
                     standardization_stats, validation_split, weighted_mean)
@@ -649,7 +649,6 @@ class Trainer:
         mean = self.mean
         if mean is not None and not s.fit_intercept:
             mean = np.zeros(d)
-        grad = np.empty(kd + k)
         mask = None  # the L1 term's: coefficients 1, intercepts 0 (no vector without an L1 term)
         if l1:
             mask = np.zeros(kd + k)
@@ -665,9 +664,10 @@ class Trainer:
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
             if start_value:
                 return start_value.pop()
+            grad = np.empty(kd + k)  # lbfgs keeps the gradients it needs: a new one each time
             value, _, _ = engine(X, Y, sw_arg, None, x, grad, mean, self.scale, config)
             self.passes += 1
-            return value, grad.copy()
+            return value, grad
 
         def objective(x: np.ndarray) -> float:  # with the L1 term
             return fun(x)[0] + l1 * float(np.abs(x[:kd]).sum())
@@ -768,7 +768,7 @@ class Trainer:
                 f"{float(np.max(np.abs(result.grad))):.3g}); consider a larger tol, or float64 data.",
                 ConvergenceWarning, stacklevel=3)
 
-    def _inverse_curvature(self, X: Any, Y: Any, sw: Any, l2: float) -> np.ndarray:
+    def _inverse_curvature(self, X: Any, Y: Any, sw: Any, l2: float) -> DiagonalGuess:
         """L-BFGS's diagonal guess of the inverse Hessian for raw columns (``lbfgs(h0=...)``).
 
         The objective's curvature along coefficient (t, j) is about c m_j + l2,
@@ -783,7 +783,8 @@ class Trainer:
         _, rms = standardization_stats(X, sw, None, center=False)
         m2 = rms.astype(np.float64) ** 2  # a column of zeros: rms 1 (its gradient is 0 anyway)
         c = 0.25 if self.settings.engine_loss in ("log_loss", "multinomial") else 1.0
-        return np.concatenate([np.tile(1.0 / (c * m2 + l2), k), np.full(k, 1.0 / c)])
+        # One d-vector for the k outputs' coefficients, float32: a guess needs no more.
+        return DiagonalGuess((1.0 / (c * m2 + l2)).astype(np.float32), np.full(k, 1.0 / c))
 
     def _sparse_gram(self, X: Any, sw_arg: np.ndarray | None) -> np.ndarray:
         """``_core.gram_*``'s A for CSR X: the (d + 1, d + 1) second moments of (x / scale, 1).
