@@ -377,7 +377,12 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
             status = "stalled"
             break
         xn, fn, gn = step
-        s, y = xn - x, gn - g
+        if 0 < memory == len(pairs):  # the oldest pair's arrays take the new one (not 2 more
+            s, y, _ = pairs.popleft()  # vectors at the peak; a pair that fails the test below
+            np.subtract(xn, x, out=s)  # then leaves m - 1 pairs)
+            np.subtract(gn, g, out=y)
+        else:
+            s, y = xn - x, gn - g
         sy = _dot(s, y)
         if sy > 1e-10 * math.sqrt(_dot(s, s) * _dot(y, y)):
             pairs.append((s, y, 1.0 / sy))

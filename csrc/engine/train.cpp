@@ -390,11 +390,6 @@ ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, d
   const BatchProblem<T>& data = spec.data;
   const index_t d = data.X.cols, k = data.k, kd = k * d;
   const bool standardize = spec.mean != nullptr;
-  std::vector<double> inv_scale(static_cast<size_t>(d), 1.0), mean(static_cast<size_t>(d), 0.0);
-  for (index_t j = 0; standardize && j < d; ++j) {
-    inv_scale[j] = 1.0 / spec.scale[j];
-    mean[j] = spec.mean[j];
-  }
   std::vector<double> sums(static_cast<size_t>(kd + k + 2));
   batch_sums(spec, params, sums.data());  // the raw model's sums: G, Gb, loss, weight
   const double* G = sums.data();
@@ -404,10 +399,13 @@ ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, d
   result.weight_sum = G[kd + k + 1];
   const double inv_S = 1.0 / result.weight_sum;
   double penalty = 0.0;
+  // (1 / scale and the mean read where they are: no d-sized copies per pass)
   for (index_t t = 0; t < k; ++t) {
     for (index_t j = 0; j < d; ++j) {
       const double w = params[t * d + j];
-      grad[t * d + j] = (G[t * d + j] - mean[j] * Gb[t]) * inv_scale[j] * inv_S + spec.l2 * w;
+      const double inv_scale = standardize ? 1.0 / spec.scale[j] : 1.0;
+      const double mean = standardize ? spec.mean[j] : 0.0;
+      grad[t * d + j] = (G[t * d + j] - mean * Gb[t]) * inv_scale * inv_S + spec.l2 * w;
       penalty += w * w;
     }
     grad[kd + t] = spec.fit_intercept ? Gb[t] * inv_S : 0.0;
@@ -972,14 +970,16 @@ template <class T>
 void batch_sums(const TrainSpec<T>& spec, const double* params, double* out) {
   const BatchProblem<T>& data = spec.data;
   const index_t d = data.X.cols, k = data.k, kd = k * d;
-  std::vector<double> inv_scale(static_cast<size_t>(d), 1.0), mean(static_cast<size_t>(d), 0.0);
-  for (index_t j = 0; spec.mean != nullptr && j < d; ++j) {
-    inv_scale[j] = 1.0 / spec.scale[j];
-    mean[j] = spec.mean[j];
-  }
   std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k));
-  raw_model(params, k, d, spec.fit_intercept, inv_scale.data(), mean.data(), coef.data(),
-            intercept.data());
+  // raw_model's v = w / scale, c = b - v . mean, reading scale and mean where they are
+  // (1 / scale_j as raw_model's callers compute it: the same bits, no d-sized copies)
+  for (index_t t = 0; t < k; ++t) {
+    const double* __restrict w = params + t * d;
+    double* __restrict v = coef.data() + t * d;
+    for (index_t j = 0; j < d; ++j) v[j] = spec.mean != nullptr ? w[j] * (1.0 / spec.scale[j]) : w[j];
+    const double b = spec.fit_intercept ? params[kd + t] : 0.0;
+    intercept[t] = spec.mean != nullptr ? b - dot4(v, spec.mean, d) : b;
+  }
   BatchProblem<T> pb = data;
   pb.coef = coef.data();
   pb.intercept = intercept.data();
