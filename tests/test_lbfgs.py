@@ -196,12 +196,11 @@ def test_a_diagonal_guess_h0_reaches_the_same_optimum_in_fewer_iterations(l1):
     fun = _logistic(X, y, 1e-3)
     h0 = DiagonalGuess(1.0 / (0.25 * np.mean(X * X, axis=0) + 1e-3), np.array([4.0]))
     mask = np.append(np.ones(d), 0.0)
-    test = lambda F, pg, gap: np.abs(pg).max() <= 1e-8  # noqa: E731
+    test = lambda F, pg, gap: np.abs(pg).max() <= 1e-7  # noqa: E731 (1e-8: rounding, some BLAS)
     plain = lbfgs(fun, np.zeros(d + 1), converged=test, max_iter=20000, l1=l1, l1_mask=mask)
     guess = lbfgs(fun, np.zeros(d + 1), converged=test, max_iter=20000, l1=l1, l1_mask=mask, h0=h0)
-    # Without the guess the smooth fit needs 4743 iterations and then stalls in rounding
-    # (gradient 1e-8 on curvatures 1e-4 is a step below the iterates' ulp); with it, 26.
-    assert guess.status == "converged" and plain.status in ("converged", "stalled")
+    # Without the guess the smooth fit needs 4290 iterations; with it, 22.
+    assert guess.status == plain.status == "converged"
     assert guess.fun <= plain.fun + 1e-12 * plain.fun
     np.testing.assert_allclose(guess.x, plain.x, rtol=0, atol=1e-4 * np.abs(plain.x).max())
     assert guess.n_iter < plain.n_iter / 5
