@@ -295,7 +295,19 @@ void csr_predict_block(const BatchProblem<T>& pb, const I* __restrict indices,
 
 constexpr index_t kStackOutputs = 256;
 
-// The CSR kernels with the index width of X: 32 or 64 bits.
+// csr_grad_block with the index width of X: 32 or 64 bits.
+template <class Row, bool ByColumn, class T>
+inline void csr_grad_indices(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
+                             double* grad_intercept, double* sums, double* z) {
+  if (pb.csr.indices64)
+    csr_grad_block<Row, ByColumn>(pb, pb.csr.indices64, pb.csr.indptr64, begin, end, grad,
+                                  grad_intercept, sums, z);
+  else
+    csr_grad_block<Row, ByColumn>(pb, pb.csr.indices32, pb.csr.indptr32, begin, end, grad,
+                                  grad_intercept, sums, z);
+}
+
+// The CSR kernels.
 //
 // Several outputs (k > 1) over a block storing at least 4 d values (a full pass; not the
 // lazy steps, which touch only their columns): the coefficients are copied column by
@@ -324,24 +336,14 @@ void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double*
     for (index_t j = 0; j < k * d; ++j) grad_t[j] = 0.0;
     BatchProblem<T> local = pb;
     local.coef = coef;
-    if (pb.csr.indices64)
-      csr_grad_block<Row, true>(local, pb.csr.indices64, pb.csr.indptr64, begin, end, grad_t,
-                                grad_intercept, sums, z);
-    else
-      csr_grad_block<Row, true>(local, pb.csr.indices32, pb.csr.indptr32, begin, end, grad_t,
-                                grad_intercept, sums, z);
+    csr_grad_indices<Row, true>(local, begin, end, grad_t, grad_intercept, sums, z);
     for (index_t t = 0; t < k; ++t)
       for (index_t j = 0; j < d; ++j) grad[t * d + j] = grad_t[j * k + t];
     ::free(coef);
   } else {
     if (!pb.grad_zeroed)
       for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
-    if (pb.csr.indices64)
-      csr_grad_block<Row, false>(pb, pb.csr.indices64, pb.csr.indptr64, begin, end, grad,
-                                 grad_intercept, sums, z);
-    else
-      csr_grad_block<Row, false>(pb, pb.csr.indices32, pb.csr.indptr32, begin, end, grad,
-                                 grad_intercept, sums, z);
+    csr_grad_indices<Row, false>(pb, begin, end, grad, grad_intercept, sums, z);
   }
   if (z != stack_z) ::free(z);
 }
