@@ -324,7 +324,11 @@ void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double*
   double stack_z[kStackOutputs];
   double* z = k <= kStackOutputs ? stack_z
                                  : static_cast<double*>(::malloc(sizeof(double) * size_t(k)));
-  const bool by_column = k > 1 && !pb.grad_zeroed && (end - begin) * pb.row_width() >= 4 * d;
+  // (the stored values per row as BatchProblem::row_width() counts them, computed here: a
+  // shared header's member function called from an ISA-compiled file may be emitted as a
+  // weak symbol with this file's instructions, isa.hpp)
+  const index_t per_row = pb.X.rows > 0 ? pb.csr.nnz / pb.X.rows : 0;
+  const bool by_column = k > 1 && !pb.grad_zeroed && (end - begin) * per_row >= 4 * d;
   // (malloc, not std::vector: no library templates in ISA-compiled files, isa.hpp; without
   // the memory, the output-by-output path)
   double* coef = by_column ? static_cast<double*>(::malloc(sizeof(double) * size_t(2 * k * d)))
