@@ -315,8 +315,9 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
         False: a float64 ``x0`` is the start itself (no copy of a large vector).
     h0 : DiagonalGuess or None
         A diagonal guess P of the inverse Hessian (positive): the recursion's
-        initial matrix is ``(s.y / y.P y) P``, the first direction ``-P g``.  Columns whose curvature differs by orders of
-        magnitude (raw text features) then need far fewer iterations.
+        initial matrix is ``(s.y / y.P y) P``, the first direction ``-P g``.
+        Columns whose curvature differs by orders of magnitude (raw text
+        features) then need far fewer iterations.
     callback : callable or None
         ``callback(iteration, F, x, grad f)`` after each iteration (x and the
         gradient are the driver's arrays: copy them to keep them); True stops.

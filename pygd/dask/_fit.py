@@ -304,7 +304,6 @@ def partial_fit(estimator: Any, X: Any, y: Any = None, sample_weight: Any = None
     True
     """
     import dask
-    import dask.array as da
 
     client = _client()
     if _is_frame(X):  # its partitions go to partial_fit as they are (feature names kept)
@@ -435,7 +434,6 @@ def scaler_fit(scaler: Any, X: Any, y: Any = None, sample_weight: Any = None) ->
     True
     """
     import dask
-    import dask.array as da
 
     scaler._reset()
     client = _client()
