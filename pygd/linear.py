@@ -160,8 +160,8 @@ def _csr(X: Any) -> Any:
 
     The kernels need no canonical form (duplicates add up, any order within a row), so a
     CSR matrix with float values and one int32/int64 index type goes straight to
-    ``_core.CsrMatrix``, whose one C++ pass checks the structure, plus one pass over the
-    values for NaN and infinity; anything else goes through :func:`pygd._sparse.check_csr`.
+    ``_core.CsrMatrix``, whose C++ passes check the structure and find NaN and infinity
+    (``CsrMatrix.finite``); anything else goes through :func:`pygd._sparse.check_csr`.
     """
     ready = (X.format == "csr" and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] > 0
              and X.dtype in (np.float32, np.float64) and X.indices.dtype == X.indptr.dtype
@@ -170,7 +170,7 @@ def _csr(X: Any) -> Any:
     if not ready:
         X = check_csr(X)
     Xc = _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
-    if ready and X.nnz and not (np.isfinite(X.data.min()) and np.isfinite(X.data.max())):
+    if not Xc.finite:
         raise ValueError("Input X contains NaN or infinity.")
     return Xc
 

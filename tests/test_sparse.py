@@ -193,6 +193,29 @@ def test_csr_kernels_bits_do_not_depend_on_threads(threads_restored):
     assert np.array_equal(e1, e2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("gathered", [False, True])
+def test_column_by_column_pass_splits_columns_and_chunks(dtype, gathered, threads_restored):
+    # Several outputs over a whole pass: chunks of 8192 rows (here two), the rows' derivatives
+    # by fixed sub-blocks, then each column group (64 neighbouring columns; d = 700 makes 11)
+    # by one thread.  Every column adds its rows in position order, so 1, 2 and 4 threads
+    # (1, 2 and 4 groups) give the same bits, and the sums are the reference's.
+    X, Y, sw, rng = sparse_problem(n=9000, d=700, k=3, dtype=dtype, seed=5, loss="multinomial")
+    rows = rng.permutation(X.shape[0])[:8500] if gathered else None
+    coef, intercept = _model(3, X.shape[1])
+    params = np.concatenate([coef.ravel(), intercept])
+    out = []
+    for threads in (1, 2, 4):
+        pygd.set_num_threads(threads)
+        out.append(_objective(X, Y, sw, rows, params, "multinomial", l2=0.01))
+    for f, grad, S in out[1:]:
+        assert f == out[0][0] and S == out[0][2]
+        assert np.array_equal(grad, out[0][1])
+    f_ref, grad_ref, _ = ref.objective_grad(X, Y, sw, rows, params, loss="multinomial", epsilon=0.5, l2=0.01)
+    assert abs(out[0][0] - f_ref) <= RTOL[np.dtype(dtype)] * abs(f_ref)
+    assert_close_to_scale(out[0][1], grad_ref, dtype)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adagrad", "rmsprop_centered", "adadelta",
                                        "nadam"])
 @pytest.mark.parametrize("k,loss", [(1, "squared_error"), (3, "multinomial")])
@@ -255,6 +278,41 @@ def test_csr_matrix_rejects_bad_structure(change, message, index_dtype):
     change(arrays)
     with pytest.raises(ValueError, match=message):
         _core.CsrMatrix(*arrays, 3)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("bad", [-1, -2**31, 2**31 - 1])
+def test_csr_matrix_index_check_at_any_width(index_dtype, bad):
+    # The branch-free check reads indices as unsigned: a negative one is refused however many
+    # columns there are (here more than int32 can number), and so is one at n_cols; 0 to
+    # n_cols - 1 pass.
+    data, indices, indptr = _good_arrays(index_dtype)
+    wide = 2**31 + 5
+    assert _core.CsrMatrix(data, indices, indptr, wide).shape == (3, wide)
+    indices[1] = bad
+    if bad >= 0:
+        assert _core.CsrMatrix(data, indices, indptr, wide).nnz == 3
+        with pytest.raises(ValueError, match="outside"):
+            _core.CsrMatrix(data, indices, indptr, bad)
+    else:
+        with pytest.raises(ValueError, match="outside"):
+            _core.CsrMatrix(data, indices, indptr, wide)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, None])
+@pytest.mark.parametrize("at", [0, 1000, 1028])
+def test_csr_matrix_finite_flag(dtype, value, at):
+    # CsrMatrix.finite: one pass over the values, found wherever the bad value sits (the
+    # vector body and the tail); the largest and the subnormal finite values are finite.
+    info = np.finfo(dtype)
+    data = np.linspace(-1, 1, 1029).astype(dtype)
+    data[[3, 7, 11]] = [info.max, -info.max, info.smallest_subnormal]
+    if value is not None:
+        data[at] = value
+    indices = (np.arange(1029) % 7).astype(np.int32)
+    indptr = np.array([0, 500, 1029], dtype=np.int32)
+    assert _core.CsrMatrix(data, indices, indptr, 7).finite == (value is None)
 
 
 @pytest.mark.parametrize("indices_dtype,indptr_dtype", [(np.int32, np.int64), (np.int64, np.int32),

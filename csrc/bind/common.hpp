@@ -70,7 +70,8 @@ const T* vector_data(const array_of<T>& v, py::ssize_t size, const char* name) {
 struct CsrInput {
   py::array data, indices, indptr;
   index_t rows = 0, cols = 0, nnz = 0;
-  bool wide = false;  // 64-bit indices and indptr
+  bool wide = false;    // 64-bit indices and indptr
+  bool finite = true;   // every stored value finite (checked once, with the structure)
 };
 
 CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n_cols);

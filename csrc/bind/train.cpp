@@ -9,6 +9,9 @@
 // it there (KeyboardInterrupt, with params, states and counters those of the
 // steps taken) instead of at the end of the epoch.
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "bind/common.hpp"
@@ -82,18 +85,33 @@ CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n
       problem = "indptr[-1] must equal the number of stored values";
       return;
     }
-    for (index_t e = 0; e < csr.nnz; ++e) {
-      if (idx[e] < 0 || index_t(idx[e]) >= n_cols) {
-        problem = "indices holds a column number outside [0, n_cols)";
-        return;
-      }
-    }
+    // One branch-free pass (it vectorises): an index is outside [0, n_cols) exactly when,
+    // read as unsigned, it is at least n_cols (negative ones wrap beyond every valid one).
+    // (Valid indices stop at the signed maximum however wide the matrix.)
+    using S = std::remove_cv_t<std::remove_pointer_t<decltype(idx)>>;
+    using U = std::make_unsigned_t<S>;
+    const std::uint64_t cap = std::uint64_t(std::numeric_limits<S>::max()) + 1;
+    const U limit = U(std::uint64_t(n_cols) < cap ? std::uint64_t(n_cols) : cap);
+    U outside = 0;
+    for (index_t e = 0; e < csr.nnz; ++e) outside |= U(U(idx[e]) >= limit);
+    if (outside) problem = "indices holds a column number outside [0, n_cols)";
   };
   if (csr.wide)
     check(static_cast<const std::int64_t*>(indices.data()), static_cast<const std::int64_t*>(indptr.data()));
   else
     check(static_cast<const std::int32_t*>(indices.data()), static_cast<const std::int32_t*>(indptr.data()));
   if (!problem.empty()) fail(problem);
+  // Whether every stored value is finite (x - x is 0 exactly for finite x; NaN otherwise),
+  // in the same branch-free style: callers that refuse NaN and infinity read it instead
+  // of two more passes over the values.
+  auto finite = [&](const auto* v) {
+    py::gil_scoped_release release;
+    int bad = 0;
+    for (index_t e = 0; e < csr.nnz; ++e) bad |= int(!(v[e] - v[e] == 0));
+    return bad == 0;
+  };
+  csr.finite = dt.itemsize() == 4 ? finite(static_cast<const float*>(data.data()))
+                                  : finite(static_cast<const double*>(data.data()));
   return csr;
 }
 
@@ -465,6 +483,7 @@ void register_train(py::module_& m) {
       .def_property_readonly("shape", [](const bind::CsrInput& c) { return py::make_tuple(c.rows, c.cols); })
       .def_property_readonly("dtype", [](const bind::CsrInput& c) { return c.data.dtype(); })
       .def_property_readonly("nnz", [](const bind::CsrInput& c) { return c.nnz; })
+      .def_readonly("finite", &bind::CsrInput::finite, "Whether every stored value is finite.")
       .def_readonly("data", &bind::CsrInput::data)
       .def_readonly("indices", &bind::CsrInput::indices)
       .def_readonly("indptr", &bind::CsrInput::indptr);

@@ -307,7 +307,78 @@ struct BatchSums {
       add(c * kChunk, (c + 1) * kChunk < stride ? (c + 1) * kChunk : stride);
     });
   }
+  // Several outputs over at least 4 d stored values (a full pass, not a lazy step) that
+  // the row blocks could not share among threads (the memory cap leaves one block: 20
+  // outputs at d = 2^18): the column-by-column path with the columns shared instead.
+  // With more blocks each sums column by column on its own (csr_grad_any), which costs
+  // less than every thread scanning all stored values for its columns when k is small.
+  bool columns_apply(index_t m) const {
+    return pb.sparse() && pb.k > 1 && !pb.grad_zeroed && m * pb.row_width() >= 4 * pb.X.cols &&
+           plan_for(m).count == 1;
+  }
+  // The batch sums column by column (TrainTable::csr_rows / csr_columns): the coefficients
+  // copied to v[j k + t], then chunks of kChunkRows positions, each in two parallel
+  // phases: fixed sub-blocks of rows write their derivatives Z (their intercept, loss and
+  // weight sums added in sub-block order), then each column group adds its columns'
+  // gradient from Z.  No partial gradients (2 k d doubles of scratch for any number of
+  // threads) and every core busy in both phases; each column sums its rows in position
+  // order, so the bits depend on nothing but the batch.
+  void run_columns(index_t first, index_t m) {
+    constexpr index_t kSubRows = 256, kColumnTask = 4096;
+    const index_t d = pb.X.cols, k = pb.k, kd = k * d;
+    // Few chunks (each phase ends in a barrier, which a core shared with another process
+    // can hold up for a time slice): up to 8192 rows, Z at most 2^18 doubles (2 MB).
+    const index_t fit = ((index_t(1) << 18) / k) / kSubRows * kSubRows;
+    const index_t kChunkRows = fit < kSubRows ? kSubRows : (fit > 8192 ? 8192 : fit);
+    const TrainTable& table = active_table();
+    const CsrRowsFn<T> rows_kernel = table.csr_rows<T>();
+    const CsrColumnsFn<T> columns_kernel = table.csr_columns<T>();
+    std::vector<double> coef(static_cast<size_t>(kd)), grad(static_cast<size_t>(kd), 0.0);
+    const index_t column_tasks = (d + kColumnTask - 1) / kColumnTask;
+    auto columns = [&](index_t c, auto&& f) {
+      const index_t j1 = (c + 1) * kColumnTask < d ? (c + 1) * kColumnTask : d;
+      for (index_t j = c * kColumnTask; j < j1; ++j) f(j);
+    };
+    parallel_for(column_tasks, [&](index_t c) {
+      columns(c, [&](index_t j) {
+        for (index_t t = 0; t < k; ++t) coef[j * k + t] = pb.coef[t * d + j];
+      });
+    });
+    BatchProblem<T> local = pb;
+    local.coef = coef.data();
+    index_t groups = 1;  // a power of two, at most the threads
+    while (groups * 2 <= num_threads() && groups < 64) groups *= 2;
+    std::vector<double> Z(static_cast<size_t>(kChunkRows * k));
+    std::vector<double> part(static_cast<size_t>((kChunkRows / kSubRows) * (k + 2)));
+    double* out = scratch.block(0);
+    double* intercept = out + kd;
+    for (index_t t = 0; t < k + 2; ++t) intercept[t] = 0.0;  // then loss, weight
+    for (index_t c0 = 0; c0 < m; c0 += kChunkRows) {
+      const index_t rows = kChunkRows < m - c0 ? kChunkRows : m - c0;
+      const index_t subs = (rows + kSubRows - 1) / kSubRows;
+      parallel_for(subs, [&](index_t b) {
+        const index_t r0 = b * kSubRows, r1 = r0 + kSubRows < rows ? r0 + kSubRows : rows;
+        double* p = part.data() + b * (k + 2);
+        rows_kernel(local, first + c0 + r0, first + c0 + r1, Z.data() + r0 * k, p, p + k);
+      });
+      for (index_t b = 0; b < subs; ++b)
+        for (index_t t = 0; t < k + 2; ++t) intercept[t] += part[b * (k + 2) + t];
+      parallel_for(groups, [&](index_t g) {
+        columns_kernel(local, first + c0, first + c0 + rows, Z.data(), g, groups, grad.data());
+      });
+    }
+    parallel_for(column_tasks, [&](index_t c) {
+      columns(c, [&](index_t j) {
+        for (index_t t = 0; t < k; ++t) out[t * d + j] = grad[j * k + t];
+      });
+    });
+  }
   void run(index_t first, index_t m) {
+    if (columns_apply(m)) {
+      scratch.reserve_blocks(1);
+      run_columns(first, m);
+      return;
+    }
     start(first, m);
     if (plan.count <= 1) {
       block(0);
@@ -524,13 +595,15 @@ inline void used_states(const OptimizerOptions& o, bool used[3]) {
   }
 }
 
-// A column's bookkeeping in one place (one cache line holds two of them): the step count
-// when it was last current, the shrink's running log then, and the batch that last met it.
+// A column's bookkeeping in one place (one cache line holds four of them): the step count
+// when it was last current and the shrink's running log then.
 struct ColumnClock {
   std::int64_t last = 0;
   double log_at = 0.0;
-  std::int64_t seen = -1;
 };
+
+// Columns ahead that the lazy loops hint into cache.
+constexpr index_t kLazyAhead = 16;
 
 template <class T>
 struct LazyColumns {
@@ -606,6 +679,19 @@ struct LazyColumns {
     }
     mark(j, now);
   }
+  // Hints column j's lines (its clock, coefficients and state; `more`: two more arrays of
+  // k d values) into cache: the lazy loops run over the batch's columns, each a miss.
+  void prefetch(index_t j, const double* more0, const double* more1) const {
+    __builtin_prefetch(&clock[static_cast<size_t>(j)], 1, 3);
+    for (index_t t = 0; t < k; ++t) {
+      const index_t i = t * d + j;
+      __builtin_prefetch(params + i, 1, 3);
+      for (int s = 0; s < 3; ++s)
+        if (state[s] != nullptr) __builtin_prefetch(state[s] + i, 1, 3);
+      if (more0 != nullptr) __builtin_prefetch(more0 + i, 1, 3);
+      if (more1 != nullptr) __builtin_prefetch(more1 + i, 1, 3);
+    }
+  }
   void mark(index_t j, std::int64_t now) {
     clock[j].last = now;
     clock[j].log_at = log_now;
@@ -671,6 +757,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
 
   LazyColumns<T> columns(spec, state, counters.steps, n_steps);
   std::vector<index_t> touched;
+  std::vector<std::uint64_t> seen(static_cast<size_t>((d + 63) / 64), 0);
   std::vector<T> cparam, cgrad, cstate[3];
   std::vector<double> eta, acc_delta_before;
   const bool l1 = spec.l1 != 0;
@@ -678,8 +765,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
 
   EpochResult result;
   index_t next_interrupt_check = kInterruptCheckRows;
-  index_t batch_number = 0;
-  for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size, ++batch_number) {
+  for (index_t pos = 0; pos < spec.n_order; pos += spec.batch_size) {
     const index_t m = spec.batch_size < spec.n_order - pos ? spec.batch_size : spec.n_order - pos;
     if (spec.interrupted && pos >= next_interrupt_check) {
       if (spec.interrupted()) {
@@ -690,15 +776,25 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     }
     const std::int64_t now = counters.steps;
     const bool last_batch = pos + m >= spec.n_order;
-    // The columns the batch's rows store, in the order met (a fixed order).
+    // The columns the batch's rows store, in the order met (a fixed order); `seen` has a
+    // bit per column (32 KB at d = 2^18: in L1 or L2, where a per-column record would
+    // miss the caches), set while collecting and cleared after.
     touched.clear();
     auto collect = [&](const auto* indices, const auto* indptr) {
       for (index_t i = pos; i < pos + m; ++i) {
         const index_t row = data.rows ? data.rows[i] : i;
+        if (data.rows && i + 8 < pos + m) {  // shuffled rows: the indices 8 rows on
+          const index_t ahead = data.rows[i + 8];
+          const index_t a = index_t(indptr[ahead]), b = index_t(indptr[ahead + 1]);
+          for (index_t e = a; e < b; e += 64 / index_t(sizeof(indices[0])))
+            __builtin_prefetch(indices + e, 0, 3);
+        }
         for (index_t e = index_t(indptr[row]); e < index_t(indptr[row + 1]); ++e) {
           const index_t j = index_t(indices[e]);
-          if (columns.clock[j].seen != batch_number) {
-            columns.clock[j].seen = batch_number;
+          std::uint64_t& word = seen[static_cast<size_t>(j >> 6)];
+          const std::uint64_t bit = std::uint64_t(1) << (j & 63);
+          if (!(word & bit)) {
+            word |= bit;
             touched.push_back(j);
           }
         }
@@ -708,12 +804,16 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       collect(data.csr.indices64, data.csr.indptr64);
     else
       collect(data.csr.indices32, data.csr.indptr32);
+    for (index_t j : touched) seen[static_cast<size_t>(j >> 6)] = 0;
     if (last_batch) {
       columns.bring_all(now);
       for (index_t t = 0; t < k; ++t)
         for (index_t j = 0; j < d; ++j) coef[t * d + j] = double(params[t * d + j]) * inv_scale[j];
     } else {
-      for (index_t j : touched) {
+      const index_t nJ = index_t(touched.size());
+      for (index_t a = 0; a < nJ; ++a) {
+        if (a + kLazyAhead < nJ) columns.prefetch(touched[a + kLazyAhead], coef.data(), nullptr);
+        const index_t j = touched[a];
         columns.bring(j, now);
         for (index_t t = 0; t < k; ++t) coef[t * d + j] = double(params[t * d + j]) * inv_scale[j];
       }
@@ -751,6 +851,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       if (st[s]) cstate[s].resize(static_cast<size_t>(csize));
     for (index_t t = 0; t < k; ++t) {
       for (index_t a = 0; a < nJ; ++a) {
+        if (t == 0 && a + kLazyAhead < nJ) columns.prefetch(touched[a + kLazyAhead], G.data(), nullptr);
         const index_t j = touched[a], i = t * d + j, c = t * nJ + a;
         cparam[c] = params[i];
         cgrad[c] = T(gradient(t, j, double(params[i])));
@@ -791,6 +892,8 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     }
     for (index_t t = 0; t < k; ++t) {
       for (index_t a = 0; a < nJ; ++a) {
+        if (t == 0 && a + kLazyAhead < nJ)
+          columns.prefetch(touched[a + kLazyAhead], G.data(), coef.data());
         const index_t j = touched[a], i = t * d + j, c = t * nJ + a;
         params[i] = cparam[c];
         for (int s = 0; s < 3; ++s)

@@ -222,13 +222,25 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
   const index_t d = pb.X.cols, k = pb.k;
   const T* __restrict x = pb.csr.values;
   if constexpr (ByColumn) {
-    for (index_t t = 0; t < k; ++t) z[t] = 0.0;
-    for (index_t e = a; e < b; ++e) {
-      const double* __restrict v = pb.coef + index_t(indices[e]) * k;
-      const double xv = double(x[e]);
-      for (index_t t = 0; t < k; ++t) z[t] += v[t] * xv;
+    // kW outputs at a time in a register, the entries in storage order for each (so the
+    // bits equal the scalar loop's at every level), then the rest.
+    index_t t = 0;
+    for (; t + kW <= k; t += kW) {
+      vdouble acc = vdouble{};
+      for (index_t e = a; e < b; ++e)
+        acc += load_vd(pb.coef + index_t(indices[e]) * k + t) * splat_vd(double(x[e]));
+      store_vd(z + t, acc + load_vd(pb.intercept + t));
     }
-    for (index_t t = 0; t < k; ++t) z[t] += pb.intercept[t];
+    if (t < k) {  // the rest in one sweep of the entries, each output's sum in entry order
+      const index_t first = t;
+      for (index_t u = first; u < k; ++u) z[u] = 0.0;
+      for (index_t e = a; e < b; ++e) {
+        const double* __restrict v = pb.coef + index_t(indices[e]) * k;
+        const double xv = double(x[e]);
+        for (index_t u = first; u < k; ++u) z[u] += v[u] * xv;
+      }
+      for (index_t u = first; u < k; ++u) z[u] += pb.intercept[u];
+    }
     return;
   }
   for (index_t t = 0; t < k; ++t) {
@@ -244,8 +256,46 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
   }
 }
 
-// ByColumn: pb.coef and grad are stored column by column (see csr_logits).
-template <class Row, bool ByColumn, class T, class I>
+// The rows kColumnsAhead positions on have their columns' coefficients and gradients
+// (k values each; beyond the caches for large d, and a miss on each is what a pass waits
+// for) brought into cache while this row computes: 1.28 -> 0.50 s for a pass over 2e5
+// rows x 105 values at d = 2^18, 20 outputs (column by column), one thread.
+constexpr index_t kColumnsAhead = 2;
+// csr_columns' column groups: 64 neighbouring columns each (TrainTable::csr_columns).
+constexpr index_t kColumnGroupShift = 6;
+
+// The cache lines of p[0 .. k) (a column's k values in the column-by-column layout).
+template <int Write>
+inline void prefetch_column(const double* p, index_t k) {
+  const char* c = reinterpret_cast<const char*>(p);
+  const index_t last = (k - 1) * index_t(sizeof(double));
+  for (index_t off = 0; off < last; off += 64) __builtin_prefetch(c + off, Write, 3);
+  __builtin_prefetch(c + last, Write, 3);
+}
+
+// The lines a row's columns read (coef) and write (grad; nullptr: none).
+template <bool ByColumn, class T, class I>
+inline void prefetch_columns(const BatchProblem<T>& pb, const I* __restrict indices,
+                             const I* __restrict indptr, index_t row, const double* grad) {
+  const index_t d = pb.X.cols, k = pb.k;
+  const index_t a = index_t(indptr[row]), b = index_t(indptr[row + 1]);
+  for (index_t e = a; e < b; ++e) {
+    const index_t j = index_t(indices[e]);
+    if constexpr (ByColumn) {  // v[j k .. j k + k)
+      prefetch_column<0>(pb.coef + j * k, k);
+      if (grad != nullptr) prefetch_column<1>(grad + j * k, k);
+    } else {  // v[t d + j] for each output
+      for (index_t t = 0; t < k; ++t) {
+        __builtin_prefetch(pb.coef + t * d + j, 0, 3);
+        if (grad != nullptr) __builtin_prefetch(grad + t * d + j, 1, 3);
+      }
+    }
+  }
+}
+
+// The output-by-output layout (BatchProblem::coef, grad t d + j): every CSR pass with one
+// output, and the lazy steps' few columns.
+template <class Row, class T, class I>
 void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
                     const I* __restrict indptr, index_t begin, index_t end, double* __restrict grad,
                     double* __restrict grad_intercept, double* sums, double* __restrict z) {
@@ -258,17 +308,10 @@ void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
     const index_t a = index_t(indptr[row]), b = index_t(indptr[row + 1]);
     const double s = pb.sample_weight ? double(pb.sample_weight[row]) : 1.0;
     weight += s;
-    csr_logits<ByColumn>(pb, indices, a, b, z);
+    if (i + kColumnsAhead < end)
+      prefetch_columns<false>(pb, indices, indptr, row_of(pb, i + kColumnsAhead), grad);
+    csr_logits(pb, indices, a, b, z);
     loss += Row::apply(pb, row, s, z);
-    if constexpr (ByColumn) {
-      for (index_t t = 0; t < k; ++t) grad_intercept[t] += z[t];
-      for (index_t e = a; e < b; ++e) {
-        double* __restrict gj = grad + index_t(indices[e]) * k;
-        const double xv = double(x[e]);
-        for (index_t t = 0; t < k; ++t) gj[t] += z[t] * xv;
-      }
-      continue;
-    }
     for (index_t t = 0; t < k; ++t) {
       const double g = z[t];
       grad_intercept[t] += g;
@@ -278,6 +321,61 @@ void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
   }
   sums[0] = loss;
   sums[1] = weight;
+}
+
+// Several outputs, column by column (the engine's BatchSums::run_columns): first the rows'
+// weighted derivatives, then each column group's gradient from them.
+template <class Row, class T, class I>
+void csr_rows_block(const BatchProblem<T>& pb, const I* __restrict indices,
+                    const I* __restrict indptr, index_t begin, index_t end, double* __restrict Z,
+                    double* __restrict grad_intercept, double* sums) {
+  const index_t k = pb.k;
+  for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
+  double loss = 0.0, weight = 0.0;
+  for (index_t i = begin; i < end; ++i) {
+    csr_prefetch(pb, indices, indptr, i, end);
+    const index_t row = row_of(pb, i);
+    const double s = pb.sample_weight ? double(pb.sample_weight[row]) : 1.0;
+    weight += s;
+    if (i + kColumnsAhead < end)
+      prefetch_columns<true>(pb, indices, indptr, row_of(pb, i + kColumnsAhead), nullptr);
+    double* __restrict z = Z + (i - begin) * k;
+    csr_logits<true>(pb, indices, index_t(indptr[row]), index_t(indptr[row + 1]), z);
+    loss += Row::apply(pb, row, s, z);
+    for (index_t t = 0; t < k; ++t) grad_intercept[t] += z[t];
+  }
+  sums[0] = loss;
+  sums[1] = weight;
+}
+
+template <class T, class I>
+void csr_columns_block(const BatchProblem<T>& pb, const I* __restrict indices,
+                       const I* __restrict indptr, index_t begin, index_t end,
+                       const double* __restrict Z, index_t group, index_t groups,
+                       double* __restrict grad) {
+  const index_t k = pb.k, kv = k - k % kW, mask = groups - 1;
+  const T* __restrict x = pb.csr.values;
+  auto mine = [&](index_t j) { return ((j >> kColumnGroupShift) & mask) == group; };
+  for (index_t i = begin; i < end; ++i) {
+    if (i + kColumnsAhead < end) {  // the gradient lines of the rows ahead, this group's only
+      const index_t next = row_of(pb, i + kColumnsAhead);
+      for (index_t e = index_t(indptr[next]); e < index_t(indptr[next + 1]); ++e) {
+        const index_t j = index_t(indices[e]);
+        if (mine(j)) prefetch_column<1>(grad + j * k, k);
+      }
+    }
+    const index_t row = row_of(pb, i);
+    const double* __restrict z = Z + (i - begin) * k;
+    for (index_t e = index_t(indptr[row]); e < index_t(indptr[row + 1]); ++e) {
+      const index_t j = index_t(indices[e]);
+      if (!mine(j)) continue;
+      double* __restrict gj = grad + j * k;
+      const double xv = double(x[e]);
+      const vdouble xs = splat_vd(xv);
+      for (index_t t = 0; t < kv; t += kW) store_vd(gj + t, load_vd(gj + t) + load_vd(z + t) * xs);
+      for (index_t t = kv; t < k; ++t) gj[t] += z[t] * xv;
+    }
+  }
 }
 
 template <class T, class I>
@@ -295,35 +393,33 @@ void csr_predict_block(const BatchProblem<T>& pb, const I* __restrict indices,
 
 constexpr index_t kStackOutputs = 256;
 
-// csr_grad_block with the index width of X: 32 or 64 bits.
-template <class Row, bool ByColumn, class T>
-inline void csr_grad_indices(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
-                             double* grad_intercept, double* sums, double* z) {
+// f(indices, indptr) with the index width of X: 32 or 64 bits.
+template <class T, class F>
+inline void with_indices(const BatchProblem<T>& pb, const F& f) {
   if (pb.csr.indices64)
-    csr_grad_block<Row, ByColumn>(pb, pb.csr.indices64, pb.csr.indptr64, begin, end, grad,
-                                  grad_intercept, sums, z);
+    f(pb.csr.indices64, pb.csr.indptr64);
   else
-    csr_grad_block<Row, ByColumn>(pb, pb.csr.indices32, pb.csr.indptr32, begin, end, grad,
-                                  grad_intercept, sums, z);
+    f(pb.csr.indices32, pb.csr.indptr32);
 }
 
-// The CSR kernels.
+// The CSR kernel of BatchGradBlockFn.
 //
-// Several outputs (k > 1) over a block storing at least 4 d values (a full pass; not the
-// lazy steps, which touch only their columns): the coefficients are copied column by
-// column (v[j k + t]) and the gradient summed likewise, then copied back output by
-// output.  A stored value then reads and writes k neighbouring doubles instead of k
-// values d apart (k cache lines each): 20 classes at d = 2^18 run several times faster,
-// for 2 k d doubles of scratch and O(k d) copying per block.  The path depends on the
-// block only (its rows and d), never on the thread count.
+// Several outputs (k > 1) over a block storing at least 4 d values (a full pass split
+// into row blocks; not the lazy steps, which touch only their columns): the block's
+// coefficients are copied column by column (v[j k + t]) and its gradient summed likewise
+// by csr_rows_block and csr_columns_block (one group) over chunks of kBlockChunkRows
+// rows, then copied back output by output.  A stored value then reads and writes k
+// neighbouring doubles instead of k values d apart (k cache lines each), for 2 k d
+// doubles of scratch and O(k d) copying per block.  The path depends on the block only
+// (its rows and d), never on the thread count.  (A pass of one block takes the engine's
+// BatchSums::run_columns instead, which shares the columns among the threads.)
+constexpr index_t kBlockChunkRows = 256;
+
 template <class Row, class T>
 void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
                   double* grad_intercept, double* sums) {
-  const index_t d = pb.X.cols, k = pb.k;
+  const index_t d = pb.X.cols, k = pb.k, kd = k * d;
   for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
-  double stack_z[kStackOutputs];
-  double* z = k <= kStackOutputs ? stack_z
-                                 : static_cast<double*>(::malloc(sizeof(double) * size_t(k)));
   // (the stored values per row as BatchProblem::row_width() counts them, computed here: a
   // shared header's member function called from an ISA-compiled file may be emitted as a
   // weak symbol with this file's instructions, isa.hpp)
@@ -331,24 +427,45 @@ void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double*
   const bool by_column = k > 1 && !pb.grad_zeroed && (end - begin) * per_row >= 4 * d;
   // (malloc, not std::vector: no library templates in ISA-compiled files, isa.hpp; without
   // the memory, the output-by-output path)
-  double* coef = by_column ? static_cast<double*>(::malloc(sizeof(double) * size_t(2 * k * d)))
-                           : nullptr;
-  if (coef) {
-    double* grad_t = coef + k * d;
+  double* buffer = by_column ? static_cast<double*>(::malloc(
+                                   sizeof(double) * size_t(2 * kd + (kBlockChunkRows + 1) * k + 2)))
+                             : nullptr;
+  if (buffer) {
+    double* coef = buffer;
+    double* grad_t = buffer + kd;
+    double* Z = grad_t + kd;
+    double* part = Z + kBlockChunkRows * k;  // a chunk's intercept sums, loss, weight
     for (index_t t = 0; t < k; ++t)
       for (index_t j = 0; j < d; ++j) coef[j * k + t] = pb.coef[t * d + j];
-    for (index_t j = 0; j < k * d; ++j) grad_t[j] = 0.0;
+    for (index_t j = 0; j < kd; ++j) grad_t[j] = 0.0;
     BatchProblem<T> local = pb;
     local.coef = coef;
-    csr_grad_indices<Row, true>(local, begin, end, grad_t, grad_intercept, sums, z);
+    double loss = 0.0, weight = 0.0;
+    with_indices(pb, [&](const auto* indices, const auto* indptr) {
+      for (index_t c0 = begin; c0 < end; c0 += kBlockChunkRows) {
+        const index_t c1 = c0 + kBlockChunkRows < end ? c0 + kBlockChunkRows : end;
+        csr_rows_block<Row>(local, indices, indptr, c0, c1, Z, part, part + k);
+        for (index_t t = 0; t < k; ++t) grad_intercept[t] += part[t];
+        loss += part[k];
+        weight += part[k + 1];
+        csr_columns_block(local, indices, indptr, c0, c1, Z, 0, 1, grad_t);
+      }
+    });
+    sums[0] = loss;
+    sums[1] = weight;
     for (index_t t = 0; t < k; ++t)
       for (index_t j = 0; j < d; ++j) grad[t * d + j] = grad_t[j * k + t];
-    ::free(coef);
-  } else {
-    if (!pb.grad_zeroed)
-      for (index_t j = 0; j < k * d; ++j) grad[j] = 0.0;
-    csr_grad_indices<Row, false>(pb, begin, end, grad, grad_intercept, sums, z);
+    ::free(buffer);
+    return;
   }
+  double stack_z[kStackOutputs];
+  double* z = k <= kStackOutputs ? stack_z
+                                 : static_cast<double*>(::malloc(sizeof(double) * size_t(k)));
+  if (!pb.grad_zeroed)
+    for (index_t j = 0; j < kd; ++j) grad[j] = 0.0;
+  with_indices(pb, [&](const auto* indices, const auto* indptr) {
+    csr_grad_block<Row>(pb, indices, indptr, begin, end, grad, grad_intercept, sums, z);
+  });
   if (z != stack_z) ::free(z);
 }
 
@@ -399,40 +516,64 @@ void grad_block_with(const BatchProblem<T>& pb, index_t begin, index_t end, doub
   sums[1] = weight;
 }
 
+// f(G{}) for the loss's row functor as a type tag: Elementwise<L> or Softmax.
+template <class F>
+inline void with_row_loss(Loss loss, const F& f) {
+  switch (loss) {
+    case Loss::squared_error:
+      return f(Elementwise<SquaredError>{});
+    case Loss::huber:
+      return f(Elementwise<Huber>{});
+    case Loss::epsilon_insensitive:
+      return f(Elementwise<EpsilonInsensitive>{});
+    case Loss::squared_epsilon_insensitive:
+      return f(Elementwise<SquaredEpsilonInsensitive>{});
+    case Loss::log_loss:
+      return f(Elementwise<LogLoss>{});
+    case Loss::hinge:
+      return f(Elementwise<Hinge>{});
+    case Loss::squared_hinge:
+      return f(Elementwise<SquaredHinge>{});
+    case Loss::modified_huber:
+      return f(Elementwise<ModifiedHuber>{});
+    case Loss::perceptron:
+      return f(Elementwise<Perceptron>{});
+    case Loss::multinomial:
+      return f(Softmax{});
+    case Loss::smoothed_hinge:
+      return f(Elementwise<SmoothedHinge>{});
+  }
+}
+
 template <class T>
 void grad_block(const BatchProblem<T>& pb, index_t begin, index_t end, double* grad,
                 double* grad_intercept, double* sums) {
-  auto run = [&](auto row_loss) {  // row_loss: Elementwise<L>{} or Softmax{}, a type tag
+  with_row_loss(pb.loss, [&](auto row_loss) {
     using G = decltype(row_loss);
     if (pb.sparse())
       csr_grad_any<typename G::Row>(pb, begin, end, grad, grad_intercept, sums);
     else
       grad_block_with<G>(pb, begin, end, grad, grad_intercept, sums);
-  };
-  switch (pb.loss) {
-    case Loss::squared_error:
-      return run(Elementwise<SquaredError>{});
-    case Loss::huber:
-      return run(Elementwise<Huber>{});
-    case Loss::epsilon_insensitive:
-      return run(Elementwise<EpsilonInsensitive>{});
-    case Loss::squared_epsilon_insensitive:
-      return run(Elementwise<SquaredEpsilonInsensitive>{});
-    case Loss::log_loss:
-      return run(Elementwise<LogLoss>{});
-    case Loss::hinge:
-      return run(Elementwise<Hinge>{});
-    case Loss::squared_hinge:
-      return run(Elementwise<SquaredHinge>{});
-    case Loss::modified_huber:
-      return run(Elementwise<ModifiedHuber>{});
-    case Loss::perceptron:
-      return run(Elementwise<Perceptron>{});
-    case Loss::multinomial:
-      return run(Softmax{});
-    case Loss::smoothed_hinge:
-      return run(Elementwise<SmoothedHinge>{});
-  }
+  });
+}
+
+template <class T>
+void csr_rows(const BatchProblem<T>& pb, index_t begin, index_t end, double* Z,
+              double* grad_intercept, double* sums) {
+  with_row_loss(pb.loss, [&](auto row_loss) {
+    using Row = typename decltype(row_loss)::Row;
+    with_indices(pb, [&](const auto* indices, const auto* indptr) {
+      csr_rows_block<Row>(pb, indices, indptr, begin, end, Z, grad_intercept, sums);
+    });
+  });
+}
+
+template <class T>
+void csr_columns(const BatchProblem<T>& pb, index_t begin, index_t end, const double* Z,
+                 index_t group, index_t groups, double* grad) {
+  with_indices(pb, [&](const auto* indices, const auto* indptr) {
+    csr_columns_block(pb, indices, indptr, begin, end, Z, group, groups, grad);
+  });
 }
 
 template <class T>
@@ -540,7 +681,9 @@ void gram_block(const BatchProblem<T>& pb, index_t begin, index_t end, const dou
 
 const TrainTable& train_table() {
   static const TrainTable table{&grad_block<float>, &grad_block<double>, &predict_block<float>,
-                                &predict_block<double>, &gram_block<float>, &gram_block<double>};
+                                &predict_block<double>, &gram_block<float>, &gram_block<double>,
+                                &csr_rows<float>,   &csr_rows<double>,    &csr_columns<float>,
+                                &csr_columns<double>};
   return table;
 }
 

@@ -78,6 +78,24 @@ using GramBlockFn = void (*)(const BatchProblem<T>& problem, index_t begin, inde
                              const double* mean, const double* inv_scale, const double* shift,
                              double* A, double* C, double* sums);
 
+// Several outputs over a CSR pass, column by column (the engine's BatchSums::run_columns):
+// problem.coef holds v[j k + t] (column j's k coefficients side by side), so that a
+// stored value reads and writes k neighbouring doubles, not k values d apart.
+//   csr_rows, positions [begin, end):  Z[(i - begin) k + t] = s_i dl_it (the row loss at
+//     z_it = x_i . v_t + c_t), grad_intercept[t] = sum_i s_i dl_it, sums as above
+//     (all overwritten);
+//   csr_columns, positions [begin, end), rows in order:  grad[j k + t] += sum_i Z[(i - begin)
+//     k + t] x_ij for the stored columns of group `group` of `groups` (a power of two):
+//     column j belongs to group (j / 64) mod groups.
+// Each column's gradient adds its rows in position order whichever group and thread
+// serves it: the same bits for any number of groups.
+template <class T>
+using CsrRowsFn = void (*)(const BatchProblem<T>& problem, index_t begin, index_t end, double* Z,
+                           double* grad_intercept, double* sums);
+template <class T>
+using CsrColumnsFn = void (*)(const BatchProblem<T>& problem, index_t begin, index_t end,
+                              const double* Z, index_t group, index_t groups, double* grad);
+
 struct TrainTable {
   BatchGradBlockFn<float> grad_f32;
   BatchGradBlockFn<double> grad_f64;
@@ -85,6 +103,10 @@ struct TrainTable {
   BatchPredictBlockFn<double> predict_f64;
   GramBlockFn<float> gram_f32;
   GramBlockFn<double> gram_f64;
+  CsrRowsFn<float> csr_rows_f32;
+  CsrRowsFn<double> csr_rows_f64;
+  CsrColumnsFn<float> csr_columns_f32;
+  CsrColumnsFn<double> csr_columns_f64;
 
   template <class T>
   BatchGradBlockFn<T> grad() const {
@@ -97,6 +119,14 @@ struct TrainTable {
   template <class T>
   GramBlockFn<T> gram() const {
     if constexpr (sizeof(T) == 4) return gram_f32; else return gram_f64;
+  }
+  template <class T>
+  CsrRowsFn<T> csr_rows() const {
+    if constexpr (sizeof(T) == 4) return csr_rows_f32; else return csr_rows_f64;
+  }
+  template <class T>
+  CsrColumnsFn<T> csr_columns() const {
+    if constexpr (sizeof(T) == 4) return csr_columns_f32; else return csr_columns_f64;
   }
 };
 
