@@ -164,11 +164,15 @@ def _two_loop(q: Array, pairs: deque, h0: DiagonalGuess | None = None) -> Array:
     s.y / y.P y of the newest pair (1 without pairs).
     """
     q = q.copy()
+    # One scratch vector for the products (``q -= a * y`` would allocate, and the
+    # allocator hand back, a vector of x's size per pair: each a round of page faults
+    # that cost more than the arithmetic at millions of parameters); the same bits.
+    work = np.empty_like(q) if pairs else q
     alphas = []
     for s, y, rho in reversed(pairs):
         a = rho * _dot(s, q)
         alphas.append(a)
-        q -= a * y
+        q -= np.multiply(y, a, out=work)
     if h0 is not None:
         h0.scale(q)
     if pairs:
@@ -176,7 +180,7 @@ def _two_loop(q: Array, pairs: deque, h0: DiagonalGuess | None = None) -> Array:
         q *= _dot(s, y) / (_dot(y, y) if h0 is None else h0.quad(y))
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * _dot(y, q)
-        q += (a - b) * s
+        q += np.multiply(s, a - b, out=work)
     return np.negative(q, out=q)
 
 

@@ -213,6 +213,23 @@ inline void csr_prefetch(const BatchProblem<T>& pb, const I* __restrict indices,
   }
 }
 
+// z[t0 + u] = x_row . v_{t0 + u} + c_{t0 + u}, u < N, in the column-by-column layout (see
+// csr_logits): N sums in registers over one sweep of the entries, each in entry order.
+template <int N, class T, class I>
+inline void column_sums(const BatchProblem<T>& pb, const I* __restrict indices, index_t a,
+                        index_t b, index_t t0, double* __restrict z) {
+  const index_t k = pb.k;
+  const T* __restrict x = pb.csr.values;
+  double acc[N];
+  for (int u = 0; u < N; ++u) acc[u] = 0.0;
+  for (index_t e = a; e < b; ++e) {
+    const double* __restrict v = pb.coef + index_t(indices[e]) * k + t0;
+    const double xv = double(x[e]);
+    for (int u = 0; u < N; ++u) acc[u] += v[u] * xv;
+  }
+  for (int u = 0; u < N; ++u) z[t0 + u] = acc[u] + pb.intercept[t0 + u];
+}
+
 // z[t] = x_row . v_t + c_t over the row's stored entries [a, b).  ByColumn: v is stored
 // column by column (v[j k + t], the k values of column j side by side; csr_grad_any's
 // layout for several outputs), else output by output (v[t d + j], BatchProblem::coef).
@@ -231,17 +248,18 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
         acc += load_vd(pb.coef + index_t(indices[e]) * k + t) * splat_vd(double(x[e]));
       store_vd(z + t, acc + load_vd(pb.intercept + t));
     }
-    if (t < k) {  // the rest in one sweep of the entries, each output's sum in entry order
-      const index_t first = t;
-      for (index_t u = first; u < k; ++u) z[u] = 0.0;
-      for (index_t e = a; e < b; ++e) {
-        const double* __restrict v = pb.coef + index_t(indices[e]) * k;
-        const double xv = double(x[e]);
-        for (index_t u = first; u < k; ++u) z[u] += v[u] * xv;
-      }
-      for (index_t u = first; u < k; ++u) z[u] += pb.intercept[u];
+    // The rest (fewer than kW) in sweeps of up to 4 outputs, summed in registers.
+    for (; t + 4 <= k; t += 4) column_sums<4>(pb, indices, a, b, t, z);
+    switch (k - t) {
+      case 3:
+        return column_sums<3>(pb, indices, a, b, t, z);
+      case 2:
+        return column_sums<2>(pb, indices, a, b, t, z);
+      case 1:
+        return column_sums<1>(pb, indices, a, b, t, z);
+      default:
+        return;
     }
-    return;
   }
   for (index_t t = 0; t < k; ++t) {
     const double* __restrict v = pb.coef + t * d;

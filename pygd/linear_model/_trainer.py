@@ -684,7 +684,7 @@ class Trainer:
             # at most tol^2 F (a gradient test alone stops 1e-6..1e-5 above the optimum of
             # ill-conditioned problems: their small curvatures turn small gradients into gaps).
             return (test_tol is not None
-                    and float(np.max(np.abs(pg))) <= test_tol * math.sqrt(2.0 * abs(F))
+                    and max(float(pg.max()), -float(pg.min())) <= test_tol * math.sqrt(2.0 * abs(F))
                     and gap <= test_tol * test_tol * abs(F) * (0.01 if l1 else 1.0))
 
         done = {"iterations": 0}
