@@ -161,9 +161,10 @@ def _csr_column_stats(
     weights: np.ndarray | None,
     shift: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    # sparse_column_stats on the arrays of a canonical CSR matrix (no
-    # duplicates: a column's stored entries are distinct rows), weights
-    # already validated; the mean returned relative to ``shift`` (c_j).
+    # sparse_column_stats on the arrays of a canonical CSR matrix (check_csr's:
+    # columns strictly increasing within each row, so no duplicates and each
+    # thread's columns are one run of a row), weights already validated; the
+    # mean returned relative to ``shift`` (c_j).
     # Every row is a sample of every column; a row storing nothing in column
     # j holds an implicit 0, i.e. y = -c_j.  With y_ij = x_ij - c_j:
     #   W      = sum_i s_i
@@ -172,8 +173,10 @@ def _csr_column_stats(
     #   M2_j   = sum_{stored} s_i (y_ij - m_j)^2 + Z_j (c_j + m_j)^2
     #   S1_j   = sum_{stored} s_i (y_ij - m_j)   - Z_j (c_j + m_j)
     #   var_j  = (M2_j - S1_j^2 / W) / W
-    # Two passes over the stored values in C++ (_core.csr_column_stats_*: storage
-    # order, one thread, O(d) memory, no per-entry temporaries).  S1 is 0 in exact
+    # Two passes over the stored values in C++ (_core.csr_column_stats_*: each thread
+    # sums a range of columns, every column over its values in storage order, so the
+    # bits do not depend on the thread count; O(d) memory, no per-entry temporaries;
+    # _core.csr_column_stats_ranges_* gives the split).  S1 is 0 in exact
     # arithmetic: subtracting S1^2 / W removes the first-order rounding error of
     # m_j (the corrected two-pass algorithm of Chan, Golub and LeVeque 1983).  The
     # shift keeps a column stored in every row at the size of its spread (as the

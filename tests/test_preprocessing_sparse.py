@@ -14,8 +14,10 @@ import pytest
 import scipy.sparse as sp
 import sklearn.preprocessing
 
-from pygd import reference
-from pygd._sparse import _not_canonical
+import pygd
+from pygd import _core, reference
+from pygd._sparse import _not_canonical, check_csr, csr_kernel_arrays
+from pygd._validation import core_suffix
 from pygd.preprocessing import StandardScaler, sparse_column_stats
 
 from conftest import DTYPES
@@ -157,6 +159,71 @@ def test_stats_refuse_nan():
     X.data[0] = np.nan
     with pytest.raises(ValueError, match=re.escape("Input X contains NaN.")):
         sparse_column_stats(X)
+
+
+def _split_X(dtype, index_dtype, seed=3, n=4000, d=240):
+    """n x d CSR with about 60 stored values per row, enough for a column range per thread.
+
+    Columns 0 and d - 2 are stored in every row (1e6 + N(0, 1): no implicit
+    zero, a large mean), 100-109 and d - 1 are empty; the others hold
+    1 + N(0, 1) values, 1e3 times that in every 7th, in about a quarter of the rows.
+    """
+    rng = np.random.default_rng(seed)
+    D = (1.0 + rng.normal(size=(n, d))) * (rng.random((n, d)) < 0.25)
+    D[:, 1::7] *= 1e3
+    D[:, [0, d - 2]] = 1e6 + rng.normal(size=(n, 2))
+    D[:, 100:110] = 0.0
+    D[:, d - 1] = 0.0
+    X = sp.csr_matrix(D.astype(dtype))
+    X.indices, X.indptr = X.indices.astype(index_dtype), X.indptr.astype(index_dtype)
+    assert X.nnz > 50 * n
+    return X
+
+
+def _column_ranges(X):
+    # The column bounds csr_column_stats splits X into with this thread's thread count.
+    data, indices, indptr, shape = csr_kernel_arrays(check_csr(X))
+    assert indices.dtype == X.indices.dtype  # the index width under test reaches the kernel
+    ranges = getattr(_core, "csr_column_stats_ranges_" + core_suffix(data.dtype))
+    return ranges(_core.CsrMatrix(data, indices, indptr, shape[1]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("weights", [None, "floats"])
+def test_stats_same_bits_for_any_thread_count(dtype, index_dtype, weights, threads_restored):
+    # Each thread sums the stored values of its own columns in storage order:
+    # the split changes no column's order of operations, hence no bit.
+    X = _split_X(dtype, index_dtype)
+    w = _weights(weights, X.shape[0])
+    results = {}
+    for threads in (1, 2, 3):
+        pygd.set_num_threads(threads)
+        bounds = _column_ranges(X)
+        assert len(bounds) == threads + 1, bounds  # the matrix is split as many ways
+        assert bounds[0] == 0 and bounds[-1] == X.shape[1] and np.all(np.diff(bounds) > 0)
+        results[threads] = sparse_column_stats(X, sample_weight=w)
+    mean, var, weight_sum = results[1]
+    for threads in (2, 3):
+        other_mean, other_var, other_weight_sum = results[threads]
+        np.testing.assert_array_equal(other_mean.view(np.int64), mean.view(np.int64))
+        np.testing.assert_array_equal(other_var.view(np.int64), var.view(np.int64))
+        assert other_weight_sum == weight_sum
+    mean_ref, var_ref, _ = reference.sparse_column_stats_reference(X, sample_weight=w)
+    _assert_stats_close(mean, var, mean_ref, var_ref)
+    d = X.shape[1]
+    assert np.all(mean[[100, d - 1]] == 0.0) and np.all(var[[100, d - 1]] == 0.0)
+
+
+def test_small_stats_stay_on_one_thread(threads_restored):
+    # Too few stored values (the 200 x 8 corner cases), or too few per row, for a split to pay.
+    pygd.set_num_threads(2)
+    np.testing.assert_array_equal(_column_ranges(_sparse_X()), [0, 8])
+    X = _split_X(np.float64, np.int32)
+    X = X[:, :20].tocsr()  # about 5 stored per row
+    X = sp.vstack([X] * 20, format="csr")
+    assert X.nnz > 2 * 2**15
+    np.testing.assert_array_equal(_column_ranges(X), [0, 20])
 
 
 # ------------------------------------------------------------------ fit

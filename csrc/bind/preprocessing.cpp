@@ -1,5 +1,8 @@
-// pygd._core.column_stats_f32/_f64, standardize_f32/_f64, unstandardize_f32/_f64.
+// pygd._core.column_stats_f32/_f64, csr_column_stats(_ranges)_f32/_f64, standardize_f32/_f64,
+// unstandardize_f32/_f64.
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 #include "bind/common.hpp"
 #include "pygd/engine/preprocessing.hpp"
@@ -46,6 +49,21 @@ py::tuple csr_column_stats(const bind::CsrInput& X, const std::optional<array_of
     total = pygd::csr_column_stats(view, X.rows, X.cols, weights, c, mean_data, var_data);
   }
   return py::make_tuple(mean, var, total);
+}
+
+// The column ranges csr_column_stats splits X into with the calling thread's thread
+// count (engine/preprocessing.hpp, csr_column_stats_ranges).
+template <class T>
+py::array_t<std::int64_t> csr_column_stats_ranges(const bind::CsrInput& X) {
+  const CsrView<T> view = bind::csr_view<T>(X, "X");
+  std::vector<index_t> bounds;
+  {
+    py::gil_scoped_release release;
+    bounds = pygd::csr_column_stats_ranges(view, X.rows, X.cols);
+  }
+  py::array_t<std::int64_t> out(static_cast<py::ssize_t>(bounds.size()));
+  std::copy(bounds.begin(), bounds.end(), out.mutable_data());
+  return out;
 }
 
 // Bytes [lo, hi) an array's elements span.
@@ -98,6 +116,9 @@ void def_for(py::module_& m, const char* suffix) {
         "(mean - shift, var, weight_sum) of a canonical CSR matrix's columns (a _core.CsrMatrix; "
         "rows not storing a column count as 0 there), in two passes over the stored values; "
         "inputs validated by pygd.preprocessing.");
+  m.def(("csr_column_stats_ranges_" + s).c_str(), &csr_column_stats_ranges<T>, py::arg("X"),
+        "Column bounds [0, ..., n_cols] of the ranges csr_column_stats_* gives one thread each "
+        "with this thread's thread count (one range where splitting would not pay).");
   m.def(("standardize_" + s).c_str(), &affine<T, false>, py::arg("X"), py::arg("out").noconvert(),
         py::arg("center"), py::arg("scale"),
         "out = (X - center) / scale (out may be X); returns whether X holds an infinity.");

@@ -1,11 +1,16 @@
 // Driver of the preprocessing area: per-column shift, fixed row blocks run in
-// parallel, block moments merged in block order (see pygd/kernels/preprocessing.hpp).
+// parallel, block moments merged in block order (see pygd/kernels/preprocessing.hpp);
+// CSR column statistics in parallel over column ranges, no merge.
 #include "pygd/engine/preprocessing.hpp"
 
+#include <cassert>
 #include <cmath>
+#include <cstdint>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "pygd/parallel.hpp"
@@ -126,46 +131,276 @@ bool unstandardize(const MatrixView<T>& X, const MutableMatrixView<T>& out,
 
 namespace {
 
+// The sums of one column in csr_column_stats, all in one 32-byte record (one
+// cache line per stored value and pass, instead of four arrays' lines).
+struct StoredSums {  // pass 1
+  double weight;     // sum_{stored} s_i; unused without sample weights (then it is `count`)
+  index_t count;     // stored values (== n: no implicit zero)
+};
+struct DeviationSums {  // pass 2
+  double m2;            // sum_{stored} s_i (y_ij - m_j)^2
+  double s1;            // sum_{stored} s_i (y_ij - m_j)
+};
+struct alignas(32) ColumnSums {
+  double shift;  // c_j, copied in
+  double mean;   // pass 1: sum_{stored} s_i y_ij; then m_j
+  union {
+    StoredSums stored;
+    DeviationSums dev;
+  };
+};
+
+// A column range per thread pays when its share of the stored values outweighs
+// what it costs to find its part of every row: at least kMinStoredPerRange
+// values, and a row costs a range about as much as kRowCostInValues visits
+// (measured 5-14 on text-like matrices of 12-108 values per row, one thread).
+constexpr index_t kMinStoredPerRange = index_t(1) << 15;
+constexpr index_t kRowCostInValues = 16;
+
+// First position in [first, last) (indices sorted) whose column is >= column;
+// branch-free, as the outcome of each step is a coin toss.
+template <class I>
+index_t lower_bound_column(const I* indices, index_t first, index_t last, index_t column) {
+  index_t len = last - first;
+  if (len <= 0) return first;
+  const I* base = indices + first;
+  while (len > 1) {
+    const index_t half = len / 2;
+    base = index_t(base[half]) < column ? base + half : base;
+    len -= half;
+  }
+  return (base - indices) + (index_t(*base) < column ? 1 : 0);
+}
+
+// Column boundaries 0 = b_0 < b_1 < ... = d splitting the stored values into
+// at most `parts` ranges of about equal counts, estimated from a histogram of
+// column buckets over a sample of rows.  Only the speed depends on them.
+template <class I>
+std::vector<index_t> column_ranges(const I* indices, const I* indptr, index_t n, index_t d,
+                                   index_t parts) {
+  if (parts <= 1) return {0, d};
+  constexpr index_t kBuckets = 4096, kSampledValues = index_t(1) << 18;
+  const index_t width = (d + kBuckets - 1) / kBuckets;
+  const index_t buckets = (d + width - 1) / width;
+  std::vector<index_t> histogram(static_cast<size_t>(buckets), 0);
+  const index_t nnz = index_t(indptr[n]) - index_t(indptr[0]);
+  const index_t step = std::max<index_t>(1, nnz / kSampledValues);
+  index_t sampled = 0;
+  for (index_t i = 0; i < n; i += step) {
+    for (index_t e = index_t(indptr[i]); e < index_t(indptr[i + 1]); ++e)
+      histogram[static_cast<size_t>(index_t(indices[e]) / width)] += 1;
+    sampled += index_t(indptr[i + 1]) - index_t(indptr[i]);
+  }
+  std::vector<index_t> bounds{0};
+  index_t below = 0;  // sampled values in buckets [0, b]
+  for (index_t b = 0, part = 1; b < buckets && part < parts; ++b) {
+    below += histogram[static_cast<size_t>(b)];
+    if (below * parts >= part * sampled) {  // the part-th share is reached at the end of b
+      const index_t bound = std::min((b + 1) * width, d);
+      if (bound > bounds.back() && bound < d) bounds.push_back(bound);
+      while (part < parts && below * parts >= part * sampled) ++part;
+    }
+  }
+  bounds.push_back(d);
+  return bounds;
+}
+
+// The column ranges of csr_column_stats: one per thread (the calling thread's
+// num_threads()) where splitting is estimated faster than one range, else one.
+template <class I>
+std::vector<index_t> stats_column_ranges(const I* indices, const I* indptr, index_t n, index_t d) {
+  const index_t nnz = index_t(indptr[n]) - index_t(indptr[0]);
+  index_t parts = std::min<index_t>(index_t(num_threads()), nnz / kMinStoredPerRange);
+  // Each range costs about n kRowCostInValues + nnz / parts visits, one range nnz.
+  if (parts > 1 && n * kRowCostInValues * parts >= nnz * (parts - 1)) parts = 1;
+  return column_ranges(indices, indptr, n, d, parts);
+}
+
+// Visits, row by row in storage order, the stored values whose column lies in
+// [lo, hi): in each row one run, contiguous as the columns are sorted.  The
+// column records those values update lie anywhere in 32 d bytes: a cursor
+// running kPrefetchAhead values ahead of the visits prefetches them, and the
+// runs it finds wait in a small queue for the visits (each row is searched once).
 template <class T, class I>
-double csr_stats(const T* values, const I* indices, const I* indptr, index_t n, index_t d,
-                 const T* sw, const double* shift, double* mean_rel, double* var) {
-  std::vector<double> stored_weight(static_cast<size_t>(d), 0.0), s1(static_cast<size_t>(d), 0.0);
-  std::vector<index_t> stored_count(static_cast<size_t>(d), 0);
-  double total = 0.0;
-  for (index_t j = 0; j < d; ++j) mean_rel[j] = 0.0;
-  for (index_t i = 0; i < n; ++i) {  // pass 1: weights and weighted sums of y = x - c
-    const double s = sw ? double(sw[i]) : 1.0;
-    total += s;
-    for (index_t e = index_t(indptr[i]); e < index_t(indptr[i + 1]); ++e) {
-      const index_t j = index_t(indices[e]);
-      stored_weight[j] += s;
-      stored_count[j] += 1;
-      mean_rel[j] += s * (double(values[e]) - shift[j]);
+class RunWalk {
+ public:
+  RunWalk(const T* values, const I* indices, const I* indptr, index_t n, index_t d, index_t lo,
+          index_t hi, const ColumnSums* sums)
+      : values_(values), indices_(indices), indptr_(indptr), n_(n), d_(d), lo_(lo), hi_(hi),
+        sums_(sums), partial_(lo > 0 || hi < d) {}
+
+  // visit(i, e, j) for each stored value e (column j) of row i in the range.
+  template <class Visit>
+  void run(const Visit& visit) {
+    for (index_t k = 0; k < kPrefetchAhead; ++k) prefetch_one();
+    for (;;) {
+      if (head_ == tail_) {
+        if (!push_run()) return;
+        start_prefetching(tail_ - 1);
+      }
+      const Run r = queue_[head_ % kQueue];
+      for (index_t e = r.begin; e < r.end; ++e) {
+        prefetch_one();
+        visit(r.row, e, index_t(indices_[e]));
+      }
+      ++head_;
     }
   }
-  std::vector<double> implicit(static_cast<size_t>(d));
-  for (index_t j = 0; j < d; ++j) {
-    const double z = stored_count[j] == n ? 0.0 : total - stored_weight[j];
-    implicit[j] = z > 0 ? z : 0.0;
-    mean_rel[j] = (mean_rel[j] - implicit[j] * shift[j]) / total;
-    var[j] = 0.0;  // M2 accumulates here
-  }
-  for (index_t i = 0; i < n; ++i) {  // pass 2: deviations from the mean, subtracted first
-    const double s = sw ? double(sw[i]) : 1.0;
-    for (index_t e = index_t(indptr[i]); e < index_t(indptr[i + 1]); ++e) {
-      const index_t j = index_t(indices[e]);
-      const double dev = (double(values[e]) - shift[j]) - mean_rel[j];
-      var[j] += s * dev * dev;
-      s1[j] += s * dev;
+
+ private:
+  static constexpr index_t kPrefetchAhead = 128;  // stored values
+  static constexpr index_t kQueue = 64;           // runs; a power of 2
+  // A partial range reads a part of each row, which the hardware's stream
+  // prefetcher does not follow: the cursor prefetches the indices it will search
+  // kIndexRowsAhead rows ahead, and the values of each run it queues.
+  static constexpr index_t kIndexRowsAhead = 4;
+  static constexpr std::uintptr_t kPrefetchBytes = 2048;
+
+  struct Run {
+    index_t row, begin, end;
+  };
+
+  // Queues the next row's non-empty run; false when no row is left or the queue is full.
+  bool push_run() {
+    while (next_row_ < n_ && tail_ - head_ < kQueue) {
+      const index_t i = next_row_++;
+      index_t begin = index_t(indptr_[i]), end = index_t(indptr_[i + 1]);
+      assert(std::adjacent_find(indices_ + begin, indices_ + end, std::greater_equal<I>()) ==
+             indices_ + end);  // canonical rows: columns strictly increasing
+      if (partial_) {
+        if (i + kIndexRowsAhead < n_)
+          prefetch_bytes(indices_ + index_t(indptr_[i + kIndexRowsAhead]),
+                         indices_ + index_t(indptr_[i + kIndexRowsAhead + 1]));
+        if (lo_ > 0) begin = lower_bound_column(indices_, begin, end, lo_);
+        if (hi_ < d_) end = lower_bound_column(indices_, begin, end, hi_);
+      }
+      if (begin < end) {
+        if (partial_) prefetch_bytes(values_ + begin, values_ + end);
+        queue_[tail_++ % kQueue] = Run{i, begin, end};
+        return true;
+      }
     }
+    return false;
   }
-  for (index_t j = 0; j < d; ++j) {
-    const double zero_dev = shift[j] + mean_rel[j];
-    const double m2 = var[j] + implicit[j] * zero_dev * zero_dev;
-    const double first = s1[j] - implicit[j] * zero_dev;
+
+  void start_prefetching(index_t run) {
+    ahead_ = queue_[run % kQueue].begin;
+    ahead_end_ = queue_[run % kQueue].end;
+  }
+
+  // Prefetches the record of the next value the cursor reaches (nothing at the
+  // end, or while the queue is full).
+  void prefetch_one() {
+    if (ahead_ == ahead_end_) {
+      if (!push_run()) return;
+      start_prefetching(tail_ - 1);
+    }
+    __builtin_prefetch(sums_ + index_t(indices_[ahead_++]), 1, 3);
+  }
+
+  // The cache lines of [first, last) unless they are many (a long run engages
+  // the hardware's stream prefetcher).
+  template <class V>
+  static void prefetch_bytes(const V* first, const V* last) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(first);
+    const auto end = reinterpret_cast<std::uintptr_t>(last);
+    if (end - begin > kPrefetchBytes) return;
+    for (std::uintptr_t line = begin & ~std::uintptr_t(63); line < end; line += 64)
+      __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
+  }
+
+  const T* values_;
+  const I* indices_;
+  const I* indptr_;
+  index_t n_, d_, lo_, hi_;
+  const ColumnSums* sums_;
+  bool partial_;  // [lo, hi) is not every column: rows are searched, their data prefetched
+  Run queue_[kQueue];
+  index_t head_ = 0, tail_ = 0;        // runs [head_, tail_) queued (modulo kQueue)
+  index_t next_row_ = 0;               // the first row not searched yet
+  index_t ahead_ = 0, ahead_end_ = 0;  // the cursor, in the last queued run
+};
+
+// Both passes over the columns [lo, hi); `total` is W.  Each column sees its
+// stored values in storage order whatever the range, hence the same bits for
+// any split.  Without sample weights s_i = 1 is left out of the products
+// (1 * x == x exactly) and the stored weight is the count (exact below 2^53).
+template <bool Weighted, class T, class I>
+void csr_stats_columns(const T* values, const I* indices, const I* indptr, index_t n, index_t d,
+                       const T* sw, const double* shift, double total, index_t lo, index_t hi,
+                       ColumnSums* sums, double* mean_rel, double* var) {
+  using Walk = RunWalk<T, I>;
+  for (index_t j = lo; j < hi; ++j) {
+    sums[j].shift = shift[j];
+    sums[j].mean = 0.0;
+    sums[j].stored = StoredSums{0.0, 0};
+  }
+  Walk(values, indices, indptr, n, d, lo, hi, sums).run([&](index_t i, index_t e, index_t j) {
+    ColumnSums& c = sums[j];  // pass 1: weights and weighted sums of y = x - c
+    const double y = double(values[e]) - c.shift;
+    if (Weighted) {
+      const double s = double(sw[i]);
+      c.stored.weight += s;
+      c.mean += s * y;
+    } else {
+      c.mean += y;
+    }
+    c.stored.count += 1;
+  });
+  for (index_t j = lo; j < hi; ++j) {
+    ColumnSums& c = sums[j];
+    const double stored_weight = Weighted ? c.stored.weight : double(c.stored.count);
+    const double z = c.stored.count == n ? 0.0 : total - stored_weight;
+    const double implicit = z > 0 ? z : 0.0;
+    c.mean = (c.mean - implicit * c.shift) / total;
+    mean_rel[j] = c.mean;
+    var[j] = implicit;  // held here until the end
+    c.dev = DeviationSums{0.0, 0.0};
+  }
+  Walk(values, indices, indptr, n, d, lo, hi, sums).run([&](index_t i, index_t e, index_t j) {
+    ColumnSums& c = sums[j];  // pass 2: deviations from the mean, subtracted first
+    const double dev = (double(values[e]) - c.shift) - c.mean;
+    if (Weighted) {
+      const double s = double(sw[i]);
+      c.dev.m2 += s * dev * dev;
+      c.dev.s1 += s * dev;
+    } else {
+      c.dev.m2 += dev * dev;
+      c.dev.s1 += dev;
+    }
+  });
+  for (index_t j = lo; j < hi; ++j) {
+    const ColumnSums& c = sums[j];
+    const double implicit = var[j];
+    const double zero_dev = c.shift + c.mean;
+    const double m2 = c.dev.m2 + implicit * zero_dev * zero_dev;
+    const double first = c.dev.s1 - implicit * zero_dev;
     const double v = (m2 - first * first / total) / total;
     var[j] = std::isinf(m2) ? m2 : (v > 0 ? v : 0.0);
   }
+}
+
+template <class T, class I>
+double csr_stats(const T* values, const I* indices, const I* indptr, index_t n, index_t d,
+                 const T* sw, const double* shift, double* mean_rel, double* var) {
+  double total = 0.0;
+  if (sw) {
+    for (index_t i = 0; i < n; ++i) total += double(sw[i]);
+  } else {
+    total = double(n);  // n additions of 1, exact
+  }
+  // Filled by the thread that owns each column range.
+  const std::unique_ptr<ColumnSums[]> sums(new ColumnSums[static_cast<size_t>(d)]);
+  const std::vector<index_t> bounds = stats_column_ranges(indices, indptr, n, d);
+  parallel_for(index_t(bounds.size()) - 1, [&](index_t r) {
+    const index_t lo = bounds[static_cast<size_t>(r)], hi = bounds[static_cast<size_t>(r) + 1];
+    if (sw)
+      csr_stats_columns<true>(values, indices, indptr, n, d, sw, shift, total, lo, hi,
+                              sums.get(), mean_rel, var);
+    else
+      csr_stats_columns<false>(values, indices, indptr, n, d, sw, shift, total, lo, hi,
+                               sums.get(), mean_rel, var);
+  });
   return total;
 }
 
@@ -179,6 +414,16 @@ double csr_column_stats(const CsrView<T>& X, index_t n, index_t d, const T* samp
   return csr_stats(X.values, X.indices32, X.indptr32, n, d, sample_weight, shift, mean_rel, var);
 }
 
+template <class T>
+std::vector<index_t> csr_column_stats_ranges(const CsrView<T>& X, index_t n, index_t d) {
+  if (X.indices64) return stats_column_ranges(X.indices64, X.indptr64, n, d);
+  return stats_column_ranges(X.indices32, X.indptr32, n, d);
+}
+
+template std::vector<index_t> csr_column_stats_ranges<float>(const CsrView<float>&, index_t,
+                                                             index_t);
+template std::vector<index_t> csr_column_stats_ranges<double>(const CsrView<double>&, index_t,
+                                                              index_t);
 template double csr_column_stats<float>(const CsrView<float>&, index_t, index_t, const float*,
                                         const double*, double*, double*);
 template double csr_column_stats<double>(const CsrView<double>&, index_t, index_t, const double*,
