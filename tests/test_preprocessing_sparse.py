@@ -443,3 +443,15 @@ def test_feature_count_mismatch():
 def test_empty_input_refused(shape):
     with pytest.raises(ValueError, match="while a minimum of 1 is required"):
         StandardScaler(with_mean=False).fit(sp.csr_matrix(shape))
+
+
+@pytest.mark.parametrize("rows", [[[2, 1], [0]], [[1, 1], [0]]], ids=["unsorted", "duplicate"])
+def test_core_stats_refuse_rows_that_are_not_canonical(rows):
+    # The engine reads canonical rows (it finds a thread's columns by binary search and
+    # counts a column once per row); pygd.preprocessing passes only such, and a direct
+    # call with other rows fails instead of returning wrong sums.
+    indices = np.array([j for row in rows for j in row], dtype=np.int32)
+    indptr = np.cumsum([0] + [len(row) for row in rows]).astype(np.int32)
+    X = _core.CsrMatrix(np.ones(indices.size), indices, indptr, 3)
+    with pytest.raises(ValueError, match="canonical"):
+        _core.csr_column_stats_f64(X, None, np.zeros(3))

@@ -6,6 +6,7 @@
 
 #include "bind/common.hpp"
 #include "pygd/engine/preprocessing.hpp"
+#include "pygd/parallel.hpp"
 
 namespace pygd {
 namespace {
@@ -32,6 +33,26 @@ py::tuple column_stats(const array_of<T>& X, const std::optional<array_of<T>>& s
   return py::make_tuple(weight_sum, mean, var, saw_inf);
 }
 
+// Whether every row's columns strictly increase (canonical CSR: sorted, no duplicates),
+// over chunks of rows shared among the threads.  The engine's csr_column_stats counts a
+// column once per row and finds a thread's columns in a row by binary search: other rows
+// would give wrong sums, so they are refused here.
+template <class I>
+bool rows_canonical(const I* indices, const I* indptr, index_t n) {
+  constexpr index_t kRows = 4096;
+  const index_t chunks = (n + kRows - 1) / kRows;
+  std::vector<char> bad(static_cast<size_t>(chunks), 0);
+  parallel_for(chunks, [&](index_t c) {
+    const index_t end = (c + 1) * kRows < n ? (c + 1) * kRows : n;
+    int b = 0;
+    for (index_t i = c * kRows; i < end; ++i)
+      for (index_t e = index_t(indptr[i]) + 1; e < index_t(indptr[i + 1]); ++e)
+        b |= int(indices[e - 1] >= indices[e]);
+    bad[static_cast<size_t>(c)] = char(b);
+  });
+  return std::find(bad.begin(), bad.end(), char(1)) == bad.end();
+}
+
 // (mean_rel, var, weight_sum) of a canonical CSR matrix's columns relative to shift
 // (engine/preprocessing.hpp, csr_column_stats).
 template <class T>
@@ -43,11 +64,16 @@ py::tuple csr_column_stats(const bind::CsrInput& X, const std::optional<array_of
   py::array_t<double> mean(X.cols), var(X.cols);
   double* mean_data = mean.mutable_data();
   double* var_data = var.mutable_data();
-  double total;
+  double total = 0.0;
+  bool canonical;
   {
     py::gil_scoped_release release;
-    total = pygd::csr_column_stats(view, X.rows, X.cols, weights, c, mean_data, var_data);
+    canonical = view.indices64 ? rows_canonical(view.indices64, view.indptr64, X.rows)
+                               : rows_canonical(view.indices32, view.indptr32, X.rows);
+    if (canonical)
+      total = pygd::csr_column_stats(view, X.rows, X.cols, weights, c, mean_data, var_data);
   }
+  if (!canonical) bind::fail("X must be canonical CSR: columns strictly increasing within each row");
   return py::make_tuple(mean, var, total);
 }
 
