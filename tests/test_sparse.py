@@ -193,16 +193,31 @@ def test_csr_kernels_bits_do_not_depend_on_threads(threads_restored):
     assert np.array_equal(e1, e2)
 
 
+def _sparse_multinomial(n, d, density, k=3, dtype=np.float64, seed=5):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=seed, dtype=np.float64) * 3.0
+    X = sp.csr_matrix(X.astype(dtype))
+    Y = np.eye(k)[rng.integers(0, k, n)].astype(dtype)
+    return X, np.ascontiguousarray(Y), rng.uniform(0.2, 2.0, n).astype(dtype), rng
+
+
+@pytest.mark.parametrize("shape", [(9000, 2000, 0.0025), (9000, 700, 0.3)], ids=["one-block", "blocks"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("gathered", [False, True])
-def test_column_by_column_pass_splits_columns_and_chunks(dtype, gathered, threads_restored):
-    # Several outputs over a whole pass: chunks of 8192 rows (here two), the rows' derivatives
-    # by fixed sub-blocks, then each column group (64 neighbouring columns; d = 700 makes 11)
-    # by one thread.  Every column adds its rows in position order, so 1, 2 and 4 threads
-    # (1, 2 and 4 groups) give the same bits, and the sums are the reference's.
-    X, Y, sw, rng = sparse_problem(n=9000, d=700, k=3, dtype=dtype, seed=5, loss="multinomial")
-    rows = rng.permutation(X.shape[0])[:8500] if gathered else None
-    coef, intercept = _model(3, X.shape[1])
+def test_column_by_column_pass_splits_columns_and_chunks(shape, dtype, gathered, threads_restored):
+    # Several outputs over a whole pass sum column by column.  "one-block": the memory cap on
+    # block partial sums (an eighth of the stored values) leaves one row block, so the
+    # engine shares the columns among the threads (chunks of 8192 rows, here two; column
+    # groups of 64 columns, here 32); "blocks": row blocks, each column by column.  Every
+    # column adds its rows in position order, so 1, 2 and 4 threads give the same bits, and
+    # the sums are the reference's.
+    n, d, density = shape
+    X, Y, sw, rng = _sparse_multinomial(n, d, density, dtype=dtype)
+    rows = rng.permutation(n)[:8500] if gathered else None
+    m = n if rows is None else rows.size
+    cap = m * max(X.nnz // n, 1) // (8 * 3 * d)  # the engine's block cap (plan_for)
+    assert m * max(X.nnz // n, 1) >= 4 * d and (cap < 2) == (shape[1] == 2000)
+    coef, intercept = _model(3, d)
     params = np.concatenate([coef.ravel(), intercept])
     out = []
     for threads in (1, 2, 4):
