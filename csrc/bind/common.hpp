@@ -8,9 +8,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "pygd/common.hpp"
 #include "pygd/kernels/linear.hpp"
+#include "pygd/parallel.hpp"
 
 namespace pygd {
 namespace bind {
@@ -75,6 +77,21 @@ struct CsrInput {
 };
 
 CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n_cols);
+
+// Whether test(i0, i1) holds for any chunk [i0, i1) of [0, n), chunks of `chunk` items
+// shared among the threads (the checks that read a whole matrix: as many bytes as a
+// pass).  An any-reduction: the same answer for any thread count.
+template <class Test>
+bool any_in_chunks(index_t n, index_t chunk, const Test& test) {
+  const index_t chunks = (n + chunk - 1) / chunk;
+  std::vector<char> hit(static_cast<size_t>(chunks), 0);
+  parallel_for(chunks, [&](index_t c) {
+    hit[static_cast<size_t>(c)] = test(c * chunk, (c + 1) * chunk < n ? (c + 1) * chunk : n);
+  });
+  for (char h : hit)
+    if (h) return true;
+  return false;
+}
 
 // The kernels' view of a CsrInput whose values are T (fails otherwise).
 template <class T>

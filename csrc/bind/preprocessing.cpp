@@ -6,7 +6,6 @@
 
 #include "bind/common.hpp"
 #include "pygd/engine/preprocessing.hpp"
-#include "pygd/parallel.hpp"
 
 namespace pygd {
 namespace {
@@ -39,18 +38,13 @@ py::tuple column_stats(const array_of<T>& X, const std::optional<array_of<T>>& s
 // would give wrong sums, so they are refused here.
 template <class I>
 bool rows_canonical(const I* indices, const I* indptr, index_t n) {
-  constexpr index_t kRows = 4096;
-  const index_t chunks = (n + kRows - 1) / kRows;
-  std::vector<char> bad(static_cast<size_t>(chunks), 0);
-  parallel_for(chunks, [&](index_t c) {
-    const index_t end = (c + 1) * kRows < n ? (c + 1) * kRows : n;
-    int b = 0;
-    for (index_t i = c * kRows; i < end; ++i)
+  return !bind::any_in_chunks(n, 4096, [&](index_t i0, index_t i1) {
+    int bad = 0;
+    for (index_t i = i0; i < i1; ++i)
       for (index_t e = index_t(indptr[i]) + 1; e < index_t(indptr[i + 1]); ++e)
-        b |= int(indices[e - 1] >= indices[e]);
-    bad[static_cast<size_t>(c)] = char(b);
+        bad |= int(indices[e - 1] >= indices[e]);
+    return bad != 0;
   });
-  return std::find(bad.begin(), bad.end(), char(1)) == bad.end();
 }
 
 // (mean_rel, var, weight_sum) of a canonical CSR matrix's columns relative to shift

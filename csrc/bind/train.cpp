@@ -16,7 +16,6 @@
 
 #include "bind/common.hpp"
 #include "pygd/engine/train.hpp"
-#include "pygd/parallel.hpp"
 
 namespace pygd {
 namespace {
@@ -38,21 +37,6 @@ T* writable(array_of<T>& a, py::ssize_t size, const char* name) {
 }  // namespace
 
 namespace bind {
-
-// Whether test(e0, e1) holds for any chunk of [0, n): chunks of 2^20 entries shared among
-// the threads (a check over the stored values reads as many bytes as a pass).
-template <class Test>
-bool any_in_chunks(index_t n, const Test& test) {
-  constexpr index_t kChunk = index_t(1) << 20;
-  const index_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<char> hit(static_cast<size_t>(chunks), 0);
-  parallel_for(chunks, [&](index_t c) {
-    hit[static_cast<size_t>(c)] = test(c * kChunk, (c + 1) * kChunk < n ? (c + 1) * kChunk : n);
-  });
-  for (char h : hit)
-    if (h) return true;
-  return false;
-}
 
 CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n_cols) {
   auto contiguous_1d = [](const py::array& a, const char* name) {
@@ -108,7 +92,7 @@ CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n
     using U = std::make_unsigned_t<S>;
     const std::uint64_t cap = std::uint64_t(std::numeric_limits<S>::max()) + 1;
     const U limit = U(std::uint64_t(n_cols) < cap ? std::uint64_t(n_cols) : cap);
-    const bool outside = any_in_chunks(csr.nnz, [&](index_t e0, index_t e1) {
+    const bool outside = any_in_chunks(csr.nnz, index_t(1) << 20, [&](index_t e0, index_t e1) {
       U flag = 0;
       for (index_t e = e0; e < e1; ++e) flag |= U(U(idx[e]) >= limit);
       return flag != 0;
@@ -125,7 +109,7 @@ CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n
   // of two more passes over the values.
   auto finite = [&](const auto* v) {
     py::gil_scoped_release release;
-    return !any_in_chunks(csr.nnz, [&](index_t e0, index_t e1) {
+    return !any_in_chunks(csr.nnz, index_t(1) << 20, [&](index_t e0, index_t e1) {
       int bad = 0;
       for (index_t e = e0; e < e1; ++e) bad |= int(!(v[e] - v[e] == 0));
       return bad != 0;
