@@ -107,6 +107,12 @@ def _largest_eigenvalue(times: Any, size: int, iterations: int = 30) -> float:
     return lam
 
 
+def _row_dots(W: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(k,) products of W's rows with v: NumPy sums of products (no BLAS: the same bits for
+    any thread count)."""
+    return np.array([float((row * v).sum()) for row in W])
+
+
 class Trainer:
     """The training state of one model and its epoch loop (see the module docstring).
 
@@ -654,10 +660,23 @@ class Trainer:
             mask = np.zeros(kd + k)
             mask[:kd] = 1.0
 
+        # The squared error's Hessian is constant: where L-BFGS is slow (ill-conditioned
+        # features) one pass of second moments buys Newton steps that end in 1 or 2 passes.
+        newton = s.engine_loss == "squared_error" and d <= GRAM_MAX_FEATURES
         # Raw columns (standardize=False: the objective of LogisticRegression, Ridge...) may
         # differ in curvature by orders of magnitude (text: frequent and rare words); a
-        # diagonal guess of the inverse Hessian lets L-BFGS take them in its stride.
-        h0 = self._inverse_curvature(X, Y, sw, l2) if self.scale is None else None
+        # diagonal guess of the inverse Hessian lets L-BFGS take them in its stride.  With an
+        # intercept, L-BFGS also runs on the implicitly centred model (x - mu) . w + c: the
+        # same objective (c = b + w . mu, unpenalised), whose Hessian lacks the large
+        # mu mu^T term that positive features (counts, TF-IDF) couple every coefficient by.
+        # The engine folds mu into the intercept and the gradient (O(k d) per pass, no copy
+        # of X); the Gram-Newton path of the squared error keeps raw coordinates.
+        h0 = centre = None
+        if self.scale is None:
+            centre_raw = bool(s.fit_intercept) and not newton
+            h0, centre = self._inverse_curvature(X, Y, sw, l2, centre_raw)
+            if centre is not None:
+                mean, unit = centre, np.ones(d)
 
         start_value: list[tuple[float, np.ndarray]] = []  # the start's (f, grad): lbfgs asks first
 
@@ -665,7 +684,8 @@ class Trainer:
             if start_value:
                 return start_value.pop()
             grad = np.empty(kd + k)  # lbfgs keeps the gradients it needs: a new one each time
-            value, _, _ = engine(X, Y, sw_arg, None, x, grad, mean, self.scale, config)
+            value, _, _ = engine(X, Y, sw_arg, None, x, grad, mean,
+                                 self.scale if centre is None else unit, config)
             self.passes += 1
             return value, grad
 
@@ -696,6 +716,9 @@ class Trainer:
             return s.callback is not None and s.callback(self.n_iter, F) is True
 
         x = self.params.astype(np.float64, copy=False)  # read only: lbfgs never writes into x
+        if centre is not None:  # b -> c = b + w . mu
+            x = x.copy()
+            x[kd:] += _row_dots(x[:kd].reshape(k, d), centre)
         smooth0, grad0 = fun(x)
         f0 = smooth0 + l1 * float(np.abs(x[:kd]).sum())
         self.best_loss = min(self.best_loss, f0)
@@ -707,9 +730,6 @@ class Trainer:
             start_value.append((smooth0, grad0))
         del grad0  # lbfgs holds the gradients it needs (a vector of the parameters' size)
         width = 1.0
-        # The squared error's Hessian is constant: where L-BFGS is slow (ill-conditioned
-        # features) one pass of second moments buys Newton steps that end in 1 or 2 passes.
-        newton = s.engine_loss == "squared_error" and d <= GRAM_MAX_FEATURES
         while True:
             if hinge:
                 config.loss = _core.Loss.smoothed_hinge
@@ -743,6 +763,9 @@ class Trainer:
                 break
             width *= 0.1
         self.best_loss = min(self.best_loss, final)
+        if centre is not None:  # c -> b = c - w . mu
+            x = x.copy()
+            x[kd:] -= _row_dots(x[:kd].reshape(k, d), centre)
         self.params = x.astype(self.params.dtype)
         if self.params.dtype != np.float64:
             # float32 rounding of the iterate must not add what L1 removed.
@@ -768,23 +791,30 @@ class Trainer:
                 f"{float(np.max(np.abs(result.grad))):.3g}); consider a larger tol, or float64 data.",
                 ConvergenceWarning, stacklevel=3)
 
-    def _inverse_curvature(self, X: Any, Y: Any, sw: Any, l2: float) -> DiagonalGuess:
-        """L-BFGS's diagonal guess of the inverse Hessian for raw columns (``lbfgs(h0=...)``).
+    def _inverse_curvature(self, X: Any, Y: Any, sw: Any, l2: float,
+                           centre: bool) -> tuple[DiagonalGuess, np.ndarray | None]:
+        """L-BFGS's diagonal guess of the inverse Hessian for raw columns, and the centre mu.
 
         The objective's curvature along coefficient (t, j) is about c m_j + l2,
-        with m_j the weighted mean of x_j^2 over the rows and c a bound on the
-        loss's second derivative: 1/4 for the log losses (the logistic's and
-        the softmax's diagonal), 1 for the others; an intercept's is c.  (Class
-        frequencies in c, p (1 - p), made the tail of multinomial fits slower.)
-        One pass over X (the StandardScaler kernels: no copy, also for CSR X
-        and Dask).
+        with m_j the weighted mean of x_j^2 over the rows (``centre``: the
+        variance of x_j, the curvature of the centred model, and mu the
+        weighted column means; else mu is None) and c the loss's second
+        derivative: for the log losses the mean over the outputs of
+        p_t (1 - p_t) at the class frequencies p_t (at least 0.01), 1 for the
+        others; an intercept's is c.  (One c for all outputs: class frequencies
+        per output made the tail of multinomial fits slower.)  One pass over X
+        (the StandardScaler kernels: no copy, also for CSR X and Dask).
         """
         k = Y.shape[1]
-        _, rms = standardization_stats(X, sw, None, center=False)
-        m2 = rms.astype(np.float64) ** 2  # a column of zeros: rms 1 (its gradient is 0 anyway)
-        c = 0.25 if self.settings.engine_loss in ("log_loss", "multinomial") else 1.0
+        mu, scale = standardization_stats(X, sw, None, center=centre)
+        m2 = scale.astype(np.float64) ** 2  # a column of zeros (or constant): 1 (gradient 0 anyway)
+        c = 1.0
+        if self.settings.engine_loss in ("log_loss", "multinomial"):
+            p = weighted_mean(Y, sw)
+            c = max(float(np.mean(p * (1.0 - p))), 0.01)
         # One d-vector for the k outputs' coefficients, float32: a guess needs no more.
-        return DiagonalGuess((1.0 / (c * m2 + l2)).astype(np.float32), np.full(k, 1.0 / c))
+        guess = DiagonalGuess((1.0 / (c * m2 + l2)).astype(np.float32), np.full(k, 1.0 / c))
+        return guess, (mu.astype(np.float64) if centre else None)
 
     def _sparse_gram(self, X: Any, sw_arg: np.ndarray | None) -> np.ndarray:
         """``_core.gram_*``'s A for CSR X: the (d + 1, d + 1) second moments of (x / scale, 1).
