@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_csr", "csr_kernel_arrays", "is_sparse"]
+__all__ = ["check_csr", "csr_kernel_arrays", "is_sparse", "kernel_ready"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
@@ -53,6 +53,21 @@ def is_sparse(X: Any) -> bool:
     """
     sparse = sys.modules.get("scipy.sparse")
     return sparse is not None and bool(sparse.issparse(X))
+
+
+def kernel_ready(X: Any) -> bool:
+    """Whether sparse X can go to ``_core.CsrMatrix`` as it is, without :func:`check_csr`.
+
+    CSR with rows and columns, float32/float64 values and one int32/int64 index type, all
+    three arrays contiguous and native: ``CsrMatrix`` then checks the structure, the
+    values (``finite``) and the rows (``canonical``) in parallel C++ passes, where
+    :func:`check_csr` makes single-threaded NumPy ones.
+    """
+    return (X.format == "csr" and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] > 0
+            and X.dtype in (np.float32, np.float64) and X.indices.dtype == X.indptr.dtype
+            and X.indices.dtype in (np.int32, np.int64)
+            and all(a.ndim == 1 and a.flags.c_contiguous and a.dtype.isnative
+                    for a in (X.data, X.indices, X.indptr)))
 
 
 def _estimator_name(estimator: Any) -> str | None:

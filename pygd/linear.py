@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._sparse import check_csr
+from ._sparse import check_csr, kernel_ready
 from ._validation import core_suffix, finite_scalar, float_matrix, float_vector, sample_weights
 
 __all__ = ["LOSSES", "loss_grad", "predict"]
@@ -163,11 +163,7 @@ def _csr(X: Any) -> Any:
     ``_core.CsrMatrix``, whose C++ passes check the structure and find NaN and infinity
     (``CsrMatrix.finite``); anything else goes through :func:`pygd._sparse.check_csr`.
     """
-    ready = (X.format == "csr" and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] > 0
-             and X.dtype in (np.float32, np.float64) and X.indices.dtype == X.indptr.dtype
-             and X.indices.dtype in (np.int32, np.int64)
-             and all(a.flags.c_contiguous and a.dtype.isnative for a in (X.data, X.indices, X.indptr)))
-    if not ready:
+    if not kernel_ready(X):
         X = check_csr(X)
     Xc = _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
     if not Xc.finite:

@@ -431,3 +431,22 @@ def test_raw_columns_reach_logistic_regression_in_the_centred_coordinates(classe
     np.testing.assert_allclose(clf.decision_function(X_fit),
                                np.squeeze(X @ clf.coef_.T + clf.intercept_), rtol=1e-12, atol=1e-12)
     assert clf.n_iter_ <= (80 if classes == 2 else 300)
+
+
+def test_an_error_in_a_centred_lbfgs_run_leaves_the_raw_intercepts():
+    # The centred run shifts the trainer's own parameters in place (no second copy); an
+    # error mid-run (here the callback's) must shift them back, or a warm-started refit
+    # would start from c = b + w . mu as if it were b.
+    X, y, _ = _text_logistic_regression(2)
+    clf = GDClassifier(standardize=False, warm_start=True, max_iter=5, tol=None).fit(X, y)
+    coef, intercept = clf.coef_.copy(), clf.intercept_.copy()
+
+    def stop(iteration, value):
+        raise RuntimeError("stop")
+
+    clf.set_params(callback=stop)
+    with pytest.raises(RuntimeError, match="stop"):
+        clf.fit(X, y)
+    d = X.shape[1]
+    np.testing.assert_array_equal(clf._trainer.params[:d], coef.ravel())
+    np.testing.assert_allclose(clf._trainer.params[d:], intercept, rtol=1e-14, atol=1e-14)

@@ -330,6 +330,53 @@ def test_csr_matrix_finite_flag(dtype, value, at):
     assert _core.CsrMatrix(data, indices, indptr, 7).finite == (value is None)
 
 
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("row", [0, 4095, 4096, 9999])
+@pytest.mark.parametrize("fault", [None, "unsorted", "duplicate"])
+def test_csr_matrix_canonical_flag(index_dtype, row, fault):
+    # CsrMatrix.canonical: every row's columns strictly increase, checked over chunks of
+    # 4096 rows (a fault in the first or last row of a chunk, or in the last row, is
+    # found); the pair across a row boundary may decrease.
+    n = 10_000
+    indices = np.tile(np.arange(5) * 7, n).astype(index_dtype)  # 0, 7, ..., 28 in every row
+    indptr = np.arange(0, 5 * n + 1, 5).astype(index_dtype)
+    data = np.ones(5 * n)
+    a, b = 5 * row, 5 * row + 5
+    if fault == "unsorted":
+        indices[a], indices[a + 1] = indices[a + 1], indices[a]
+    elif fault == "duplicate":
+        indices[b - 1] = indices[b - 2]
+    M = _core.CsrMatrix(data, indices, indptr, 50)
+    assert M.canonical == (fault is None)
+
+
+def test_engine_input_takes_canonical_csr_as_it_is_and_fixes_the_rest():
+    # Canonical, finite CSR goes straight to CsrMatrix (its arrays shared); duplicates are
+    # summed by check_csr (a new matrix), NaN refused with check_csr's message.
+    from pygd.linear_model._data import engine_input
+
+    X = sp.random(50, 20, density=0.3, format="csr", random_state=1)
+    Xc = engine_input(X)
+    assert Xc.canonical and np.shares_memory(Xc.data, X.data) and np.shares_memory(Xc.indices, X.indices)
+    dup = sp.csr_matrix((np.array([1.0, 2.0, 5.0]), np.array([3, 3, 0]), np.array([0, 2, 3])), shape=(2, 4))
+    fixed = engine_input(dup)
+    assert fixed.canonical and not np.shares_memory(fixed.data, dup.data)
+    np.testing.assert_array_equal(as_scipy_dense(fixed), dup.toarray())
+    assert dup.data.tolist() == [1.0, 2.0, 5.0] and dup.indices.tolist() == [3, 3, 0]  # not modified
+    bad = X.copy()
+    bad.data[3] = np.nan
+    with pytest.raises(ValueError, match="contains NaN"):
+        engine_input(bad)
+    wrong = X.copy()
+    wrong.indices[0] = 20
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 20\)"):
+        engine_input(wrong)
+
+
+def as_scipy_dense(Xc):
+    return sp.csr_matrix((Xc.data, Xc.indices, Xc.indptr), shape=Xc.shape).toarray()
+
+
 @pytest.mark.parametrize("indices_dtype,indptr_dtype", [(np.int32, np.int64), (np.int64, np.int32),
                                                          (np.uint32, np.uint32), (np.float64, np.float64)])
 def test_csr_matrix_rejects_mismatched_index_dtypes(indices_dtype, indptr_dtype):

@@ -74,6 +74,7 @@ struct CsrInput {
   index_t rows = 0, cols = 0, nnz = 0;
   bool wide = false;    // 64-bit indices and indptr
   bool finite = true;   // every stored value finite (checked once, with the structure)
+  bool canonical = true;  // every row's columns strictly increase (sorted, no duplicates)
 };
 
 CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n_cols);
@@ -91,6 +92,19 @@ bool any_in_chunks(index_t n, index_t chunk, const Test& test) {
   for (char h : hit)
     if (h) return true;
   return false;
+}
+
+// Whether every row's columns strictly increase (canonical CSR: sorted, no duplicates),
+// over chunks of rows shared among the threads.
+template <class I>
+bool rows_canonical(const I* indices, const I* indptr, index_t n) {
+  return !any_in_chunks(n, 4096, [&](index_t i0, index_t i1) {
+    int bad = 0;
+    for (index_t i = i0; i < i1; ++i)
+      for (index_t e = index_t(indptr[i]) + 1; e < index_t(indptr[i + 1]); ++e)
+        bad |= int(indices[e - 1] >= indices[e]);
+    return bad != 0;
+  });
 }
 
 // The kernels' view of a CsrInput whose values are T (fails otherwise).

@@ -32,21 +32,6 @@ py::tuple column_stats(const array_of<T>& X, const std::optional<array_of<T>>& s
   return py::make_tuple(weight_sum, mean, var, saw_inf);
 }
 
-// Whether every row's columns strictly increase (canonical CSR: sorted, no duplicates),
-// over chunks of rows shared among the threads.  The engine's csr_column_stats counts a
-// column once per row and finds a thread's columns in a row by binary search: other rows
-// would give wrong sums, so they are refused here.
-template <class I>
-bool rows_canonical(const I* indices, const I* indptr, index_t n) {
-  return !bind::any_in_chunks(n, 4096, [&](index_t i0, index_t i1) {
-    int bad = 0;
-    for (index_t i = i0; i < i1; ++i)
-      for (index_t e = index_t(indptr[i]) + 1; e < index_t(indptr[i + 1]); ++e)
-        bad |= int(indices[e - 1] >= indices[e]);
-    return bad != 0;
-  });
-}
-
 // (mean_rel, var, weight_sum) of a canonical CSR matrix's columns relative to shift
 // (engine/preprocessing.hpp, csr_column_stats).
 template <class T>
@@ -59,15 +44,14 @@ py::tuple csr_column_stats(const bind::CsrInput& X, const std::optional<array_of
   double* mean_data = mean.mutable_data();
   double* var_data = var.mutable_data();
   double total = 0.0;
-  bool canonical;
+  // The engine's csr_column_stats counts a column once per row and finds a thread's
+  // columns in a row by binary search: other rows would give wrong sums (CsrMatrix
+  // checked the rows when it was built).
+  if (!X.canonical) bind::fail("X must be canonical CSR: columns strictly increasing within each row");
   {
     py::gil_scoped_release release;
-    canonical = view.indices64 ? rows_canonical(view.indices64, view.indptr64, X.rows)
-                               : rows_canonical(view.indices32, view.indptr32, X.rows);
-    if (canonical)
-      total = pygd::csr_column_stats(view, X.rows, X.cols, weights, c, mean_data, var_data);
+    total = pygd::csr_column_stats(view, X.rows, X.cols, weights, c, mean_data, var_data);
   }
-  if (!canonical) bind::fail("X must be canonical CSR: columns strictly increasing within each row");
   return py::make_tuple(mean, var, total);
 }
 

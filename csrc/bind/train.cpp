@@ -117,6 +117,15 @@ CsrInput make_csr(py::array data, py::array indices, py::array indptr, index_t n
   };
   csr.finite = dt.itemsize() == 4 ? finite(static_cast<const float*>(data.data()))
                                   : finite(static_cast<const double*>(data.data()));
+  // Whether the rows are canonical (the kernels need not; scikit-learn's form, and the
+  // column statistics', is): callers read it instead of checking again.
+  {
+    py::gil_scoped_release release;
+    csr.canonical = csr.wide ? rows_canonical(static_cast<const std::int64_t*>(indices.data()),
+                                              static_cast<const std::int64_t*>(indptr.data()), csr.rows)
+                             : rows_canonical(static_cast<const std::int32_t*>(indices.data()),
+                                              static_cast<const std::int32_t*>(indptr.data()), csr.rows);
+  }
   return csr;
 }
 
@@ -481,14 +490,16 @@ void register_train(py::module_& m) {
       "A CSR matrix for the training engine (scipy.sparse's layout, nothing copied): "
       "CsrMatrix(data, indices, indptr, n_cols) with data float32/float64 and indices, indptr "
       "both int32 or both int64, all 1-D contiguous. The structure is checked once here "
-      "(indptr non-decreasing from 0 to nnz, indices in [0, n_cols)); values are not (the "
-      "Python layer checks them).")
+      "(indptr non-decreasing from 0 to nnz, indices in [0, n_cols)); `finite` and `canonical` "
+      "say whether every value is finite and every row's columns strictly increase.")
       .def(py::init(&bind::make_csr), py::arg("data"), py::arg("indices"), py::arg("indptr"),
            py::arg("n_cols"))
       .def_property_readonly("shape", [](const bind::CsrInput& c) { return py::make_tuple(c.rows, c.cols); })
       .def_property_readonly("dtype", [](const bind::CsrInput& c) { return c.data.dtype(); })
       .def_property_readonly("nnz", [](const bind::CsrInput& c) { return c.nnz; })
       .def_readonly("finite", &bind::CsrInput::finite, "Whether every stored value is finite.")
+      .def_readonly("canonical", &bind::CsrInput::canonical,
+                    "Whether every row's columns strictly increase (sorted, no duplicates).")
       .def_readonly("data", &bind::CsrInput::data)
       .def_readonly("indices", &bind::CsrInput::indices)
       .def_readonly("indptr", &bind::CsrInput::indptr);

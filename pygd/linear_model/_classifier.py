@@ -18,7 +18,7 @@ from .. import optim
 from .._names import CLASSIFICATION_LOSSES, PROBA_LOSSES
 from ..dask import dask_call, is_dask_collection
 from ._base import BaseGD
-from ._data import weighted_mean
+from ._data import dot, weighted_mean
 from ._settings import OPTIMIZER_CLASSES
 
 __all__ = ["GDClassifier"]
@@ -36,7 +36,7 @@ def weighted_accuracy(P: np.ndarray, Y: np.ndarray, s: np.ndarray) -> float:
         right = (P[:, 0] > 0) == (Y[:, 0] > 0)
     else:
         right = P.argmax(axis=1) == Y.argmax(axis=1)
-    return float(s @ right / s.sum())
+    return dot(s.astype(np.float64, copy=False), right.astype(np.float64)) / float(s.sum())
 
 
 class GDClassifier(ClassifierMixin, BaseGD):

@@ -14,11 +14,11 @@ from sklearn.model_selection import train_test_split
 
 from .. import _core
 from .._validation import core_suffix
-from .._sparse import check_csr
-from ..preprocessing import _scale_from_var, sparse_column_stats
+from .._sparse import check_csr, kernel_ready
+from ..preprocessing import _engine_csr_column_stats, _scale_from_var
 
-__all__ = ["as_scipy", "check_finite_input", "engine_input", "epoch_order", "is_csr", "kernel",
-           "max_abs", "standardization_stats", "validation_split", "weighted_mean"]
+__all__ = ["as_scipy", "check_finite_input", "dot", "engine_input", "epoch_order", "is_csr", "kernel",
+           "max_abs", "row_dots", "standardization_stats", "validation_split", "weighted_mean"]
 
 
 def engine_input(X: Any) -> Any:
@@ -27,12 +27,37 @@ def engine_input(X: Any) -> Any:
     The CSR arrays are shared, never copied, unless :func:`pygd._sparse.check_csr` has to
     fix something (another format, duplicate entries, mixed index dtypes): then once.
     Its values are checked for NaN and infinity here (O(nnz)), since the sparse path
-    has no later pass that would find them.
+    has no later pass that would find them.  Canonical CSR with finite values needs no
+    check_csr: ``CsrMatrix``'s parallel passes check the structure, the values and the
+    rows (anything else, or a structure it refuses, goes through check_csr, which
+    fixes what it can and words the errors).
     """
     if not sp.issparse(X):
         return X
+    if kernel_ready(X):
+        try:
+            Xc = _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
+        except ValueError:
+            Xc = None
+        if Xc is not None and Xc.finite and Xc.canonical:
+            return Xc
     X = check_csr(X)
     return _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """a . b of two vectors in float64 arithmetic of NumPy's own loop, never BLAS.
+
+    BLAS may split a long dot product between threads (bits that depend on the thread
+    count), and OpenBLAS's threads then spin for a while after the call, taking the
+    cores from the engine's next pass (a default fit's passes ran 1.6-2x slower).
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
+def row_dots(W: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(k,) products of W's rows with v, as :func:`dot` (no BLAS)."""
+    return np.einsum("td,d->t", W, v)
 
 
 def is_csr(X: Any) -> bool:
@@ -83,7 +108,7 @@ def standardization_stats(
         weights[rows] = sample_weight[rows]
         count = len(rows)
     if is_csr(X):  # the caller decides whether to centre (never by densifying: see Trainer)
-        mean, var, _ = sparse_column_stats(as_scipy(X), weights.astype(np.float64))
+        mean, var, _ = _engine_csr_column_stats(X, weights)
     else:
         stats = getattr(_core, "column_stats_" + core_suffix(X.dtype))
         _, mean, var, _ = stats(X, weights, None)

@@ -180,7 +180,11 @@ class GDRegressor(RegressorMixin, BaseGD):
     standardize : bool or "scale", default=True
         True: train on ``(x - mean_) / scale_`` (weighted, over the training
         rows; scale only without an intercept); "scale": on ``x / scale_``,
-        never centred; False: on X as it is.  Sparse X (scipy.sparse CSR) is
+        never centred; False: on X as it is (the objective of scikit-learn's
+        LogisticRegression or Ridge; with an intercept, L-BFGS iterates on the
+        implicitly centred model ``(x - mu) . w + c``, the same objective and
+        optimum, better conditioned for positive features such as counts, and
+        reports the raw intercept).  Sparse X (scipy.sparse CSR) is
         never densified: the mean is folded into the intercept and the
         gradient, which costs O(n_features) per step.  So with mini-batches True
         acts as "scale" there (``mean_`` is 0, as ``StandardScaler(with_mean=False)``
