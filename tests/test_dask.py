@@ -155,6 +155,19 @@ def test_classifier_fit_equals_in_memory(client, n_classes):
         assert np.array_equal(lazy.compute(), getattr(got, method)(X))
 
 
+def test_raw_columns_fit_equals_in_memory(client):
+    # standardize=False: L-BFGS on the implicitly centred model, its centre the weighted
+    # column means from the chunks' statistics; the intercept reported for raw X.
+    X, y, sw = _data(seed=6)
+    labels = (y > np.median(y)).astype(int)
+    ref = GDClassifier(standardize=False, tol=1e-8).fit(X, labels, sample_weight=sw)
+    got = GDClassifier(standardize=False, tol=1e-8).fit(_d(X), _d(labels), sample_weight=_d(sw))
+    _close(got.coef_, ref.coef_, 1e-10)
+    _close(got.intercept_, ref.intercept_, 1e-10)
+    np.testing.assert_allclose(ref.decision_function(X), X @ ref.coef_[0] + ref.intercept_[0],
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_predict_and_dataframe_feature_names(client):
     dd = pytest.importorskip("dask.dataframe")
     pd = pytest.importorskip("pandas")
