@@ -628,6 +628,13 @@ class Trainer:
         hinge is below the hinge, the smoothed optimum is below the hinge
         optimum, so that excess bounds the hinge's relative gap.
 
+        Raw columns (``standardize=False``) start from a diagonal guess of the
+        inverse Hessian (:meth:`_inverse_curvature`); with an intercept (and
+        outside the squared error's Newton path) the iterates are those of the
+        implicitly centred model ``(x - mu) . w + c``, the same objective with
+        ``c = b + w . mu`` (mu: the weighted column means), so the test reads
+        that model's gradient; ``params`` hold ``b`` before and after.
+
         ``n_iter`` counts iterations (line searches) over all stages,
         ``passes`` the function evaluations; ``loss_curve`` holds the
         (smoothed) objective after each iteration.
