@@ -262,3 +262,43 @@ def test_lazy_epoch_batch_sizes(batch):
                                                 l1=0.001, weight_per_row=float(sw.mean()))
     assert_rel(params, expected, 1e-12)
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
+
+
+def chunky_problem(n=64, per_row=64, empty=16, seed=9):
+    """Row i stores columns [per_row i, per_row (i + 1)): a batch of b rows touches b per_row
+    distinct columns (b = 16: exactly the engine's chunk for two outputs, 1024 columns, 2048
+    values); then `empty` empty rows."""
+    rng = np.random.default_rng(seed)
+    d = n * per_row
+    indptr = np.concatenate([np.arange(n + 1) * per_row, np.full(empty, n * per_row)])
+    X = sp.csr_matrix((rng.normal(size=n * per_row), np.arange(n * per_row), indptr), shape=(n + empty, d))
+    Y = np.ascontiguousarray(np.column_stack([rng.normal(size=n + empty), rng.normal(size=n + empty)]))
+    sw = rng.uniform(0.2, 2.0, n + empty)
+    return X, Y, sw, rng
+
+
+@pytest.mark.parametrize("optimizer,penalty", [("sgd", "l2"), ("momentum", "elasticnet"), ("nadam", "l1"),
+                                               ("rmsprop_momentum", "l2"), ("adadelta", "l1"),
+                                               ("adam", "elasticnet")])
+@pytest.mark.parametrize("batch", [16, 17, 32])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_lazy_step_in_chunks_of_columns(optimizer, penalty, batch, fit_intercept):
+    # A lazy step catches up, gathers, steps and scatters the batch's columns in chunks (1024
+    # columns for these two outputs): 1024 columns (one chunk), 1088 (two, the second short)
+    # and 2048 (two full ones);
+    # the optimizer's scalars (momentum, NAdam's product) advance once per step, not per
+    # chunk; the intercepts ride with the last chunk. Storage order ends with a batch of
+    # empty rows: without intercepts that step has nothing to update, yet counts.
+    X, Y, sw, rng = chunky_problem()
+    orders = [None, rng.permutation(X.shape[0])]
+    l2, l1 = PENALTIES[penalty]
+    opt = OPTIMIZERS[optimizer]
+    scale = rng.uniform(0.5, 2.0, X.shape[1])
+    params, losses = run_engine(X, Y, sw, orders, batch, opt, l2=l2, l1=l1, scale=scale,
+                                fit_intercept=fit_intercept)
+    expected = np.zeros_like(params)
+    _, _, ref_losses = ref.lazy_train_reference(X, Y, sw, orders, batch, expected, optimizer=opt, l2=l2,
+                                                l1=l1, scale=scale, fit_intercept=fit_intercept,
+                                                weight_per_row=float(sw.mean()))
+    assert_rel(params, expected, 1e-12)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)

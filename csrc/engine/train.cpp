@@ -560,6 +560,9 @@ double optimality(const TrainSpec<T>& spec, const T* params, const Gradient& gra
 //      buffer), the gradient of those columns (plus l2 w_j) and of the intercepts;
 //   3. the optimizer's own kernel on the gathered (w_J, b), state and gradient; the L1
 //      step on them; scattered back; J's entries of the buffer cleared.
+// Only the shrink changes parameters (what step 2 reads), so only it catches up before
+// step 2; the running averages catch up in step 3, which runs in chunks of J (catch up,
+// gather, step, scatter), each chunk's lines still in cache when it is scattered.
 // Every column is brought up to date before an epoch's last batch (so its optimality
 // measure sees current weights) and at the end of the epoch (or an interruption): between
 // epochs the state is the dense one's shape, nothing lazy carries over.
@@ -604,6 +607,9 @@ struct ColumnClock {
 
 // Columns ahead that the lazy loops hint into cache.
 constexpr index_t kLazyAhead = 16;
+// Values (columns times outputs) per chunk of a lazy step, and the fewest columns.
+constexpr index_t kLazyChunk = 2048;
+constexpr index_t kLazyChunkMin = 32;
 
 template <class T>
 struct LazyColumns {
@@ -776,9 +782,12 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     }
     const std::int64_t now = counters.steps;
     const bool last_batch = pos + m >= spec.n_order;
-    // The columns the batch's rows store, in the order met (a fixed order); `seen` has a
-    // bit per column (32 KB at d = 2^18: in L1 or L2, where a per-column record would
-    // miss the caches), set while collecting and cleared after.
+    // The columns the batch's rows store, in increasing order: `seen` has a bit per column
+    // (32 KB at d = 2^18: in L1 or L2, where a per-column record would miss the caches),
+    // set while reading the rows (no branch), then read word by word into `touched` and
+    // cleared.  In column order the lazy loops walk every per-column array forwards (the
+    // hardware prefetchers follow; neighbouring columns share lines), not in the rows'
+    // random order; the results do not depend on the order (element-wise steps).
     touched.clear();
     auto collect = [&](const auto* indices, const auto* indptr) {
       for (index_t i = pos; i < pos + m; ++i) {
@@ -791,12 +800,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
         }
         for (index_t e = index_t(indptr[row]); e < index_t(indptr[row + 1]); ++e) {
           const index_t j = index_t(indices[e]);
-          std::uint64_t& word = seen[static_cast<size_t>(j >> 6)];
-          const std::uint64_t bit = std::uint64_t(1) << (j & 63);
-          if (!(word & bit)) {
-            word |= bit;
-            touched.push_back(j);
-          }
+          seen[static_cast<size_t>(j >> 6)] |= std::uint64_t(1) << (j & 63);
         }
       }
     };
@@ -804,12 +808,22 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       collect(data.csr.indices64, data.csr.indptr64);
     else
       collect(data.csr.indices32, data.csr.indptr32);
-    for (index_t j : touched) seen[static_cast<size_t>(j >> 6)] = 0;
+    for (size_t w = 0; w < seen.size(); ++w) {
+      std::uint64_t word = seen[w];
+      if (word == 0) continue;
+      seen[w] = 0;
+      for (; word != 0; word &= word - 1)
+        touched.push_back(index_t(w << 6) + index_t(__builtin_ctzll(word)));
+    }
     if (last_batch) {
       columns.bring_all(now);
       for (index_t t = 0; t < k; ++t)
         for (index_t j = 0; j < d; ++j) coef[t * d + j] = double(params[t * d + j]) * inv_scale[j];
-    } else {
+    } else if (columns.shrink) {
+      // SGD's L2 shrink changes the parameters in the steps a column misses: the batch's
+      // columns are brought up to date before the kernel reads them.  (Without a shrink
+      // the parameters, and so coef, do not change between a column's steps: its state
+      // catches up in the chunked step below, where its lines are read anyway.)
       const index_t nJ = index_t(touched.size());
       for (index_t a = 0; a < nJ; ++a) {
         if (a + kLazyAhead < nJ) columns.prefetch(touched[a + kLazyAhead], coef.data(), nullptr);
@@ -842,72 +856,92 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     if (last_batch)  // the epoch's optimality measure, all columns current
       result.optimality = optimality(spec, params, gradient, Gb.data(), inv_D);
 
-    // Gather (w_J row-major by output, then the intercepts), step, scatter.
-    const index_t nJ = index_t(touched.size()), cw = k * nJ, csize = cw + n_icpt;
-    cparam.resize(static_cast<size_t>(csize));
-    cgrad.resize(static_cast<size_t>(csize));
-    T* const* st = columns.state;  // the arrays this optimizer reads
-    for (int s = 0; s < 3; ++s)
-      if (st[s]) cstate[s].resize(static_cast<size_t>(csize));
-    for (index_t t = 0; t < k; ++t) {
-      for (index_t a = 0; a < nJ; ++a) {
-        if (t == 0 && a + kLazyAhead < nJ) columns.prefetch(touched[a + kLazyAhead], G.data(), nullptr);
-        const index_t j = touched[a], i = t * d + j, c = t * nJ + a;
-        cparam[c] = params[i];
-        cgrad[c] = T(gradient(t, j, double(params[i])));
-        for (int s = 0; s < 3; ++s)
-          if (st[s]) cstate[s][c] = st[s][i];
-      }
-    }
-    for (index_t t = 0; t < n_icpt; ++t) {
-      cparam[cw + t] = params[kd + t];
-      cgrad[cw + t] = T(Gb[t] * inv_D);
-      for (int s = 0; s < 3; ++s)
-        if (st[s]) cstate[s][cw + t] = st[s][kd + t];
-    }
-    ParamArrays<T> arrays;
-    arrays.param = cparam.data();
-    arrays.grad = cgrad.data();
-    for (int s = 0; s < 3; ++s) arrays.state[s] = st[s] ? cstate[s].data() : nullptr;
-    arrays.size = csize;
-
     counters.steps += 1;
     const double step = double(counters.steps);
     const double lr =
         scheduled_lr(optimizer, spec.schedule, step, spec.steps_per_epoch, spec.schedule_offset) *
         spec.lr_factor;
-    if (l1 && optimizer.kind == OptimizerKind::adadelta) {
-      acc_delta_before.resize(static_cast<size_t>(cw));
-      for (index_t c = 0; c < cw; ++c) acc_delta_before[c] = double(arrays.state[1][c]);
-    }
-    const L1StepScalars l1_scalars = optimizer_step(optimizer, arrays, step, lr, counters);
-    if (l1) {
-      eta.resize(static_cast<size_t>(cw));
-      l1_step_sizes(optimizer, arrays, l1_scalars, acc_delta_before.data(), cw, eta.data());
-      for (index_t c = 0; c < cw; ++c) {
-        const double threshold = eta[c] * spec.l1;
-        const double w = double(cparam[c]);
-        cparam[c] = w > threshold ? T(w - threshold) : (w < -threshold ? T(w + threshold) : T(0));
-      }
-    }
-    for (index_t t = 0; t < k; ++t) {
-      for (index_t a = 0; a < nJ; ++a) {
-        if (t == 0 && a + kLazyAhead < nJ)
-          columns.prefetch(touched[a + kLazyAhead], G.data(), coef.data());
-        const index_t j = touched[a], i = t * d + j, c = t * nJ + a;
-        params[i] = cparam[c];
-        for (int s = 0; s < 3; ++s)
-          if (st[s]) st[s][i] = cstate[s][c];
-        coef[i] = double(params[i]) * inv_scale[j];
-        G[i] = 0.0;
-      }
-    }
-    for (index_t t = 0; t < n_icpt; ++t) {
-      params[kd + t] = cparam[cw + t];
+    // In chunks of kLazyChunk columns, so that a chunk's lines (parameters, state, gradient,
+    // coef, clock) stay in cache from the catch-up to the scatter: catch up (the states'
+    // missed decay), gather (w_J row-major by output; the last chunk adds the intercepts),
+    // step, L1, scatter.  The optimizer's kernels are element-wise: chunks give the bits of
+    // one call.  Each chunk's call starts from the step's counters (the momentum and NAdam
+    // scalars advance once per step).
+    const TrainCounters before = counters;
+    T* const* st = columns.state;  // the arrays this optimizer reads
+    const index_t nJ = index_t(touched.size());
+    // (k outputs: about kLazyChunk values a chunk; each output's columns read in order.)
+    const index_t chunk = k < kLazyChunk / kLazyChunkMin ? kLazyChunk / k : kLazyChunkMin;
+    for (index_t a0 = 0; a0 < nJ || (a0 == 0 && n_icpt > 0); a0 += chunk) {
+      const index_t nC = nJ - a0 < chunk ? nJ - a0 : chunk;
+      const bool last_chunk = a0 + chunk >= nJ;
+      const index_t cw = k * nC, csize = cw + (last_chunk ? n_icpt : 0);
+      cparam.resize(static_cast<size_t>(csize));
+      cgrad.resize(static_cast<size_t>(csize));
       for (int s = 0; s < 3; ++s)
-        if (st[s]) st[s][kd + t] = cstate[s][cw + t];
+        if (st[s]) cstate[s].resize(static_cast<size_t>(csize));
+      for (index_t a = 0; a < nC; ++a)
+        columns.bring(touched[a0 + a], now);  // (a no-op where the shrink or the last batch did)
+      for (index_t t = 0; t < k; ++t) {
+        for (index_t a = 0; a < nC; ++a) {
+          const index_t j = touched[a0 + a], i = t * d + j, c = t * nC + a;
+          cparam[c] = params[i];
+          cgrad[c] = T(gradient(t, j, double(params[i])));
+          for (int s = 0; s < 3; ++s)
+            if (st[s]) cstate[s][c] = st[s][i];
+        }
+      }
+      for (index_t t = 0; t < csize - cw; ++t) {
+        cparam[cw + t] = params[kd + t];
+        cgrad[cw + t] = T(Gb[t] * inv_D);
+        for (int s = 0; s < 3; ++s)
+          if (st[s]) cstate[s][cw + t] = st[s][kd + t];
+      }
+      ParamArrays<T> arrays;
+      arrays.param = cparam.data();
+      arrays.grad = cgrad.data();
+      for (int s = 0; s < 3; ++s) arrays.state[s] = st[s] ? cstate[s].data() : nullptr;
+      arrays.size = csize;
+      if (l1 && optimizer.kind == OptimizerKind::adadelta) {
+        acc_delta_before.resize(static_cast<size_t>(cw));
+        for (index_t c = 0; c < cw; ++c) acc_delta_before[c] = double(arrays.state[1][c]);
+      }
+      counters = before;
+      const L1StepScalars l1_scalars = optimizer_step(optimizer, arrays, step, lr, counters);
+      if (l1) {
+        eta.resize(static_cast<size_t>(cw));
+        l1_step_sizes(optimizer, arrays, l1_scalars, acc_delta_before.data(), cw, eta.data());
+        for (index_t c = 0; c < cw; ++c) {
+          const double threshold = eta[c] * spec.l1;
+          const double w = double(cparam[c]);
+          cparam[c] = w > threshold ? T(w - threshold) : (w < -threshold ? T(w + threshold) : T(0));
+        }
+      }
+      for (index_t t = 0; t < k; ++t) {
+        for (index_t a = 0; a < nC; ++a) {
+          const index_t j = touched[a0 + a], i = t * d + j, c = t * nC + a;
+          params[i] = cparam[c];
+          for (int s = 0; s < 3; ++s)
+            if (st[s]) st[s][i] = cstate[s][c];
+          coef[i] = double(params[i]) * inv_scale[j];
+          G[i] = 0.0;
+        }
+      }
+      for (index_t a = 0; a < nC; ++a) columns.mark(touched[a0 + a], counters.steps);
+      for (index_t t = 0; t < csize - cw; ++t) {
+        params[kd + t] = cparam[cw + t];
+        for (int s = 0; s < 3; ++s)
+          if (st[s]) st[s][kd + t] = cstate[s][cw + t];
+      }
     }
-    for (index_t j : touched) columns.mark(j, counters.steps);
+    if (nJ == 0 && n_icpt == 0) {  // nothing to step: the counters still advance
+      ParamArrays<T> none;
+      for (int s = 0; s < 3; ++s) none.state[s] = st[s] ? cstate[s].data() : nullptr;
+      none.param = cparam.data();
+      none.grad = cgrad.data();
+      none.size = 0;
+      optimizer_step(optimizer, none, step, lr, counters);
+    }
     columns.after_step(lr, l2 + optimizer.weight_decay, counters.steps, touched);
     if (last_batch) {  // columns the last batch did not store missed its step only
       for (index_t j = 0; j < d; ++j) columns.bring(j, counters.steps);
