@@ -698,6 +698,12 @@ struct LazyColumns {
       if (more1 != nullptr) __builtin_prefetch(more1 + i, 1, 3);
     }
   }
+  // Hints column j's clock and its first output's state lines (what bring reads first).
+  void prefetch_clock(index_t j) const {
+    __builtin_prefetch(&clock[static_cast<size_t>(j)], 1, 3);
+    for (int s = 0; s < 3; ++s)
+      if (decays[s]) __builtin_prefetch(state[s] + j, 1, 3);
+  }
   void mark(index_t j, std::int64_t now) {
     clock[j].last = now;
     clock[j].log_at = log_now;
@@ -880,8 +886,10 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       cgrad.resize(static_cast<size_t>(csize));
       for (int s = 0; s < 3; ++s)
         if (st[s]) cstate[s].resize(static_cast<size_t>(csize));
-      for (index_t a = 0; a < nC; ++a)
-        columns.bring(touched[a0 + a], now);  // (a no-op where the shrink or the last batch did)
+      for (index_t a = 0; a < nC; ++a) {  // (a no-op where the shrink or the last batch did)
+        if (a0 + a + kLazyAhead < nJ) columns.prefetch_clock(touched[a0 + a + kLazyAhead]);
+        columns.bring(touched[a0 + a], now);
+      }
       for (index_t t = 0; t < k; ++t) {
         for (index_t a = 0; a < nC; ++a) {
           const index_t j = touched[a0 + a], i = t * d + j, c = t * nC + a;
