@@ -605,8 +605,10 @@ struct ColumnClock {
   double log_at = 0.0;
 };
 
-// Columns ahead that the lazy loops hint into cache.
+// Columns ahead that the lazy loops hint into cache (the catch-up loop, little work a
+// column, further: 64 ahead measured 7% faster than 16 on a 256-row epoch at 2^18).
 constexpr index_t kLazyAhead = 16;
+constexpr index_t kClockAhead = 64;
 // Values (columns times outputs) per chunk of a lazy step, and the fewest columns.
 constexpr index_t kLazyChunk = 2048;
 constexpr index_t kLazyChunkMin = 32;
@@ -887,7 +889,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       for (int s = 0; s < 3; ++s)
         if (st[s]) cstate[s].resize(static_cast<size_t>(csize));
       for (index_t a = 0; a < nC; ++a) {  // (a no-op where the shrink or the last batch did)
-        if (a0 + a + kLazyAhead < nJ) columns.prefetch_clock(touched[a0 + a + kLazyAhead]);
+        if (a0 + a + kClockAhead < nJ) columns.prefetch_clock(touched[a0 + a + kClockAhead]);
         columns.bring(touched[a0 + a], now);
       }
       for (index_t t = 0; t < k; ++t) {
