@@ -869,12 +869,13 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     const double lr =
         scheduled_lr(optimizer, spec.schedule, step, spec.steps_per_epoch, spec.schedule_offset) *
         spec.lr_factor;
-    // In chunks of kLazyChunk columns, so that a chunk's lines (parameters, state, gradient,
-    // coef, clock) stay in cache from the catch-up to the scatter: catch up (the states'
-    // missed decay), gather (w_J row-major by output; the last chunk adds the intercepts),
-    // step, L1, scatter.  The optimizer's kernels are element-wise: chunks give the bits of
-    // one call.  Each chunk's call starts from the step's counters (the momentum and NAdam
-    // scalars advance once per step).
+    // In chunks of about kLazyChunk values (columns times outputs), so that a chunk's lines
+    // (parameters, state, gradient, coef, clock) stay in cache from the catch-up to the
+    // scatter: catch up (the states' missed decay), gather (w_J row-major by output; the
+    // last chunk adds the intercepts), step, L1, scatter.  The optimizer's kernels are
+    // element-wise (the dense step splits them into chunks among the threads too): chunks
+    // give the bits of one call.  Each chunk's call starts from the step's counters (the
+    // momentum and NAdam scalars advance once per step).
     const TrainCounters before = counters;
     T* const* st = columns.state;  // the arrays this optimizer reads
     const index_t nJ = index_t(touched.size());
