@@ -598,13 +598,6 @@ inline void used_states(const OptimizerOptions& o, bool used[3]) {
   }
 }
 
-// A column's bookkeeping in one place (one cache line holds four of them): the step count
-// when it was last current and the shrink's running log then.
-struct ColumnClock {
-  std::int64_t last = 0;
-  double log_at = 0.0;
-};
-
 // Columns ahead that the lazy loops hint into cache (the catch-up loop, little work a
 // column, further: 64 ahead measured 7% faster than 16 on a 256-row epoch at 2^18).
 constexpr index_t kLazyAhead = 16;
@@ -618,7 +611,11 @@ struct LazyColumns {
   index_t d = 0, k = 0;
   T* params = nullptr;
   T* state[3] = {nullptr, nullptr, nullptr};  // only the arrays the optimizer reads
-  std::vector<ColumnClock> clock;
+  // A column's clock: the step count when it was last current (8 columns a cache line),
+  // and with the shrink its running log then (kept apart: the other optimizers' catch-up
+  // reads only `last`).
+  std::vector<std::int64_t> last;
+  std::vector<double> log_at;
   double log_now = 0.0;            // sum of log(shrink factor) over the steps taken
   bool shrink = false;
   bool decays[3] = {false, false, false};
@@ -632,9 +629,7 @@ struct LazyColumns {
     bool used[3];
     used_states(o, used);
     for (int s = 0; s < 3; ++s) state[s] = used[s] ? st.state[s] : nullptr;
-    ColumnClock start;
-    start.last = now;
-    clock.assign(static_cast<size_t>(d), start);
+    last.assign(static_cast<size_t>(d), now);
     double factor[3] = {1, 1, 1};
     switch (o.kind) {
       case OptimizerKind::sgd:
@@ -665,15 +660,15 @@ struct LazyColumns {
       power[s][0] = 1.0;
       for (size_t m = 1; m < power[s].size(); ++m) power[s][m] = power[s][m - 1] * factor[s];
     }
+    if (shrink) log_at.assign(static_cast<size_t>(d), 0.0);
   }
 
   // Column j made current at `now` steps (its missed steps' closed-form effect).
   void bring(index_t j, std::int64_t now) {
-    ColumnClock& c = clock[j];
-    const std::int64_t missed = now - c.last;
+    const std::int64_t missed = now - last[static_cast<size_t>(j)];
     if (missed <= 0) return;
     double scale = 1.0;
-    if (shrink) scale = std::exp(log_now - c.log_at);
+    if (shrink) scale = std::exp(log_now - log_at[static_cast<size_t>(j)]);
     for (index_t t = 0; t < k; ++t) {
       const index_t i = t * d + j;
       if (shrink) params[i] = T(double(params[i]) * scale);
@@ -690,7 +685,8 @@ struct LazyColumns {
   // Hints column j's lines (its clock, coefficients and state; `more`: two more arrays of
   // k d values) into cache: the lazy loops run over the batch's columns, each a miss.
   void prefetch(index_t j, const double* more0, const double* more1) const {
-    __builtin_prefetch(&clock[static_cast<size_t>(j)], 1, 3);
+    __builtin_prefetch(&last[static_cast<size_t>(j)], 1, 3);
+    if (shrink) __builtin_prefetch(&log_at[static_cast<size_t>(j)], 1, 3);
     for (index_t t = 0; t < k; ++t) {
       const index_t i = t * d + j;
       __builtin_prefetch(params + i, 1, 3);
@@ -702,13 +698,13 @@ struct LazyColumns {
   }
   // Hints column j's clock and its first output's state lines (what bring reads first).
   void prefetch_clock(index_t j) const {
-    __builtin_prefetch(&clock[static_cast<size_t>(j)], 1, 3);
+    __builtin_prefetch(&last[static_cast<size_t>(j)], 1, 3);
     for (int s = 0; s < 3; ++s)
       if (decays[s]) __builtin_prefetch(state[s] + j, 1, 3);
   }
   void mark(index_t j, std::int64_t now) {
-    clock[j].last = now;
-    clock[j].log_at = log_now;
+    last[static_cast<size_t>(j)] = now;
+    if (shrink) log_at[static_cast<size_t>(j)] = log_now;
   }
   void bring_all(std::int64_t now) {
     for (index_t j = 0; j < d; ++j) bring(j, now);
@@ -721,7 +717,7 @@ struct LazyColumns {
     const double f = 1.0 - lr * l2;
     if (f > 0) {
       log_now += std::log(f);
-      for (index_t j : touched) clock[j].log_at = log_now;
+      for (index_t j : touched) log_at[static_cast<size_t>(j)] = log_now;
       return;
     }
     std::vector<char> is_touched(static_cast<size_t>(d), 0);
@@ -730,10 +726,10 @@ struct LazyColumns {
       if (is_touched[j]) continue;
       bring(j, now - 1);
       for (index_t t = 0; t < k; ++t) params[t * d + j] = T(double(params[t * d + j]) * f);
-      clock[j].last = now;
+      last[static_cast<size_t>(j)] = now;
     }
     log_now = 0.0;
-    for (ColumnClock& c : clock) c.log_at = 0.0;
+    std::fill(log_at.begin(), log_at.end(), 0.0);
   }
 };
 
