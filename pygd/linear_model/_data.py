@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 
 from .. import _core
 from .._validation import core_suffix
+from .._lbfgs import _dot as dot
 from .._sparse import check_csr, kernel_ready
 from ..preprocessing import _engine_csr_column_stats, _scale_from_var
 
@@ -45,18 +46,9 @@ def engine_input(X: Any) -> Any:
     return _core.CsrMatrix(X.data, X.indices, X.indptr, X.shape[1])
 
 
-def dot(a: np.ndarray, b: np.ndarray) -> float:
-    """a . b of two vectors in float64 arithmetic of NumPy's own loop, never BLAS.
-
-    BLAS may split a long dot product between threads (bits that depend on the thread
-    count), and OpenBLAS's threads then spin for a while after the call, taking the
-    cores from the engine's next pass (a default fit's passes ran 1.6-2x slower).
-    """
-    return float(np.einsum("i,i->", a, b))
-
-
 def row_dots(W: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(k,) products of W's rows with v, as :func:`dot` (no BLAS)."""
+    """(k,) products of W's rows with v in NumPy's own loop, never BLAS, as :func:`dot`
+    (pygd._lbfgs's: thread-independent bits, no OpenBLAS thread left spinning)."""
     return np.einsum("td,d->t", W, v)
 
 
