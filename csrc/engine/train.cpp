@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "pygd/engine/optim.hpp"
@@ -198,17 +199,25 @@ L1StepScalars optimizer_step(const OptimizerOptions& o, const ParamArrays<T>& ar
 struct BatchScratch {
   static constexpr index_t kLine = 8;  // doubles per cache line
   index_t kd = 0, k = 0;
-  std::vector<double> partial;  // kLine - 1 doubles of slack, then count * stride
+  // kLine - 1 doubles of slack, then count * stride; not initialised (every block's
+  // kernel writes all of its block), so the pages are first touched by the threads that
+  // fill the blocks, not zeroed by one thread beforehand.
+  std::unique_ptr<double[]> partial;
+  size_t capacity = 0;
   index_t stride() const { return (kd + k + 2 + kLine - 1) / kLine * kLine; }
   double* base() {
-    const auto address = reinterpret_cast<std::uintptr_t>(partial.data());
+    const auto address = reinterpret_cast<std::uintptr_t>(partial.get());
     const auto misaligned = (address / sizeof(double)) % kLine;
-    return partial.data() + (misaligned ? kLine - misaligned : 0);
+    return partial.get() + (misaligned ? kLine - misaligned : 0);
   }
   double* block(index_t b) { return base() + b * stride(); }
+  // Room for `count` blocks; growing drops what the blocks held (reserved before a run
+  // writes them).
   void reserve_blocks(index_t count) {
     const auto size = static_cast<size_t>(count * stride() + kLine - 1);
-    if (partial.size() < size) partial.resize(size);
+    if (capacity >= size) return;
+    partial.reset(new double[size]);
+    capacity = size;
   }
 };
 
@@ -439,19 +448,92 @@ double scheduled_lr(const OptimizerOptions& optimizer, const ScheduleOptions& s,
 
 namespace {
 
-// The model in raw units (standardisation folded in): v = w / scale, c = b - v . mean.
+// Fixed chunks of columns for the O(k d) loops around a pass (the raw model, the
+// objective's gradient): the threads share them, and a sum over the columns adds the
+// chunks' partial sums in chunk order, so its bits do not depend on the threads (with d
+// up to kColumnChunk, one chunk: the serial loop's bits).  At d = 2^20 these loops, one
+// thread's, took about as long as the pass's kernel on two.
+constexpr index_t kColumnChunk = index_t(1) << 14;
+
+inline index_t column_chunks(index_t d) { return (d + kColumnChunk - 1) / kColumnChunk; }
+
+// body(t, j0, j1, c): output t's columns [j0, j1), its chunk c; every output's chunks.
+// (Threads only where there are at least two chunks' worth of values: a mini-batch step
+// of a small model does not start a parallel region.)
+template <class Body>
+void for_column_chunks(index_t k, index_t d, const Body& body) {
+  const index_t chunks = column_chunks(d);
+  auto task = [&](index_t i) {
+    const index_t t = i / chunks, c = i % chunks;
+    const index_t j0 = c * kColumnChunk, j1 = j0 + kColumnChunk < d ? j0 + kColumnChunk : d;
+    body(t, j0, j1, c);
+  };
+  if (k * d < 2 * kColumnChunk) {
+    for (index_t i = 0; i < k * chunks; ++i) task(i);
+    return;
+  }
+  parallel_for(k * chunks, task);
+}
+
+// The model in raw units (standardisation folded in): v = w / scale, c = b - v . mean;
+// without a mean (no standardisation) v = w (coef nullptr: not copied), c = b.
 template <class P>
 void raw_model(const P* params, index_t k, index_t d, bool fit_intercept,
-               const double* __restrict inv_scale, const double* __restrict mean, double* coef,
-               double* intercept) {
-  const index_t kd = k * d;
-  for (index_t t = 0; t < k; ++t) {
+               const double* scale, const double* mean, double* coef, double* intercept) {
+  const index_t kd = k * d, chunks = column_chunks(d);
+  std::vector<double> dots(static_cast<size_t>(k * chunks), 0.0);
+  for_column_chunks(k, d, [&](index_t t, index_t j0, index_t j1, index_t c) {
     const P* __restrict w = params + t * d;
-    double* __restrict v = coef + t * d;
-    for (index_t j = 0; j < d; ++j) v[j] = double(w[j]) * inv_scale[j];
+    double* __restrict v = coef != nullptr ? coef + t * d : nullptr;
+    if (mean == nullptr) {
+      if (coef != nullptr)
+        for (index_t j = j0; j < j1; ++j) v[j] = double(w[j]);
+      return;
+    }
+    for (index_t j = j0; j < j1; ++j) v[j] = double(w[j]) * (1.0 / scale[j]);
+    dots[static_cast<size_t>(t * chunks + c)] = dot4(v + j0, mean + j0, j1 - j0);
+  });
+  for (index_t t = 0; t < k; ++t) {
     const double b = fit_intercept ? double(params[kd + t]) : 0.0;
-    intercept[t] = b - dot4(v, mean, d);
+    if (mean == nullptr) {
+      intercept[t] = b;
+      continue;
+    }
+    double dot = dots[static_cast<size_t>(t * chunks)];
+    for (index_t c = 1; c < chunks; ++c) dot += dots[static_cast<size_t>(t * chunks + c)];
+    intercept[t] = b - dot;
   }
+}
+
+// The batch sums of a whole pass of the raw model (G, Gb, loss, weight: scratch's block
+// 0, which it returns).  Without standardisation the coefficients are read where they
+// are, else computed into `coef` (k d doubles, not initialised).
+template <class T>
+const double* pass_sums(const TrainSpec<T>& spec, const double* params, BatchScratch& scratch,
+                        std::unique_ptr<double[]>& coef) {
+  const BatchProblem<T>& data = spec.data;
+  const index_t d = data.X.cols, k = data.k, kd = k * d;
+  std::vector<double> intercept(static_cast<size_t>(k));
+  const double* v = params;
+  if (spec.mean != nullptr) {
+    coef.reset(new double[static_cast<size_t>(kd)]);
+    v = coef.get();
+  }
+  raw_model(params, k, d, spec.fit_intercept, spec.scale, spec.mean,
+            spec.mean != nullptr ? coef.get() : nullptr, intercept.data());
+  BatchProblem<T> pb = data;
+  pb.coef = v;
+  pb.intercept = intercept.data();
+  pb.lookahead = spec.n_order;
+  scratch.kd = kd;
+  scratch.k = k;
+  scratch.reserve_blocks(1);
+  if (spec.n_order > 0) {
+    BatchSums<T>(pb, scratch, active_table().grad<T>()).run(0, spec.n_order);
+  } else {
+    for (index_t j = 0; j < kd + k + 2; ++j) scratch.block(0)[j] = 0.0;
+  }
+  return scratch.block(0);
 }
 
 }  // namespace
@@ -461,29 +543,49 @@ ObjectiveResult objective_grad(const TrainSpec<T>& spec, const double* params, d
   const BatchProblem<T>& data = spec.data;
   const index_t d = data.X.cols, k = data.k, kd = k * d;
   const bool standardize = spec.mean != nullptr;
-  std::vector<double> sums(static_cast<size_t>(kd + k + 2));
-  batch_sums(spec, params, sums.data());  // the raw model's sums: G, Gb, loss, weight
-  const double* G = sums.data();
+  BatchScratch scratch;
+  std::unique_ptr<double[]> coef;
+  const double* G = pass_sums(spec, params, scratch, coef);  // the raw model's sums
   const double* Gb = G + kd;
   ObjectiveResult result;
   result.loss_sum = G[kd + k];
   result.weight_sum = G[kd + k + 1];
   const double inv_S = 1.0 / result.weight_sum;
-  double penalty = 0.0;
+  // In column chunks (for_column_chunks): the penalty's sum adds the chunks' sums in
+  // order; a chunk's `check` is 0 unless a gradient value is not finite (g * 0 is NaN).
   // (1 / scale and the mean read where they are: no d-sized copies per pass)
-  for (index_t t = 0; t < k; ++t) {
-    for (index_t j = 0; j < d; ++j) {
-      const double w = params[t * d + j];
+  const index_t chunks = column_chunks(d);
+  std::vector<double> penalties(static_cast<size_t>(k * chunks), 0.0);
+  std::vector<double> checks(static_cast<size_t>(k * chunks), 0.0);
+  for_column_chunks(k, d, [&](index_t t, index_t j0, index_t j1, index_t c) {
+    const double* __restrict w = params + t * d;
+    const double* __restrict Gt = G + t * d;
+    double* __restrict out = grad + t * d;
+    const double gb = Gb[t];
+    double penalty = 0.0, check = 0.0;
+    for (index_t j = j0; j < j1; ++j) {
       const double inv_scale = standardize ? 1.0 / spec.scale[j] : 1.0;
       const double mean = standardize ? spec.mean[j] : 0.0;
-      grad[t * d + j] = (G[t * d + j] - mean * Gb[t]) * inv_scale * inv_S + spec.l2 * w;
-      penalty += w * w;
+      const double g = (Gt[j] - mean * gb) * inv_scale * inv_S + spec.l2 * w[j];
+      out[j] = g;
+      penalty += w[j] * w[j];
+      check += g * 0.0;
     }
+    penalties[static_cast<size_t>(t * chunks + c)] = penalty;
+    checks[static_cast<size_t>(t * chunks + c)] = check;
+  });
+  double penalty = 0.0;
+  bool finite = true;
+  for (size_t c = 0; c < penalties.size(); ++c) {
+    penalty += penalties[c];
+    finite = finite && checks[c] == 0.0;
+  }
+  for (index_t t = 0; t < k; ++t) {
     grad[kd + t] = spec.fit_intercept ? Gb[t] * inv_S : 0.0;
+    finite = finite && std::isfinite(grad[kd + t]);
   }
   result.objective = result.loss_sum * inv_S + 0.5 * spec.l2 * penalty;
-  result.finite = std::isfinite(result.objective);
-  for (index_t j = 0; result.finite && j < kd + k; ++j) result.finite = std::isfinite(grad[j]);
+  result.finite = finite && std::isfinite(result.objective);
   return result;
 }
 
@@ -1102,7 +1204,7 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
       next_interrupt_check = pos + kInterruptCheckRows;
     }
 
-    raw_model(params, k, d, spec.fit_intercept, dense.inv_scale_v.data(), dense.mean_v.data(),
+    raw_model(params, k, d, spec.fit_intercept, spec.scale, spec.mean,
               coef.data(), intercept.data());
     sums.run(pos, m);
     if (!dense.take(scratch.block(0), m, pos + m >= spec.n_order, result)) break;
@@ -1112,29 +1214,11 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
 
 template <class T>
 void batch_sums(const TrainSpec<T>& spec, const double* params, double* out) {
-  const BatchProblem<T>& data = spec.data;
-  const index_t d = data.X.cols, k = data.k, kd = k * d;
-  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k));
-  // raw_model's v = w / scale, c = b - v . mean, reading scale and mean where they are
-  // (1 / scale_j as raw_model's callers compute it: the same bits, no d-sized copies)
-  for (index_t t = 0; t < k; ++t) {
-    const double* __restrict w = params + t * d;
-    double* __restrict v = coef.data() + t * d;
-    for (index_t j = 0; j < d; ++j) v[j] = spec.mean != nullptr ? w[j] * (1.0 / spec.scale[j]) : w[j];
-    const double b = spec.fit_intercept ? params[kd + t] : 0.0;
-    intercept[t] = spec.mean != nullptr ? b - dot4(v, spec.mean, d) : b;
-  }
-  BatchProblem<T> pb = data;
-  pb.coef = coef.data();
-  pb.intercept = intercept.data();
-  pb.lookahead = spec.n_order;
+  const index_t kd = spec.data.k * spec.data.X.cols, k = spec.data.k;
   BatchScratch scratch;
-  scratch.kd = kd;
-  scratch.k = k;
-  scratch.reserve_blocks(1);
-  if (spec.n_order > 0) BatchSums<T>(pb, scratch, active_table().grad<T>()).run(0, spec.n_order);
-  const double* G = scratch.block(0);
-  for (index_t j = 0; j < kd + k + 2; ++j) out[j] = spec.n_order > 0 ? G[j] : 0.0;
+  std::unique_ptr<double[]> coef;
+  const double* G = pass_sums(spec, params, scratch, coef);
+  for (index_t j = 0; j < kd + k + 2; ++j) out[j] = G[j];
 }
 
 template <class T>
