@@ -46,6 +46,19 @@ def test_text_like_is_sparse_zipf_and_canonical(binary):
     assert set(np.unique(y)) == {0, 1} and 0.4 < y.mean() < 0.6
 
 
+def test_merged_columns_keep_the_rows(binary):
+    # the kernel's floor (in_l1_pass_of_probe) runs on these: the same rows, each row's
+    # values summed into at most 1024 columns, the caller's matrix untouched
+    X, _ = binary
+    before = X.copy()
+    merged = _sparse_bench._merged_columns(X)
+    assert merged.shape == (X.shape[0], 1024) and merged.has_canonical_format
+    np.testing.assert_allclose(np.asarray(merged.sum(axis=1)).ravel(), np.asarray(X.sum(axis=1)).ravel(),
+                               rtol=1e-12)
+    assert 0.9 * X.nnz < merged.nnz <= X.nnz
+    assert (X != before).nnz == 0 and np.array_equal(X.indptr, before.indptr)
+
+
 @pytest.mark.parametrize("k", [2, 5])
 def test_objective_is_logistic_regressions(binary, multiclass, k):
     X, y = binary if k == 2 else multiclass
