@@ -253,9 +253,10 @@ def test_lazy_epoch_with_a_schedule(optimizer, penalty, schedule):
 
 
 @pytest.mark.parametrize("batch", [1, 47, 48, 100])
-def test_lazy_epoch_batch_sizes(batch):
+@pytest.mark.parametrize("k", [1, 2])
+def test_lazy_epoch_batch_sizes(batch, k):
     # One row per step; a short last batch; one batch that is the whole epoch (D = S).
-    X, Y, sw, rng = sparse_problem(seed=8)
+    X, Y, sw, rng = sparse_problem(seed=8, k=k)
     orders = [rng.permutation(X.shape[0]) for _ in range(2)]
     opt = OPTIMIZERS["adam"]
     params, losses = run_engine(X, Y, sw, orders, batch, opt, l2=0.01, l1=0.001)

@@ -912,7 +912,8 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   };
   for (index_t j = 0; j < d; ++j) refresh(j);
   std::vector<double> G(static_cast<size_t>(kd), 0.0), Gb(static_cast<size_t>(k), 0.0);
-  std::vector<double> Z(ByColumn ? static_cast<size_t>(spec.batch_size * k) : 0);
+  const index_t batch_rows = spec.batch_size < spec.n_order ? spec.batch_size : spec.n_order;
+  std::vector<double> Z(ByColumn ? static_cast<size_t>(batch_rows * k) : 0);  // a batch's derivatives
   const TrainTable& table = active_table();
   const BatchGradBlockFn<T> kernel = table.grad<T>();
   const CsrRowsFn<T> rows_kernel = table.csr_rows<T>();

@@ -210,7 +210,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         RMSprop without momentum and Adadelta; for Adam, AdamW, NAdam, momentum
         and the other penalised cases it is the approximation of torch's
         ``SparseAdam`` (the drift a column's momentum would give it, and the
-        penalty's pull, in the steps it missed are left out).  Averaging
+        penalty's pull, in the steps it missed are left out).  With several
+        outputs (classes, targets) a lazy epoch works on its own copies of the
+        weights and the optimizer's state, laid out column by column (a
+        second copy of them while it runs).  Averaging
         (``average``) and early stopping are unaffected.  "dense": every step
         updates all ``n_features`` weights, exactly as for the same data
         dense (with ``standardize="scale"``), at O(n_features) per step.
