@@ -49,6 +49,25 @@ def _objective(X, Y, sw, rows, params, loss, *, l2=0.0, mean=None, scale=None, f
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("standardized", [False, True])
+@pytest.mark.parametrize("k", [1, 3])
+def test_objective_grad_without_columns(sparse, standardized, k):
+    # d = 0 (the engine takes it; the estimators refuse it): the intercepts' model alone.  With
+    # a mean (standardisation) the raw model's intercept once read a column chunk that d = 0
+    # does not have (a segfault).
+    n = 6
+    X = sp.csr_matrix((n, 0)) if sparse else np.zeros((n, 0))
+    Y = np.arange(n * k, dtype=np.float64).reshape(n, k) / 10
+    params = np.full(k, 0.5)
+    mean, scale = (np.zeros(0), np.ones(0)) if standardized else (None, None)
+    f, grad, S = _objective(X, Y, None, None, params, "squared_error", mean=mean, scale=scale)
+    residual = 0.5 - Y
+    assert S == n
+    np.testing.assert_allclose(f, np.mean(np.sum(0.5 * residual**2, axis=1)), rtol=1e-14)
+    np.testing.assert_allclose(grad, residual.mean(axis=0), rtol=1e-14)
+
+
 @pytest.mark.parametrize("loss,k", KERNEL_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])

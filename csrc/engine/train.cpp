@@ -499,7 +499,7 @@ void raw_model(const P* params, index_t k, index_t d, bool fit_intercept,
       intercept[t] = b;
       continue;
     }
-    double dot = dots[static_cast<size_t>(t * chunks)];
+    double dot = chunks > 0 ? dots[static_cast<size_t>(t * chunks)] : 0.0;  // (d = 0: none)
     for (index_t c = 1; c < chunks; ++c) dot += dots[static_cast<size_t>(t * chunks + c)];
     intercept[t] = b - dot;
   }
