@@ -451,8 +451,8 @@ namespace {
 // Fixed chunks of columns for the O(k d) loops around a pass (the raw model, the
 // objective's gradient): the threads share them, and a sum over the columns adds the
 // chunks' partial sums in chunk order, so its bits do not depend on the threads (with d
-// up to kColumnChunk, one chunk: the serial loop's bits).  At d = 2^20 these loops, one
-// thread's, took about as long as the pass's kernel on two.
+// up to kColumnChunk, one chunk: the serial loop's bits).  At d = 2^20, on one thread
+// (with zero-filled and copied buffers), they took 13-23% of a pass's time.
 constexpr index_t kColumnChunk = index_t(1) << 14;
 
 inline index_t column_chunks(index_t d) { return (d + kColumnChunk - 1) / kColumnChunk; }
