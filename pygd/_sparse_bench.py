@@ -133,8 +133,10 @@ def _in_l1_pass_seconds(X: sp.csr_matrix, y: np.ndarray, repeat: int) -> tuple[f
     params = np.random.default_rng(1).standard_normal(merged.shape[1] + 1) * 0.01
     grad = np.empty_like(params)
     Y = y.astype(np.float64)[:, None]
-    seconds, _ = _best_time(lambda: _core.objective_grad_f64(Xc, Y, None, None, params, grad,
-                                                             None, None, options), repeat)
+    seconds, (_, weight, finite) = _best_time(
+        lambda: _core.objective_grad_f64(Xc, Y, None, None, params, grad, None, None, options), repeat)
+    if not finite or weight != X.shape[0]:  # the timed pass did the whole work
+        raise RuntimeError(f"the in-L1 pass gave finite={finite}, weight={weight} for {X.shape[0]} rows")
     return seconds, int(merged.nnz)
 
 

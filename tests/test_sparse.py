@@ -51,6 +51,30 @@ def _objective(X, Y, sw, rows, params, loss, *, l2=0.0, mean=None, scale=None, f
 
 @pytest.mark.parametrize("sparse", [True, False])
 @pytest.mark.parametrize("standardized", [False, True])
+@pytest.mark.parametrize("d", [3, 40_000])  # one column chunk, and several on the threads
+def test_objective_grad_reports_an_infinite_gradient(sparse, standardized, d):
+    # A finite objective whose gradient overflows: column j's two values 1e308 meet a zero
+    # weight (the predictions stay 0) and residuals of -1, so grad_j = -2e308 / n = -inf.
+    # objective_grad's `finite` must say so, in whichever column chunk j falls.
+    n, j = 4, d - 2
+    X = sp.lil_matrix((n, d))
+    X[0, j] = X[1, j] = 1e308
+    X[2, 0] = 1.0
+    X = X.tocsr() if sparse else X.toarray()
+    Y = np.ones((n, 1))
+    params = np.zeros(d + 1)
+    mean, scale = (np.zeros(d), np.ones(d)) if standardized else (None, None)
+    Xe = core_csr(X) if sparse else X
+    grad = np.empty_like(params)
+    options = _core.TrainOptions.for_objective(_core.Loss.squared_error, 0.5, True, 0.0)
+    f, S, finite = _core.objective_grad_f64(Xe, Y, None, None, params, grad, mean, scale, options)
+    assert np.isfinite(f) and S == n
+    assert grad[j] == -np.inf and np.isfinite(np.delete(grad, j)).all()
+    assert not finite
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("standardized", [False, True])
 @pytest.mark.parametrize("k", [1, 3])
 def test_objective_grad_without_columns(sparse, standardized, k):
     # d = 0 (the engine takes it; the estimators refuse it): the intercepts' model alone.  With
