@@ -295,7 +295,7 @@ class RunWalk {
       if (!push_run()) return;
       start_prefetching(tail_ - 1);
     }
-    __builtin_prefetch(sums_ + index_t(indices_[ahead_++]), 1, 3);
+    prefetch_line(sums_ + index_t(indices_[ahead_++]));
   }
 
   // The cache lines of [first, last) unless they are many (a long run engages
@@ -306,7 +306,7 @@ class RunWalk {
     const auto end = reinterpret_cast<std::uintptr_t>(last);
     if (end - begin > kPrefetchBytes) return;
     for (std::uintptr_t line = begin & ~std::uintptr_t(63); line < end; line += 64)
-      __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
+      prefetch_line(reinterpret_cast<const void*>(line));
   }
 
   const T* values_;

@@ -804,20 +804,20 @@ struct LazyColumns {
   // Hints column j's lines (its clock, parameters and state) into cache: the lazy loops
   // run over the batch's columns, each a miss.
   void prefetch(index_t j) const {
-    __builtin_prefetch(&last[static_cast<size_t>(j)], 1, 3);
-    if (shrink) __builtin_prefetch(&log_at[static_cast<size_t>(j)], 1, 3);
+    prefetch_line(&last[static_cast<size_t>(j)]);
+    if (shrink) prefetch_line(&log_at[static_cast<size_t>(j)]);
     for (index_t t = 0; t < k; ++t) {
       const index_t i = at(t, j);
-      __builtin_prefetch(params + i, 1, 3);
+      prefetch_line(params + i);
       for (int s = 0; s < 3; ++s)
-        if (state[s] != nullptr) __builtin_prefetch(state[s] + i, 1, 3);
+        if (state[s] != nullptr) prefetch_line(state[s] + i);
     }
   }
   // Hints column j's clock and its first output's state lines (what bring reads first).
   void prefetch_clock(index_t j) const {
-    __builtin_prefetch(&last[static_cast<size_t>(j)], 1, 3);
+    prefetch_line(&last[static_cast<size_t>(j)]);
     for (int s = 0; s < 3; ++s)
-      if (decays[s]) __builtin_prefetch(state[s] + at(0, j), 1, 3);
+      if (decays[s]) prefetch_line(state[s] + at(0, j));
   }
   void mark(index_t j, std::int64_t now) {
     last[static_cast<size_t>(j)] = now;
@@ -960,7 +960,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
           const index_t ahead = data.rows[i + 8];
           const index_t a = index_t(indptr[ahead]), b = index_t(indptr[ahead + 1]);
           for (index_t e = a; e < b; e += 64 / index_t(sizeof(indices[0])))
-            __builtin_prefetch(indices + e, 0, 3);
+            prefetch_line(indices + e);
         }
         for (index_t e = index_t(indptr[row]); e < index_t(indptr[row + 1]); ++e) {
           const index_t j = index_t(indices[e]);
@@ -992,7 +992,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
         if (a + kLazyAhead < nJ) {
           const index_t ahead = touched[a + kLazyAhead];
           columns.prefetch(ahead);
-          for (index_t t = 0; t < k; ++t) __builtin_prefetch(&coef[at(t, ahead)], 1, 3);
+          for (index_t t = 0; t < k; ++t) prefetch_line(&coef[at(t, ahead)]);
         }
         const index_t j = touched[a];
         columns.bring(j, now);

@@ -90,8 +90,8 @@ void loss_grad_rows(const LossGradProblem<T>& pb, index_t begin, index_t end,
     if (pb.rows) {  // gathered rows: ask for those kGatherAhead positions on
       for (index_t r = i + kGatherAhead; r < i + kGatherAhead + kRowGroup && r < limit; ++r) {
         prefetch_bytes(pb.X.row(pb.rows[r]), 0, row_bytes);
-        __builtin_prefetch(pb.y + pb.rows[r], 0, 3);
-        if (pb.sample_weight) __builtin_prefetch(pb.sample_weight + pb.rows[r], 0, 3);
+        prefetch_line(pb.y + pb.rows[r]);
+        if (pb.sample_weight) prefetch_line(pb.sample_weight + pb.rows[r]);
       }
     } else if (back_to_back) {
       prefetch_bytes(pb.X.row(i), kPrefetchBytes, group_bytes);

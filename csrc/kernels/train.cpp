@@ -61,7 +61,7 @@ inline void prefetch_ahead(const BatchProblem<T>& pb, index_t i, index_t end, in
       const index_t row = pb.rows[r];
       prefetch_bytes(pb.X.row(row), 0, row_bytes);
       prefetch_bytes(pb.Y + row * pb.k, 0, pb.k * index_t(sizeof(T)));  // its targets
-      if (pb.sample_weight) __builtin_prefetch(pb.sample_weight + row, 0, 3);
+      if (pb.sample_weight) prefetch_line(pb.sample_weight + row);
     }
   } else if (pb.X.row_stride == pb.X.cols) {
     prefetch_bytes(pb.X.row(i), kPrefetchBytes, kRowGroup * row_bytes);
@@ -201,7 +201,7 @@ inline void csr_prefetch(const BatchProblem<T>& pb, const I* __restrict indices,
                          const I* __restrict indptr, index_t i, index_t end) {
   if (!pb.rows) return;  // storage order: one stream the hardware follows
   const index_t limit = pb.lookahead > end ? pb.lookahead : end;
-  if (i + kCsrAhead < limit) __builtin_prefetch(indptr + pb.rows[i + kCsrAhead], 0, 3);
+  if (i + kCsrAhead < limit) prefetch_line(indptr + pb.rows[i + kCsrAhead]);
   const index_t half = i + kCsrAhead / 2;
   if (half < limit) {
     const index_t row = pb.rows[half];
@@ -209,7 +209,7 @@ inline void csr_prefetch(const BatchProblem<T>& pb, const I* __restrict indices,
     prefetch_bytes(pb.csr.values + e, 0, kCsrPrefetchBytes);
     prefetch_bytes(indices + e, 0, kCsrPrefetchBytes / 2);
     prefetch_bytes(pb.Y + row * pb.k, 0, pb.k * index_t(sizeof(T)));
-    if (pb.sample_weight) __builtin_prefetch(pb.sample_weight + row, 0, 3);
+    if (pb.sample_weight) prefetch_line(pb.sample_weight + row);
   }
 }
 
@@ -279,16 +279,22 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
 // for) brought into cache while this row computes: 1.28 -> 0.50 s for a pass over 2e5
 // rows x 105 values at d = 2^18, 20 outputs (column by column), one thread.
 constexpr index_t kColumnsAhead = 2;
+// Only for k d >= kColumnsAheadFrom values: below, the lines mostly arrive from L2/L3 in
+// time and the look-ahead (a second sweep over the row's indices, a hint per value) costs
+// more than it saves.  Binary, 2e5 rows x 100 values, two threads, best of 5 passes, with
+// against without: d = 2^18 36-37 against 25 ms, 2^19 44-46 against 30-34, 5 x 2^17 35-37
+// against 30-36, 3 x 2^18 47-48 against 56-58, 2^20 39-43 against 58-70 (a 2-core AMD
+// EPYC, 1 MB L2 per core, 32 MB L3).
+constexpr index_t kColumnsAheadFrom = index_t(5) << 17;
 // csr_columns' column groups: 64 neighbouring columns each (TrainTable::csr_columns).
 constexpr index_t kColumnGroupShift = 6;
 
 // The cache lines of p[0 .. k) (a column's k values in the column-by-column layout).
-template <int Write>
 inline void prefetch_column(const double* p, index_t k) {
   const char* c = reinterpret_cast<const char*>(p);
   const index_t last = (k - 1) * index_t(sizeof(double));
-  for (index_t off = 0; off < last; off += 64) __builtin_prefetch(c + off, Write, 3);
-  __builtin_prefetch(c + last, Write, 3);
+  for (index_t off = 0; off < last; off += 64) prefetch_line(c + off);
+  prefetch_line(c + last);
 }
 
 // The lines a row's columns read (coef) and write (grad; nullptr: none).
@@ -300,12 +306,12 @@ inline void prefetch_columns(const BatchProblem<T>& pb, const I* __restrict indi
   for (index_t e = a; e < b; ++e) {
     const index_t j = index_t(indices[e]);
     if constexpr (ByColumn) {  // v[j k .. j k + k)
-      prefetch_column<0>(pb.coef + j * k, k);
-      if (grad != nullptr) prefetch_column<1>(grad + j * k, k);
+      prefetch_column(pb.coef + j * k, k);
+      if (grad != nullptr) prefetch_column(grad + j * k, k);
     } else {  // v[t d + j] for each output
       for (index_t t = 0; t < k; ++t) {
-        __builtin_prefetch(pb.coef + t * d + j, 0, 3);
-        if (grad != nullptr) __builtin_prefetch(grad + t * d + j, 1, 3);
+        prefetch_line(pb.coef + t * d + j);
+        if (grad != nullptr) prefetch_line(grad + t * d + j);
       }
     }
   }
@@ -319,6 +325,7 @@ void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
                     double* __restrict grad_intercept, double* sums, double* __restrict z) {
   const index_t d = pb.X.cols, k = pb.k;
   const T* __restrict x = pb.csr.values;
+  const bool ahead = k * d >= kColumnsAheadFrom;
   double loss = 0.0, weight = 0.0;
   for (index_t i = begin; i < end; ++i) {
     csr_prefetch(pb, indices, indptr, i, end);
@@ -326,7 +333,7 @@ void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
     const index_t a = index_t(indptr[row]), b = index_t(indptr[row + 1]);
     const double s = pb.sample_weight ? double(pb.sample_weight[row]) : 1.0;
     weight += s;
-    if (i + kColumnsAhead < end)
+    if (ahead && i + kColumnsAhead < end)
       prefetch_columns<false>(pb, indices, indptr, row_of(pb, i + kColumnsAhead), grad);
     csr_logits(pb, indices, a, b, z);
     loss += Row::apply(pb, row, s, z);
@@ -348,6 +355,7 @@ void csr_rows_block(const BatchProblem<T>& pb, const I* __restrict indices,
                     const I* __restrict indptr, index_t begin, index_t end, double* __restrict Z,
                     double* __restrict grad_intercept, double* sums) {
   const index_t k = pb.k;
+  const bool ahead = k * pb.X.cols >= kColumnsAheadFrom;
   for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
   double loss = 0.0, weight = 0.0;
   for (index_t i = begin; i < end; ++i) {
@@ -355,7 +363,7 @@ void csr_rows_block(const BatchProblem<T>& pb, const I* __restrict indices,
     const index_t row = row_of(pb, i);
     const double s = pb.sample_weight ? double(pb.sample_weight[row]) : 1.0;
     weight += s;
-    if (i + kColumnsAhead < end)
+    if (ahead && i + kColumnsAhead < end)
       prefetch_columns<true>(pb, indices, indptr, row_of(pb, i + kColumnsAhead), nullptr);
     double* __restrict z = Z + (i - begin) * k;
     csr_logits<true>(pb, indices, index_t(indptr[row]), index_t(indptr[row + 1]), z);
@@ -379,7 +387,7 @@ void csr_columns_block(const BatchProblem<T>& pb, const I* __restrict indices,
       const index_t next = row_of(pb, i + kColumnsAhead);
       for (index_t e = index_t(indptr[next]); e < index_t(indptr[next + 1]); ++e) {
         const index_t j = index_t(indices[e]);
-        if (mine(j)) prefetch_column<1>(grad + j * k, k);
+        if (mine(j)) prefetch_column(grad + j * k, k);
       }
     }
     const index_t row = row_of(pb, i);

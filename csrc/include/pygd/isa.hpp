@@ -78,7 +78,7 @@ inline vdouble splat_vd(double x) { return vdouble{} + x; }
 // faults, so it may run past the end of an array.
 inline void prefetch_bytes(const void* p, index_t ahead, index_t bytes) {
   const char* c = static_cast<const char*>(p) + ahead;
-  for (index_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+  for (index_t off = 0; off < bytes; off += 64) prefetch_line(c + off);
 }
 
 // Sum of a vector's lanes by a fixed tree (lane k with lane k + width), in
