@@ -277,14 +277,18 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
 // The rows kColumnsAhead positions on have their columns' coefficients and gradients
 // (k values each; beyond the caches for large d, and a miss on each is what a pass waits
 // for) brought into cache while this row computes: 1.28 -> 0.50 s for a pass over 2e5
-// rows x 105 values at d = 2^18, 20 outputs (column by column), one thread.
-constexpr index_t kColumnsAhead = 2;
+// rows x 105 values at d = 2^18, 20 outputs (column by column), one thread.  One row
+// ahead rather than 2 (binary, two threads, best of 5, alternated): d = 2^20 31-33
+// against 35-42 ms, 3 x 2^18 39-40 against 42-43; 20 outputs at 2^18 0.35-0.37 against
+// 0.38 s; 0 rows (just before the row's own sweep) 37-39 ms at 2^20.
+constexpr index_t kColumnsAhead = 1;
 // Only for k d >= kColumnsAheadFrom values: below, the lines mostly arrive from L2/L3 in
 // time and the look-ahead (a second sweep over the row's indices, a hint per value) costs
 // more than it saves.  Binary, 2e5 rows x 100 values, two threads, best of 5 passes, with
-// against without: d = 2^18 36-37 against 25 ms, 2^19 44-46 against 30-34, 5 x 2^17 35-37
-// against 30-36, 3 x 2^18 47-48 against 56-58, 2^20 39-43 against 58-70 (a 2-core AMD
-// EPYC, 1 MB L2 per core, 32 MB L3).
+// against without (two rows ahead): d = 2^18 36-37 against 25 ms, 2^19 44-46 against
+// 30-34, 5 x 2^17 35-37 against 30-36, 3 x 2^18 47-48 against 56-58, 2^20 39-43 against
+// 58-70; one row ahead: 2^18 33 against 24, 3 x 2^17 33 against 25-26, 2^19 40 against
+// 34-40 (a 2-core AMD EPYC, 1 MB L2 per core, 32 MB L3).
 constexpr index_t kColumnsAheadFrom = index_t(5) << 17;
 // csr_columns' column groups: 64 neighbouring columns each (TrainTable::csr_columns).
 constexpr index_t kColumnGroupShift = 6;
