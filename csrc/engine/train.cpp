@@ -912,6 +912,21 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   };
   for (index_t j = 0; j < d; ++j) refresh(j);
   std::vector<double> G(static_cast<size_t>(kd), 0.0), Gb(static_cast<size_t>(k), 0.0);
+  // Hints the lines a lazy step's gather and scatter read for column j besides its clock
+  // and state: its parameters, gradient sums, coefficients and scale.
+  auto hint_step_lines = [&](index_t j) {
+    prefetch_line(&inv_scale[static_cast<size_t>(j)]);
+    for (index_t t = 0; t < k; t += ByColumn ? 64 / index_t(sizeof(double)) : 1) {
+      prefetch_line(params + at(t, j));
+      prefetch_line(&G[static_cast<size_t>(at(t, j))]);
+      prefetch_line(&coef[static_cast<size_t>(at(t, j))]);
+    }
+    if (ByColumn && k > 1) {  // the column's last value, on the next line
+      prefetch_line(params + at(k - 1, j));
+      prefetch_line(&G[static_cast<size_t>(at(k - 1, j))]);
+      prefetch_line(&coef[static_cast<size_t>(at(k - 1, j))]);
+    }
+  };
   const index_t batch_rows = spec.batch_size < spec.n_order ? spec.batch_size : spec.n_order;
   std::vector<double> Z(ByColumn ? static_cast<size_t>(batch_rows * k) : 0);  // a batch's derivatives
   const TrainTable& table = active_table();
@@ -956,6 +971,8 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     auto collect = [&](const auto* indices, const auto* indptr) {
       for (index_t i = pos; i < pos + m; ++i) {
         const index_t row = data.rows ? data.rows[i] : i;
+        if (data.rows && i + 16 < pos + m)  // the indptr entries of the rows read 8 rows on
+          prefetch_line(indptr + data.rows[i + 16]);
         if (data.rows && i + 8 < pos + m) {  // shuffled rows: the indices 8 rows on
           const index_t ahead = data.rows[i + 8];
           const index_t a = index_t(indptr[ahead]), b = index_t(indptr[ahead + 1]);
@@ -1058,7 +1075,11 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
         if (st[s]) cstate[s].resize(static_cast<size_t>(csize));
       decay.resize(static_cast<size_t>(3 * nC));
       for (index_t a = 0; a < nC; ++a) {  // (all 1 where the shrink or the last batch caught up)
-        if (a0 + a + kClockAhead < nJ) columns.prefetch_clock(touched[a0 + a + kClockAhead]);
+        if (a0 + a + kClockAhead < nJ) {
+          const index_t ahead = touched[a0 + a + kClockAhead];
+          columns.prefetch_clock(ahead);
+          hint_step_lines(ahead);
+        }
         columns.missed_decay(touched[a0 + a], now, &decay[static_cast<size_t>(3 * a)]);
       }
       for (index_t t = 0; t < k; ++t) {
