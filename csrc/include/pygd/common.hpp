@@ -11,9 +11,9 @@ using index_t = std::int64_t;
 // for writing (the same instruction: PREFETCHW is not in baseline x86-64).  A hint never
 // faults, so p may point past an array's end.  Every prefetch in csrc/ goes through
 // here because GCC 12 deletes __builtin_prefetch calls in loops that do nothing else
-// (at -O2 and -O3; checked on a 12-line example): a kernel's look-ahead loops over a
-// row's columns vanished from the binary that way, and the 2^20-column CSR pass waited
-// on every coefficient and gradient line.  The asm statement is volatile, so it stays;
+// (in the kernels, built at -O3; a 12-line example shows it at -O2): a kernel's
+// look-ahead loops over a row's columns vanished from the binary that way, and the
+// 2^20-column CSR pass waited on every coefficient and gradient line.  The asm statement is volatile, so it stays;
 // always-inline, so no copy compiled with one ISA's flags is shared with another.
 __attribute__((always_inline)) inline void prefetch_line(const void* p) {
 #if defined(__x86_64__) || defined(__i386__)
