@@ -10,10 +10,11 @@ using index_t = std::int64_t;
 // A cache hint for the line holding *p, into every level (prefetcht0), for reading or
 // for writing (the same instruction: PREFETCHW is not in baseline x86-64).  A hint never
 // faults, so p may point past an array's end.  Every prefetch in csrc/ goes through
-// here because GCC 12 deletes __builtin_prefetch calls in loops that do nothing else
-// (in the kernels, built at -O3; a 12-line example shows it at -O2): a kernel's
-// look-ahead loops over a row's columns vanished from the binary that way, and the
-// 2^20-column CSR pass waited on every coefficient and gradient line.  The asm statement is volatile, so it stays;
+// here because GCC 12 dropped __builtin_prefetch hints that sat in helpers and loops
+// doing nothing else (csr_prefetch, prefetch_columns, prefetch_bytes' loop): built at
+// -O3, the CSR gradient kernel held not one prefetch instruction, and the 2^20-column
+// pass waited on every coefficient and gradient line.  (A 12-line example, a
+// prefetch-only helper with a loop called once per row, loses its hints at -O2.)  The asm statement is volatile, so it stays;
 // always-inline, so no copy compiled with one ISA's flags is shared with another.
 __attribute__((always_inline)) inline void prefetch_line(const void* p) {
 #if defined(__x86_64__) || defined(__i386__)
