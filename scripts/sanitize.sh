@@ -57,7 +57,7 @@ if [ "$quick" = 1 ]; then
   # The engine's kernels, and CSR input: the bad structures, values and shapes, and one
   # pass of every CSR kernel (tests/test_sparse.py's kernel and input tests).
   tests=("$repo/tests/test_core_train.py" "$repo/tests/test_sparse_input.py" "$repo/tests/test_sparse.py")
-  quick_filter=" and (test_core_train or test_sparse_input or csr_matrix or duplicates or non_finite or input_checks or linear_predict or lazy_option)"
+  quick_filter=" and (test_core_train or test_sparse_input or csr_matrix or duplicates or non_finite or input_checks or linear_predict or lazy_option or look_ahead)"
 else
   tests=("$repo"/tests/test_core_*.py "$repo"/tests/test_linear*.py "$repo"/tests/test_sparse*.py)
   quick_filter=""

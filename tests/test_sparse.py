@@ -130,6 +130,35 @@ def test_objective_grad_on_csr_both_layouts_of_several_outputs(loss, picked, dty
     assert_close_to_scale(grad, grad_ref, dtype)
 
 
+@pytest.mark.parametrize("loss,k,d,n,per_row", [
+    ("log_loss", 1, 655_360, 60, 12),  # one output (csr_grad_block)
+    ("multinomial", 4, 163_840, 60, 12),  # k outputs, few stored values: output by output
+    ("multinomial", 20, 32_768, 1_100, 130),  # at least 4 d stored values: column by column
+])
+@pytest.mark.parametrize("gathered", [False, True])
+def test_objective_grad_on_csr_with_the_column_look_ahead(loss, k, d, n, per_row, gathered, num_threads):
+    # k d = 5 x 2^17 values: the CSR kernels hint the next row's columns (kColumnsAheadFrom in
+    # csrc/kernels/train.cpp), reading that row's indptr and indices (shuffled rows: through
+    # the gathered order) -- a path the smaller problems never take.  Hints change no bits:
+    # the reference's sums, and under the sanitizers no read outside the arrays.
+    rng = np.random.default_rng(21)
+    X = sp.random(n, d, density=per_row / d, format="csr", random_state=rng, dtype=np.float64)
+    keep = np.ones(n)
+    keep[7] = 0.0  # an empty row among the others
+    X = sp.csr_matrix(sp.diags(keep) @ X)
+    X.eliminate_zeros()
+    assert X.indptr[7] == X.indptr[8]
+    labels = rng.integers(0, k if k > 1 else 2, n)
+    Y = np.eye(k)[labels] if k > 1 else labels[:, None].astype(np.float64)
+    rows = rng.permutation(n)[: n - 10] if gathered else None
+    params = np.concatenate([rng.normal(size=k * d) * 0.1, rng.normal(size=k)])
+    f, grad, S = _objective(X, Y, None, rows, params, loss, l2=0.01)
+    f_ref, grad_ref, S_ref = ref.objective_grad(X, Y, None, rows, params, loss=loss, epsilon=0.5, l2=0.01)
+    assert S == S_ref
+    assert abs(f - f_ref) <= 1e-12 * abs(f_ref)
+    assert_close_to_scale(grad, grad_ref, np.float64)
+
+
 @pytest.mark.parametrize("loss,k", [("squared_error", 1), ("log_loss", 3), ("multinomial", 3)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_objective_grad_on_csr_with_standardisation_folded(loss, k, fit_intercept, simd_level):
