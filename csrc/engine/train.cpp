@@ -709,6 +709,14 @@ constexpr index_t kClockAhead = 64;
 constexpr index_t kLazyChunk = 2048;
 constexpr index_t kLazyChunkMin = 32;
 
+// Where output t of column j sits in a lazy epoch's k d arrays: output by output (t d + j,
+// the caller's layout), or ByColumn, column by column (j k + t: train_epoch_lazy's own
+// copies for several outputs).
+template <bool ByColumn>
+inline index_t lazy_at(index_t t, index_t j, index_t k, index_t d) {
+  return ByColumn ? j * k + t : t * d + j;
+}
+
 template <class T, bool ByColumn>
 struct LazyColumns {
   index_t d = 0, k = 0;
@@ -723,9 +731,8 @@ struct LazyColumns {
   bool shrink = false;
   bool decays[3] = {false, false, false};
   std::vector<double> power[3];    // power[s][m] = decay_s^m, m = 0 .. max_missed
-  // params and state (k d values, then the intercepts') output by output (t d + j), or
-  // ByColumn, column by column (j k + t: train_epoch_lazy's own copies for several outputs)
-  index_t at(index_t t, index_t j) const { return ByColumn ? j * k + t : t * d + j; }
+  // params and state: k d values (lazy_at's layout), then the intercepts'
+  index_t at(index_t t, index_t j) const { return lazy_at<ByColumn>(t, j, k, d); }
 
   LazyColumns(const TrainSpec<T>& spec, const TrainState<T>& st, std::int64_t now, index_t steps) {
     d = spec.data.X.cols;
@@ -880,7 +887,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   // 11.9 -> 4.1 s; the memory of a second copy of the parameters and that state for the
   // epoch.  The layout is a template parameter: chosen at run time inside the loops it cost
   // a 2^20-column binary epoch 25%.)
-  auto at = [k, d](index_t t, index_t j) { return ByColumn ? j * k + t : t * d + j; };
+  auto at = [k, d](index_t t, index_t j) { return lazy_at<ByColumn>(t, j, k, d); };
   const index_t n_own = kd + n_icpt;
   bool used[3];
   used_states(spec.optimizer, used);
