@@ -218,6 +218,29 @@ def test_lazy_epoch_bits_do_not_depend_on_threads(threads_restored):
     assert np.array_equal(results[0], results[1])
 
 
+@pytest.mark.parametrize("optimizer", ["nadam", "momentum", "adadelta"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_lazy_step_chunks_in_parallel_same_bits(threads_restored, optimizer, k):
+    # Batches of 40 rows touch 2560 columns: 2 chunks of a step for one output, 3 for two,
+    # which the threads share (each with its own buffers and copy of the step's counters;
+    # the last chunk carries the intercepts).  1, 2 and 3 threads give the same bits, equal
+    # to the reference (a chunk stepped twice, skipped, or counting a step of its own fails).
+    X, Y, sw, rng = chunky_problem()
+    Y = Y[:, :k].copy()
+    orders = [rng.permutation(X.shape[0]), None]
+    opt = OPTIMIZERS[optimizer]
+    results = []
+    for threads in (1, 2, 3):
+        pygd.set_num_threads(threads)
+        results.append(run_engine(X, Y, sw, orders, 40, opt, l2=0.01, l1=0.001)[0])
+    assert np.array_equal(results[0], results[1])
+    assert np.array_equal(results[0], results[2])
+    expected = np.zeros_like(results[0])
+    ref.lazy_train_reference(X, Y, sw, orders, 40, expected, optimizer=opt, l2=0.01, l1=0.001,
+                             weight_per_row=float(sw.mean()))
+    assert_rel(results[0], expected, 1e-12)
+
+
 @pytest.mark.parametrize("k", [1, 2])
 def test_lazy_shrink_factor_not_positive(k):
     # lr (l2 + weight_decay) > 1: the shrink factor is <= 0 (no logarithm), the engine's fallback path.

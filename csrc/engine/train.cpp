@@ -24,6 +24,7 @@
 #include "pygd/engine/train.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -950,8 +951,12 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   LazyColumns<T, ByColumn> columns(spec, own, counters.steps, n_steps);
   std::vector<index_t> touched;
   std::vector<std::uint64_t> seen(static_cast<size_t>((d + 63) / 64), 0);
-  std::vector<T> cparam, cgrad, cstate[3];
-  std::vector<double> eta, acc_delta_before, decay;
+  // A chunk's gathered values (each thread its own: the chunks of a step run in parallel).
+  struct ChunkBuffers {
+    std::vector<T> param, grad, state[3];
+    std::vector<double> eta, acc_delta_before, decay;
+  };
+  std::vector<ChunkBuffers> buffers(static_cast<size_t>(num_threads() > 0 ? num_threads() : 1));
   const bool l1 = spec.l1 != 0;
   const OptimizerOptions& optimizer = spec.optimizer;
 
@@ -1072,7 +1077,13 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     const index_t nJ = index_t(touched.size());
     // (k outputs: about kLazyChunk values a chunk; each output's columns read in order.)
     const index_t chunk = k < kLazyChunk / kLazyChunkMin ? kLazyChunk / k : kLazyChunkMin;
-    for (index_t a0 = 0; a0 < nJ || (a0 == 0 && n_icpt > 0); a0 += chunk) {
+    // One chunk [a0, a0 + chunk) of J (and the intercepts with the last), with its own
+    // buffers and its own copy of the step's counters (returned: the same for every chunk).
+    auto step_chunk = [&](index_t a0, ChunkBuffers& buf) {
+      std::vector<T>& cparam = buf.param;
+      std::vector<T>& cgrad = buf.grad;
+      std::vector<T>* cstate = buf.state;
+      std::vector<double>& decay = buf.decay;
       const index_t nC = nJ - a0 < chunk ? nJ - a0 : chunk;
       const bool last_chunk = a0 + chunk >= nJ;
       const index_t cw = k * nC, csize = cw + (last_chunk ? n_icpt : 0);
@@ -1110,16 +1121,17 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       for (int s = 0; s < 3; ++s) arrays.state[s] = st[s] ? cstate[s].data() : nullptr;
       arrays.size = csize;
       if (l1 && optimizer.kind == OptimizerKind::adadelta) {
-        acc_delta_before.resize(static_cast<size_t>(cw));
-        for (index_t c = 0; c < cw; ++c) acc_delta_before[c] = double(arrays.state[1][c]);
+        buf.acc_delta_before.resize(static_cast<size_t>(cw));
+        for (index_t c = 0; c < cw; ++c) buf.acc_delta_before[c] = double(arrays.state[1][c]);
       }
-      counters = before;
-      const L1StepScalars l1_scalars = optimizer_step(optimizer, arrays, step, lr, counters);
+      TrainCounters after = before;
+      const L1StepScalars l1_scalars = optimizer_step(optimizer, arrays, step, lr, after);
       if (l1) {
-        eta.resize(static_cast<size_t>(cw));
-        l1_step_sizes(optimizer, arrays, l1_scalars, acc_delta_before.data(), cw, eta.data());
+        buf.eta.resize(static_cast<size_t>(cw));
+        l1_step_sizes(optimizer, arrays, l1_scalars, buf.acc_delta_before.data(), cw,
+                      buf.eta.data());
         for (index_t c = 0; c < cw; ++c) {
-          const double threshold = eta[c] * spec.l1;
+          const double threshold = buf.eta[c] * spec.l1;
           const double w = double(cparam[c]);
           cparam[c] = w > threshold ? T(w - threshold) : (w < -threshold ? T(w + threshold) : T(0));
         }
@@ -1134,18 +1146,32 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
           G[i] = 0.0;
         }
       }
-      for (index_t a = 0; a < nC; ++a) columns.mark(touched[a0 + a], counters.steps);
+      for (index_t a = 0; a < nC; ++a) columns.mark(touched[a0 + a], after.steps);
       for (index_t t = 0; t < csize - cw; ++t) {
         params[kd + t] = cparam[cw + t];
         for (int s = 0; s < 3; ++s)
           if (st[s]) st[s][kd + t] = cstate[s][cw + t];
       }
+      return after;
+    };
+    // The chunks touch disjoint columns (and only the last the intercepts), and the
+    // optimizers are element-wise: any thread may take any chunk, the bits are one call's.
+    // Each thread takes the next chunk from a shared counter, with its own buffers.
+    const index_t n_chunks = nJ > 0 ? (nJ + chunk - 1) / chunk : (n_icpt > 0 ? 1 : 0);
+    if (n_chunks > 0) {
+      const index_t team = std::min<index_t>(n_chunks, index_t(buffers.size()));
+      std::atomic<index_t> next{0};
+      TrainCounters after = before;  // chunk 0's (every chunk's) counters after the step
+      parallel_for(team, [&](index_t g) {
+        for (index_t c = next++; c < n_chunks; c = next++) {
+          const TrainCounters mine = step_chunk(c * chunk, buffers[static_cast<size_t>(g)]);
+          if (c == 0) after = mine;
+        }
+      });
+      counters = after;
     }
     if (nJ == 0 && n_icpt == 0) {  // nothing to step: the counters still advance
-      ParamArrays<T> none;
-      for (int s = 0; s < 3; ++s) none.state[s] = st[s] ? cstate[s].data() : nullptr;
-      none.param = cparam.data();
-      none.grad = cgrad.data();
+      ParamArrays<T> none;  // (size 0: no pointer is read)
       none.size = 0;
       optimizer_step(optimizer, none, step, lr, counters);
     }
