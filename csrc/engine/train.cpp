@@ -659,8 +659,9 @@ double optimality(const TrainSpec<T>& spec, const Weight& weight, const Gradient
 //        running averages: Adam/NAdam m *= beta1^m, v *= beta2^m; RMSprop a, ga *= alpha^m,
 //                          its momentum buffer *= momentum^m; Adadelta a, u *= rho^m;
 //                          SGD's momentum buffer *= momentum^m            (m missed steps)
-//   2. the batch sums over its rows (the CSR kernel writes only J's entries of a zeroed
-//      buffer), the gradient of those columns (plus l2 w_j) and of the intercepts;
+//   2. the batch sums over its rows (the CSR kernels write only J's entries of zeroed
+//      buffers; two row blocks on the threads from 256 rows), the gradient of those
+//      columns (plus l2 w_j) and of the intercepts;
 //   3. the optimizer's own kernel on the gathered (w_J, b), state and gradient; the L1
 //      step on them; scattered back; J's entries of the buffer cleared.
 // Only the shrink changes parameters (what step 2 reads), so only it catches up before
@@ -709,6 +710,10 @@ constexpr index_t kClockAhead = 64;
 // Values (columns times outputs) per chunk of a lazy step, and the fewest columns.
 constexpr index_t kLazyChunk = 2048;
 constexpr index_t kLazyChunkMin = 32;
+// A lazy step's row blocks: 2 (of m / 2 rows) for batches of at least 2 kLazyBlockRows
+// rows, else 1.  (Each block of one output has a k d gradient buffer of its own.)
+constexpr index_t kLazyBlocks = 2;
+constexpr index_t kLazyBlockRows = 128;
 
 // Where output t of column j sits in a lazy epoch's k d arrays: output by output (t d + j,
 // the caller's layout), or ByColumn, column by column (j k + t: train_epoch_lazy's own
@@ -920,6 +925,11 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   };
   for (index_t j = 0; j < d; ++j) refresh(j);
   std::vector<double> G(static_cast<size_t>(kd), 0.0), Gb(static_cast<size_t>(k), 0.0);
+  const index_t batch_rows = spec.batch_size < spec.n_order ? spec.batch_size : spec.n_order;
+  // (one output, batches of two row blocks: block 1's gradient sums, see below)
+  std::vector<double> G1(!ByColumn && batch_rows >= 2 * kLazyBlockRows ? static_cast<size_t>(kd) : 0,
+                         0.0);
+  const bool has_G1 = !G1.empty();
   // Hints the lines a lazy step's gather and scatter read for column j besides its clock
   // and state: its parameters, gradient sums, coefficients and scale.
   auto hint_step_lines = [&](index_t j) {
@@ -927,6 +937,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     for (index_t t = 0; t < k; t += ByColumn ? 64 / index_t(sizeof(double)) : 1) {
       prefetch_line(params + at(t, j));
       prefetch_line(&G[static_cast<size_t>(at(t, j))]);
+      if (has_G1) prefetch_line(&G1[static_cast<size_t>(at(t, j))]);
       prefetch_line(&coef[static_cast<size_t>(at(t, j))]);
     }
     if (ByColumn && k > 1) {  // the column's last value, on the next line
@@ -935,12 +946,23 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       prefetch_line(&coef[static_cast<size_t>(at(k - 1, j))]);
     }
   };
-  const index_t batch_rows = spec.batch_size < spec.n_order ? spec.batch_size : spec.n_order;
-  std::vector<double> Z(ByColumn ? static_cast<size_t>(batch_rows * k) : 0);  // a batch's derivatives
+  // A batch's sums over fixed blocks of rows (at least kLazyBlockRows each, at most
+  // kLazyBlocks, set by m alone), which the threads share.  One output: csr_grad_any's
+  // fused pass per block, block b's gradient into its own zeroed buffer Gs[b] (G, then
+  // G1), added in block order where read.  Several outputs (column by column): each block
+  // writes its rows' weighted derivatives Z (kernels/train.cpp's csr_rows), then each
+  // column group (64 neighbouring columns; as many groups as threads, a power of two)
+  // adds its columns' gradient from Z (csr_columns), each column over its rows in position
+  // order.  The intercept, loss and weight sums are added in block order: the bits depend
+  // on the batch only, not on the threads.
   const TrainTable& table = active_table();
   const BatchGradBlockFn<T> kernel = table.grad<T>();
   const CsrRowsFn<T> rows_kernel = table.csr_rows<T>();
   const CsrColumnsFn<T> columns_kernel = table.csr_columns<T>();
+  std::vector<double> Z(ByColumn ? static_cast<size_t>(batch_rows * k) : 0);
+  std::vector<double> part(static_cast<size_t>(kLazyBlocks * (k + 2)));
+  index_t groups = 1;  // (a power of two, at most the threads)
+  while (groups * 2 <= num_threads() && groups < 64) groups *= 2;
   double sums[2];
   BatchProblem<T> pb = data;
   pb.coef = coef.data();
@@ -1030,18 +1052,40 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     }
     for (index_t t = 0; t < k; ++t) intercept[t] = spec.fit_intercept ? double(params[kd + t]) : 0.0;
 
-    if constexpr (ByColumn) {  // the rows' derivatives, then their columns' sums (one group)
-      rows_kernel(pb, pos, pos + m, Z.data(), Gb.data(), sums);
-      columns_kernel(pb, pos, pos + m, Z.data(), 0, 1, G.data());
+    const index_t blocks = m >= 2 * kLazyBlockRows ? kLazyBlocks : 1;
+    if constexpr (ByColumn) {
+      parallel_for(blocks, [&](index_t b) {
+        const index_t r0 = b * m / blocks, r1 = (b + 1) * m / blocks;
+        double* p = part.data() + b * (k + 2);
+        rows_kernel(pb, pos + r0, pos + r1, Z.data() + r0 * k, p, p + k);
+      });
+      parallel_for(groups, [&](index_t g) {
+        columns_kernel(pb, pos, pos + m, Z.data(), g, groups, G.data());
+      });
     } else {
-      kernel(pb, pos, pos + m, G.data(), Gb.data(), sums);
+      parallel_for(blocks, [&](index_t b) {
+        const index_t r0 = b * m / blocks, r1 = (b + 1) * m / blocks;
+        double* p = part.data() + b * (k + 2);
+        kernel(pb, pos + r0, pos + r1, b == 0 ? G.data() : G1.data(), p, p + k);
+      });
+    }
+    for (index_t t = 0; t < k; ++t) Gb[t] = 0.0;
+    sums[0] = sums[1] = 0.0;
+    for (index_t b = 0; b < blocks; ++b) {
+      const double* p = part.data() + b * (k + 2);
+      for (index_t t = 0; t < k; ++t) Gb[t] += p[t];
+      sums[0] += p[k];
+      sums[1] += p[k + 1];
     }
     const double loss = sums[0], weight = sums[1];
     result.loss_sum += loss;
     result.weight_sum += weight;
     auto clear = [&] {
       for (index_t j : touched)
-        for (index_t t = 0; t < k; ++t) G[at(t, j)] = 0.0;
+        for (index_t t = 0; t < k; ++t) {
+          G[at(t, j)] = 0.0;
+          if (has_G1) G1[at(t, j)] = 0.0;
+        }
     };
     if (!std::isfinite(loss)) {
       result.finite = false;
@@ -1051,8 +1095,9 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     const double D = (m == whole_epoch(spec)) ? weight : double(m) * spec.weight_per_row;
     const double inv_D = 1.0 / D;
     const double l2 = spec.l2;
-    auto gradient = [&](index_t t, index_t j, double w) {
-      return G[at(t, j)] * inv_scale[j] * inv_D + l2 * w;
+    auto gradient = [&](index_t t, index_t j, double w) {  // (block 0's sums, then block 1's)
+      const index_t i = at(t, j);
+      return (has_G1 ? G[i] + G1[i] : G[i]) * inv_scale[j] * inv_D + l2 * w;
     };
     if (last_batch)  // the epoch's optimality measure, all columns current
       result.optimality = optimality(
@@ -1144,6 +1189,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
             if (st[s]) st[s][i] = cstate[s][c];
           coef[i] = double(params[i]) * inv_scale[j];
           G[i] = 0.0;
+          if (has_G1) G1[i] = 0.0;
         }
       }
       for (index_t a = 0; a < nC; ++a) columns.mark(touched[a0 + a], after.steps);
