@@ -221,7 +221,7 @@ def test_lazy_epoch_bits_do_not_depend_on_threads(threads_restored):
 @pytest.mark.parametrize("optimizer", ["nadam", "momentum", "adadelta"])
 @pytest.mark.parametrize("k", [1, 2])
 def test_lazy_step_chunks_in_parallel_same_bits(threads_restored, optimizer, k):
-    # Batches of 40 rows touch 2560 columns: 2 chunks of a step for one output, 3 for two,
+    # Batches of 40 rows touch 1280 columns: 2 chunks of a step for one output, 3 for two,
     # which the threads share (each with its own buffers and copy of the step's counters;
     # the last chunk carries the intercepts).  1, 2 and 3 threads give the same bits, equal
     # to the reference (a chunk stepped twice, skipped, or counting a step of its own fails).
@@ -317,9 +317,9 @@ def test_lazy_epoch_batch_sizes(batch, k):
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-12)
 
 
-def chunky_problem(n=64, per_row=64, empty=16, seed=9):
+def chunky_problem(n=64, per_row=32, empty=16, seed=9):
     """Row i stores columns [per_row i, per_row (i + 1)): a batch of b rows touches b per_row
-    distinct columns (b = 16: exactly the engine's chunk for two outputs, 1024 columns, 2048
+    distinct columns (b = 16: exactly the engine's chunk for two outputs, 512 columns, 1024
     values); then `empty` empty rows."""
     rng = np.random.default_rng(seed)
     d = n * per_row
@@ -336,9 +336,9 @@ def chunky_problem(n=64, per_row=64, empty=16, seed=9):
 @pytest.mark.parametrize("batch", [16, 17, 32])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_lazy_step_in_chunks_of_columns(optimizer, penalty, batch, fit_intercept):
-    # A lazy step catches up, gathers, steps and scatters the batch's columns in chunks (1024
-    # columns for these two outputs): 1024 columns (one chunk), 1088 (two, the second short)
-    # and 2048 (two full ones);
+    # A lazy step catches up, gathers, steps and scatters the batch's columns in chunks (512
+    # columns for these two outputs): 512 columns (one chunk), 544 (two, the second short)
+    # and 1024 (two full ones);
     # the optimizer's scalars (momentum, NAdam's product) advance once per step, not per
     # chunk; the intercepts ride with the last chunk. Storage order ends with a batch of
     # empty rows: without intercepts that step has nothing to update, yet counts.

@@ -707,8 +707,11 @@ inline void used_states(const OptimizerOptions& o, bool used[3]) {
 // column, further: 64 ahead measured 7% faster than 16 on a 256-row epoch at 2^18).
 constexpr index_t kLazyAhead = 16;
 constexpr index_t kClockAhead = 64;
-// Values (columns times outputs) per chunk of a lazy step, and the fewest columns.
-constexpr index_t kLazyChunk = 2048;
+// Values (columns times outputs) per chunk of a lazy step, and the fewest columns.  (With
+// the chunks shared by two threads, 1024 against 2048: 256-row Adam epoch at 2^18 182-183
+// against 192-195 ms, momentum 166-169 against 176, 2^20 311-318 against 322-338; 512 no
+// better than 1024.)
+constexpr index_t kLazyChunk = 1024;
 constexpr index_t kLazyChunkMin = 32;
 // A lazy step's row blocks: 2 (of m / 2 rows) for batches of at least 2 kLazyBlockRows
 // rows, else 1.  (Each block of one output has a k d gradient buffer of its own.)
