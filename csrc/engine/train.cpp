@@ -1116,10 +1116,10 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     // (parameters, state, gradient, coef, clock) stay in cache from the gather to the
     // scatter: the states' missed decay (read from the clock), gather (w_J row-major by
     // output, the state times its decay; the last chunk adds the intercepts), step, L1,
-    // scatter.  The optimizer's kernels are
-    // element-wise (the dense step splits them into chunks among the threads too): chunks
-    // give the bits of one call.  Each chunk's call starts from the step's counters (the
-    // momentum and NAdam scalars advance once per step).
+    // scatter.  The optimizer's kernels are element-wise (the dense step splits them into
+    // chunks among the threads too): chunks give the bits of one call, on whichever thread
+    // (below).  Each chunk's call starts from the step's counters (the momentum and NAdam
+    // scalars advance once per step).
     const TrainCounters before = counters;
     T* const* st = columns.state;  // the arrays this optimizer reads
     const index_t nJ = index_t(touched.size());
