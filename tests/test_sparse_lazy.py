@@ -242,30 +242,34 @@ def test_lazy_step_chunks_in_parallel_same_bits(threads_restored, optimizer, k):
 
 
 @pytest.mark.parametrize("optimizer,penalty", [("adam", "elasticnet"), ("sgd", "l2"), ("momentum", "l1")])
-@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("dtype,index_dtype,loss,k", [(np.float64, np.int32, "squared_error", 1),
+                                                      (np.float64, np.int64, "squared_error", 2),
+                                                      (np.float32, np.int32, "log_loss", 1),
+                                                      (np.float64, np.int32, "multinomial", 3)])
 @pytest.mark.parametrize("shuffled", [False, True])
-def test_lazy_batches_of_two_row_blocks(threads_restored, optimizer, penalty, k, shuffled):
+def test_lazy_batches_of_two_row_blocks(threads_restored, optimizer, penalty, dtype, index_dtype, loss, k,
+                                        shuffled):
     # Batches of 256 rows or more are summed in two row blocks that the threads share (one
     # output: each block's gradient in a buffer of its own, added in block order; several:
     # the rows' derivatives by block, then the columns by group).  Batches of 300 rows over
     # 700 (the last of 100 rows: one block), 1, 2 and 3 threads: the same bits, and the
     # reference's model (a block summed twice, left out, or a buffer not cleared fails it).
-    X, Y, sw, rng = sparse_problem(n=700, d=40, k=k, seed=11)
+    X, Y, sw, rng = sparse_problem(n=700, d=40, k=k, seed=11, dtype=dtype, index_dtype=index_dtype, loss=loss)
     orders = [rng.permutation(X.shape[0]) if shuffled else None, rng.permutation(X.shape[0])]
     l2, l1 = PENALTIES[penalty]
     opt = OPTIMIZERS[optimizer]
     results = []
     for threads in (1, 2, 3):
         pygd.set_num_threads(threads)
-        results.append(run_engine(X, Y, sw, orders, 300, opt, l2=l2, l1=l1))
+        results.append(run_engine(X, Y, sw, orders, 300, opt, l2=l2, l1=l1, loss=loss))
     for params, losses in results[1:]:
         assert np.array_equal(params, results[0][0])
         assert losses == results[0][1]
     expected = np.zeros_like(results[0][0])
     _, _, ref_losses = ref.lazy_train_reference(X, Y, sw, orders, 300, expected, optimizer=opt, l2=l2, l1=l1,
-                                                weight_per_row=float(sw.mean()))
-    assert_rel(results[0][0], expected, 1e-12)
-    np.testing.assert_allclose(results[0][1], ref_losses, rtol=1e-12)
+                                                loss=loss, weight_per_row=float(sw.astype(np.float64).mean()))
+    assert_rel(results[0][0], expected, RTOL[dtype])
+    np.testing.assert_allclose(results[0][1], ref_losses, rtol=RTOL[dtype])
 
 
 @pytest.mark.parametrize("k", [1, 2])
