@@ -717,6 +717,7 @@ constexpr index_t kLazyChunkMin = 32;
 // rows, else 1.  (Each block of one output has a k d gradient buffer of its own.)
 constexpr index_t kLazyBlocks = 2;
 constexpr index_t kLazyBlockRows = 128;
+static_assert(kLazyBlocks == 2, "one output's blocks write G and G1: one buffer per block");
 
 // Where output t of column j sits in a lazy epoch's k d arrays: output by output (t d + j,
 // the caller's layout), or ByColumn, column by column (j k + t: train_epoch_lazy's own
@@ -951,8 +952,8 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   };
   // A batch's sums over fixed blocks of rows (at least kLazyBlockRows each, at most
   // kLazyBlocks, set by m alone), which the threads share.  One output: csr_grad_any's
-  // fused pass per block, block b's gradient into its own zeroed buffer Gs[b] (G, then
-  // G1), added in block order where read.  Several outputs (column by column): each block
+  // fused pass per block, each block's gradient into a zeroed buffer of its own (block 0's
+  // into G, block 1's into G1), added in block order where read.  Several outputs (column by column): each block
   // writes its rows' weighted derivatives Z (kernels/train.cpp's csr_rows), then each
   // column group (64 neighbouring columns; as many groups as threads, a power of two)
   // adds its columns' gradient from Z (csr_columns), each column over its rows in position
