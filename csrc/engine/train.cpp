@@ -235,6 +235,15 @@ bool linear_kernel_applies(const BatchProblem<T>& pb) {
 
 constexpr index_t kMinBlockRows = 128;
 
+// The column groups of csr_columns (kernels/train.cpp) for a pass over Z: a power of two,
+// at most the threads (and 64).  Each column sums its rows in position order in any
+// group, so the count changes no bits.
+inline index_t column_groups() {
+  index_t groups = 1;
+  while (groups * 2 <= num_threads() && groups < 64) groups *= 2;
+  return groups;
+}
+
 // The batch sums of positions [begin, begin + m) into scratch.block(0): fixed blocks of
 // at least kMinBlockRows rows (a mini-batch of 256 rows is 2 blocks, so both cores share
 // it; the partition depends on m only), each into its own partial sums, added in block
@@ -356,8 +365,7 @@ struct BatchSums {
     });
     BatchProblem<T> local = pb;
     local.coef = coef.data();
-    index_t groups = 1;  // a power of two, at most the threads
-    while (groups * 2 <= num_threads() && groups < 64) groups *= 2;
+    const index_t groups = column_groups();
     std::vector<double> Z(static_cast<size_t>(kChunkRows * k));
     std::vector<double> part(static_cast<size_t>((kChunkRows / kSubRows) * (k + 2)));
     double* out = scratch.block(0);
@@ -965,8 +973,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   const CsrColumnsFn<T> columns_kernel = table.csr_columns<T>();
   std::vector<double> Z(ByColumn ? static_cast<size_t>(batch_rows * k) : 0);
   std::vector<double> part(static_cast<size_t>(kLazyBlocks * (k + 2)));
-  index_t groups = 1;  // (a power of two, at most the threads)
-  while (groups * 2 <= num_threads() && groups < 64) groups *= 2;
+  const index_t groups = column_groups();
   double sums[2];
   BatchProblem<T> pb = data;
   pb.coef = coef.data();
@@ -1057,20 +1064,18 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     for (index_t t = 0; t < k; ++t) intercept[t] = spec.fit_intercept ? double(params[kd + t]) : 0.0;
 
     const index_t blocks = m >= 2 * kLazyBlockRows ? kLazyBlocks : 1;
-    if constexpr (ByColumn) {
-      parallel_for(blocks, [&](index_t b) {
-        const index_t r0 = b * m / blocks, r1 = (b + 1) * m / blocks;
-        double* p = part.data() + b * (k + 2);
+    // block b: positions [pos + r0, pos + r1), its intercept, loss and weight sums at p
+    parallel_for(blocks, [&](index_t b) {
+      const index_t r0 = b * m / blocks, r1 = (b + 1) * m / blocks;
+      double* p = part.data() + b * (k + 2);
+      if constexpr (ByColumn)
         rows_kernel(pb, pos + r0, pos + r1, Z.data() + r0 * k, p, p + k);
-      });
+      else
+        kernel(pb, pos + r0, pos + r1, b == 0 ? G.data() : G1.data(), p, p + k);
+    });
+    if constexpr (ByColumn) {
       parallel_for(groups, [&](index_t g) {
         columns_kernel(pb, pos, pos + m, Z.data(), g, groups, G.data());
-      });
-    } else {
-      parallel_for(blocks, [&](index_t b) {
-        const index_t r0 = b * m / blocks, r1 = (b + 1) * m / blocks;
-        double* p = part.data() + b * (k + 2);
-        kernel(pb, pos + r0, pos + r1, b == 0 ? G.data() : G1.data(), p, p + k);
       });
     }
     for (index_t t = 0; t < k; ++t) Gb[t] = 0.0;

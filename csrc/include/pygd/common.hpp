@@ -14,8 +14,9 @@ using index_t = std::int64_t;
 // doing nothing else (csr_prefetch, prefetch_columns, prefetch_bytes' loop): built at
 // -O3, the CSR gradient kernel held not one prefetch instruction, and the 2^20-column
 // pass waited on every coefficient and gradient line.  (A 12-line example, a
-// prefetch-only helper with a loop called once per row, loses its hints at -O2.)  The asm statement is volatile, so it stays;
-// always-inline, so no copy compiled with one ISA's flags is shared with another.
+// prefetch-only helper with a loop called once per row, loses its hints at -O2.)  The
+// asm statement is volatile, so it stays; always-inline, so no copy compiled with one
+// ISA's flags is shared with another.
 __attribute__((always_inline)) inline void prefetch_line(const void* p) {
 #if defined(__x86_64__) || defined(__i386__)
   asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
