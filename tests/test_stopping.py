@@ -196,3 +196,45 @@ def test_a_noise_free_problem_stops_when_solved():
         est = GDRegressor(alpha=0.0, random_state=0).fit(X, y)
     assert est.stop_reason_ == "converged" and est.n_iter_ < 1000
     np.testing.assert_allclose(est.coef_, [1.0, -2.0, 0.5], rtol=1e-9)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("case", ["regressor", "log_loss", "multinomial", "hinge-ovr"])
+def test_the_starting_objective_reads_no_rows_at_zero_coefficients(sparse, case):
+    # A first-order fit's starting objective (the reference for divergence and the bound the
+    # result must not exceed) at coefficients 0 (here with intercepts 0, so that it has a closed
+    # form): each row predicts its intercepts, so it is
+    # computed without a pass over X (n_passes_ counts the epochs alone), and it is the
+    # objective there; from nonzero coefficients (warm_start) it still takes a pass.
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 6)) * rng.uniform(0.5, 3.0, 6) + 4.0
+    X[rng.uniform(size=X.shape) < 0.5] = 0.0
+    sw = rng.uniform(0.2, 2.0, 300)
+    scores = X @ rng.normal(size=(6, 3))
+    scores = (scores - scores.mean(0)) / scores.std(0)
+    labels = (scores[:, 0] > np.median(scores[:, 0])).astype(int) if case == "log_loss" else scores.argmax(1)
+    if case == "regressor":
+        Y = X @ rng.normal(size=(6, 2)) + rng.normal(size=(300, 2))
+        est = GDRegressor(optimizer="adam", max_iter=3, tol=None, random_state=0)
+        # squared error at predictions 0: sum_t y_t^2 / 2, weighted
+        expected = float(np.sum(sw * np.sum(Y**2, axis=1) / 2) / np.sum(sw))
+    else:
+        Y = labels
+        loss = "hinge" if case == "hinge-ovr" else "log_loss"
+        est = GDClassifier(loss=loss, optimizer="sgd", learning_rate=1e-3, max_iter=3, tol=None,
+                           random_state=0, early_stopping=True)
+        # log loss at 0: log(2) binary, log(3) multinomial; the hinge's three one-vs-rest
+        # outputs at 0: 1 each
+        expected = {"log_loss": np.log(2), "multinomial": np.log(3), "hinge-ovr": 3.0}[case]
+    k = 1 if case == "log_loss" else 2 if case == "regressor" else 3
+    Xf = sp.csr_matrix(X) if sparse else X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(Xf, Y, sample_weight=sw, coef_init=np.zeros((k, 6)), intercept_init=np.zeros(k))
+        assert est.n_passes_ == est.n_iter_ == 3
+        np.testing.assert_allclose(est._trainer.reference_objective, expected, rtol=1e-13)
+        est.set_params(warm_start=True).fit(Xf, Y, sample_weight=sw)
+        assert est.n_passes_ == est.n_iter_ + 1 == 4  # (this call's passes, not the total)
+        assert est._trainer.reference_objective < expected

@@ -274,6 +274,19 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
   }
 }
 
+// csr_logits, or with every coefficient 0 (BatchProblem::zero_coef, a compile-time
+// branch of the kernels below, so that their other path is left as it was) the
+// intercepts: z_t = c_t.
+template <bool Zero, bool ByColumn = false, class T, class I>
+inline void row_logits(const BatchProblem<T>& pb, const I* __restrict indices, index_t a,
+                       index_t b, double* __restrict z) {
+  if constexpr (Zero) {
+    for (index_t t = 0; t < pb.k; ++t) z[t] = pb.intercept[t];
+  } else {
+    csr_logits<ByColumn>(pb, indices, a, b, z);
+  }
+}
+
 // The rows kColumnsAhead positions on have their columns' coefficients and gradients
 // (k values each; beyond the caches for large d, and a miss on each is what a pass waits
 // for) brought into cache while this row computes: 1.28 -> 0.50 s for a pass over 2e5
@@ -301,8 +314,8 @@ inline void prefetch_column(const double* p, index_t k) {
   prefetch_line(c + last);
 }
 
-// The lines a row's columns read (coef) and write (grad; nullptr: none).
-template <bool ByColumn, class T, class I>
+// The lines a row's columns read (coef, if Coef) and write (grad; nullptr: none).
+template <bool ByColumn, bool Coef = true, class T, class I>
 inline void prefetch_columns(const BatchProblem<T>& pb, const I* __restrict indices,
                              const I* __restrict indptr, index_t row, const double* grad) {
   const index_t d = pb.X.cols, k = pb.k;
@@ -310,11 +323,11 @@ inline void prefetch_columns(const BatchProblem<T>& pb, const I* __restrict indi
   for (index_t e = a; e < b; ++e) {
     const index_t j = index_t(indices[e]);
     if constexpr (ByColumn) {  // v[j k .. j k + k)
-      prefetch_column(pb.coef + j * k, k);
+      if constexpr (Coef) prefetch_column(pb.coef + j * k, k);
       if (grad != nullptr) prefetch_column(grad + j * k, k);
     } else {  // v[t d + j] for each output
       for (index_t t = 0; t < k; ++t) {
-        prefetch_line(pb.coef + t * d + j);
+        if constexpr (Coef) prefetch_line(pb.coef + t * d + j);
         if (grad != nullptr) prefetch_line(grad + t * d + j);
       }
     }
@@ -323,7 +336,7 @@ inline void prefetch_columns(const BatchProblem<T>& pb, const I* __restrict indi
 
 // The output-by-output layout (BatchProblem::coef, grad t d + j): every CSR pass with one
 // output, and the lazy steps' few columns.
-template <class Row, class T, class I>
+template <class Row, bool Zero, class T, class I>
 void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
                     const I* __restrict indptr, index_t begin, index_t end, double* __restrict grad,
                     double* __restrict grad_intercept, double* sums, double* __restrict z) {
@@ -338,8 +351,8 @@ void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
     const double s = pb.sample_weight ? double(pb.sample_weight[row]) : 1.0;
     weight += s;
     if (ahead && i + kColumnsAhead < end)
-      prefetch_columns<false>(pb, indices, indptr, row_of(pb, i + kColumnsAhead), grad);
-    csr_logits(pb, indices, a, b, z);
+      prefetch_columns<false, !Zero>(pb, indices, indptr, row_of(pb, i + kColumnsAhead), grad);
+    row_logits<Zero>(pb, indices, a, b, z);
     loss += Row::apply(pb, row, s, z);
     for (index_t t = 0; t < k; ++t) {
       const double g = z[t];
@@ -354,12 +367,12 @@ void csr_grad_block(const BatchProblem<T>& pb, const I* __restrict indices,
 
 // Several outputs, column by column (the engine's BatchSums::run_columns): first the rows'
 // weighted derivatives, then each column group's gradient from them.
-template <class Row, class T, class I>
+template <class Row, bool Zero, class T, class I>
 void csr_rows_block(const BatchProblem<T>& pb, const I* __restrict indices,
                     const I* __restrict indptr, index_t begin, index_t end, double* __restrict Z,
                     double* __restrict grad_intercept, double* sums) {
   const index_t k = pb.k;
-  const bool ahead = k * pb.X.cols >= kColumnsAheadFrom;
+  const bool ahead = k * pb.X.cols >= kColumnsAheadFrom && !Zero;  // (coef lines only)
   for (index_t t = 0; t < k; ++t) grad_intercept[t] = 0.0;
   double loss = 0.0, weight = 0.0;
   for (index_t i = begin; i < end; ++i) {
@@ -370,7 +383,7 @@ void csr_rows_block(const BatchProblem<T>& pb, const I* __restrict indices,
     if (ahead && i + kColumnsAhead < end)
       prefetch_columns<true>(pb, indices, indptr, row_of(pb, i + kColumnsAhead), nullptr);
     double* __restrict z = Z + (i - begin) * k;
-    csr_logits<true>(pb, indices, index_t(indptr[row]), index_t(indptr[row + 1]), z);
+    row_logits<Zero, true>(pb, indices, index_t(indptr[row]), index_t(indptr[row + 1]), z);
     loss += Row::apply(pb, row, s, z);
     for (index_t t = 0; t < k; ++t) grad_intercept[t] += z[t];
   }
@@ -465,8 +478,9 @@ void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double*
     double* grad_t = buffer + kd;
     double* Z = grad_t + kd;
     double* part = Z + kBlockChunkRows * k;  // a chunk's intercept sums, loss, weight
-    for (index_t t = 0; t < k; ++t)
-      for (index_t j = 0; j < d; ++j) coef[j * k + t] = pb.coef[t * d + j];
+    if (!pb.zero_coef)  // (else never read)
+      for (index_t t = 0; t < k; ++t)
+        for (index_t j = 0; j < d; ++j) coef[j * k + t] = pb.coef[t * d + j];
     for (index_t j = 0; j < kd; ++j) grad_t[j] = 0.0;
     BatchProblem<T> local = pb;
     local.coef = coef;
@@ -474,7 +488,10 @@ void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double*
     with_indices(pb, [&](const auto* indices, const auto* indptr) {
       for (index_t c0 = begin; c0 < end; c0 += kBlockChunkRows) {
         const index_t c1 = c0 + kBlockChunkRows < end ? c0 + kBlockChunkRows : end;
-        csr_rows_block<Row>(local, indices, indptr, c0, c1, Z, part, part + k);
+        if (pb.zero_coef)
+          csr_rows_block<Row, true>(local, indices, indptr, c0, c1, Z, part, part + k);
+        else
+          csr_rows_block<Row, false>(local, indices, indptr, c0, c1, Z, part, part + k);
         for (index_t t = 0; t < k; ++t) grad_intercept[t] += part[t];
         loss += part[k];
         weight += part[k + 1];
@@ -494,7 +511,10 @@ void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double*
   if (!pb.grad_zeroed)
     for (index_t j = 0; j < kd; ++j) grad[j] = 0.0;
   with_indices(pb, [&](const auto* indices, const auto* indptr) {
-    csr_grad_block<Row>(pb, indices, indptr, begin, end, grad, grad_intercept, sums, z);
+    if (pb.zero_coef)
+      csr_grad_block<Row, true>(pb, indices, indptr, begin, end, grad, grad_intercept, sums, z);
+    else
+      csr_grad_block<Row, false>(pb, indices, indptr, begin, end, grad, grad_intercept, sums, z);
   });
   if (z != stack_z) ::free(z);
 }
@@ -593,7 +613,10 @@ void csr_rows(const BatchProblem<T>& pb, index_t begin, index_t end, double* Z,
   with_row_loss(pb.loss, [&](auto row_loss) {
     using Row = typename decltype(row_loss)::Row;
     with_indices(pb, [&](const auto* indices, const auto* indptr) {
-      csr_rows_block<Row>(pb, indices, indptr, begin, end, Z, grad_intercept, sums);
+      if (pb.zero_coef)
+        csr_rows_block<Row, true>(pb, indices, indptr, begin, end, Z, grad_intercept, sums);
+      else
+        csr_rows_block<Row, false>(pb, indices, indptr, begin, end, Z, grad_intercept, sums);
     });
   });
 }

@@ -168,6 +168,7 @@ class BaseGD(BaseEstimator):
             trainer = Trainer(settings, X, Y, sw, rng, coef_init, intercept_init, one_d=one_d,
                               stratify=stratify)
             self._trainer = trainer
+        trainer.passes = 0  # n_passes_: this call's
         with threads(self.n_jobs):
             if trainer.quasi_newton:
                 trainer.run_lbfgs(X, Y, sw_arg, sw)
@@ -210,6 +211,7 @@ class BaseGD(BaseEstimator):
                                  f"{trainer.n_outputs}")
         if X.dtype != trainer.params.dtype:
             raise ValueError(f"X has dtype {X.dtype}; this model was fitted with {trainer.params.dtype}")
+        trainer.passes = 0  # n_passes_: this call's
         with threads(self.n_jobs):
             trainer.run_epochs(X, Y, sw_arg, sw, 1, trainer.rng, partial=True, stratify=stratify)
         self._publish(trainer, X)

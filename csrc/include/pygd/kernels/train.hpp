@@ -38,6 +38,10 @@ struct BatchProblem {
   // written (the engine's lazy steps keep one zeroed buffer and clear what a step touched,
   // instead of k*d values per step).
   bool grad_zeroed = false;
+  // CSR only: every coefficient is 0 (a fit's start), so each row's predictions are its
+  // intercepts and the gather of coef over the row's entries is skipped: the same values,
+  // as products with 0 sum to a zero that adds nothing to the intercept.
+  bool zero_coef = false;
 
   bool sparse() const { return csr.active; }
   // Elements a row holds on average: d for dense X, nnz / n for CSR (the block planner's width).
