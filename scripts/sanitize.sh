@@ -57,10 +57,11 @@ python -m pip install --quiet --no-build-isolation --no-deps --force-reinstall \
 if [ "$quick" = 1 ]; then
   # The engine's kernels, and CSR input: the bad structures, values and shapes, and one
   # pass of every CSR kernel (tests/test_sparse.py's kernel and input tests); the lazy
-  # steps' threaded parts (chunks shared by the threads, two row blocks per batch).
+  # steps' threaded parts (chunks shared by the threads, two row blocks per batch); the
+  # passes at coefficients 0 (by class: rows read in class order).
   tests=("$repo/tests/test_core_train.py" "$repo/tests/test_sparse_input.py" "$repo/tests/test_sparse.py"
          "$repo/tests/test_sparse_lazy.py")
-  quick_filter=" and (test_core_train or test_sparse_input or csr_matrix or duplicates or non_finite or input_checks or linear_predict or lazy_option or look_ahead or two_row_blocks or parallel_same_bits)"
+  quick_filter=" and (test_core_train or test_sparse_input or csr_matrix or duplicates or non_finite or input_checks or linear_predict or lazy_option or look_ahead or two_row_blocks or parallel_same_bits or zero_coefficients)"
 else
   tests=("$repo"/tests/test_core_*.py "$repo"/tests/test_linear*.py "$repo"/tests/test_sparse*.py)
   quick_filter=""

@@ -180,24 +180,31 @@ def test_objective_grad_on_csr_with_standardisation_folded(loss, k, fit_intercep
     assert_close_to_scale(grad, grad_dense, np.float64)
 
 
-@pytest.mark.parametrize("loss,k,d,n,picked", [
-    ("log_loss", 1, 11, 45, 45),  # one output
-    ("squared_error", 1, 11, 45, 40),
-    ("hinge", 3, 11, 45, 40),
-    ("multinomial", 4, 30, 45, 40),  # k outputs over >= 4 d stored values: column by column
-    ("multinomial", 4, 30, 45, 10),  # ... over fewer: output by output
-    ("log_loss", 1, 655_360, 60, 50),  # k d >= 5 x 2^17: the next row's gradient lines hinted
-    ("multinomial", 20, 32_768, 1_100, 1_000),
+@pytest.mark.parametrize("loss,k,d,n,picked,per_row", [
+    ("log_loss", 1, 11, 45, 45, 12),  # one output
+    ("squared_error", 1, 11, 45, 40, 12),
+    # k outputs over >= 4 d stored values, one row block: column by column, and with class
+    # codes as targets (one-hot, +-1) by class sums; other targets (multi-label 0/1 rows
+    # sharing their first largest target, real values) column by column
+    ("multinomial", 4, 30, 45, 40, 12),
+    ("hinge", 3, 11, 45, 40, 12),
+    ("log_loss", 3, 11, 45, 40, 12),
+    ("squared_error", 3, 11, 45, 40, 12),
+    ("multinomial", 4, 30, 45, 10, 12),  # ... over fewer: output by output
+    ("log_loss", 1, 655_360, 60, 50, 12),  # k d >= 5 x 2^17: the next row's gradient lines hinted
+    ("multinomial", 20, 32_768, 1_100, 1_000, 12),
+    ("multinomial", 20, 32_768, 1_100, 1_000, 140),  # class sums over the column groups
 ])
 @pytest.mark.parametrize("standardized", [False, True])
-def test_objective_grad_on_csr_at_zero_coefficients(loss, k, d, n, picked, standardized, simd_level,
+def test_objective_grad_on_csr_at_zero_coefficients(loss, k, d, n, picked, per_row, standardized, simd_level,
                                                     num_threads):
     # Every coefficient 0 (a fit's start): the kernels predict the intercepts without reading
-    # the coefficients (BatchProblem::zero_coef).  The reference's sums; and those of the
-    # same model with a coefficient on a column no row stores (the kernels' other path: the
-    # same predictions, the same sums in the same order).
+    # the coefficients (BatchProblem::zero_coef), and with class codes as targets the
+    # gradient comes from the columns' class sums (BatchSums::class_codes).  The reference's
+    # sums; the same bits on 1, 2 and 3 threads; and those of the same model with a
+    # coefficient on a column no row stores (the kernels' other path: the same predictions).
     rng = np.random.default_rng(23)
-    X = sp.random(n, d, density=min(1.0, 12 / d), format="csr", random_state=rng, dtype=np.float64)
+    X = sp.random(n, d, density=min(1.0, per_row / d), format="csr", random_state=rng, dtype=np.float64)
     columns, keep = rng.uniform(0.5, 3.0, d), np.ones(n)
     columns[3] = keep[5] = 0.0
     X = sp.csr_matrix(sp.diags(keep) @ X @ sp.diags(columns))
@@ -209,16 +216,21 @@ def test_objective_grad_on_csr_at_zero_coefficients(loss, k, d, n, picked, stand
     elif loss == "hinge":
         Y = np.where(np.eye(k)[labels % k] > 0, 1.0, -1.0)
     elif loss == "log_loss":
-        Y = labels[:, None].astype(np.float64)
+        Y = labels[:, None].astype(np.float64) if k == 1 else (rng.uniform(size=(n, k)) < 0.5) * 1.0
     else:
         Y = rng.normal(size=(n, k)) + 1.5
     sw = rng.uniform(0.2, 2.0, n)
+    sw[labels == 0] = 0.0 if loss == "multinomial" and per_row == 12 else sw[labels == 0]  # a class weighing 0
     rows = rng.permutation(n)[:picked] if picked < n else None
     mean, scale = (np.asarray(X.mean(axis=0)).ravel(), rng.uniform(0.5, 2.0, d)) if standardized else (None, None)
     params = np.concatenate([np.zeros(k * d), rng.normal(size=k)])
     f, grad, S = _objective(X, Y, sw, rows, params, loss, l2=0.01, mean=mean, scale=scale)
     f_ref, grad_ref, S_ref = ref.objective_grad(X, Y, sw, rows, params, loss=loss, epsilon=0.5, l2=0.01,
                                                 mean=mean, scale=scale)
+    for threads in (1, 3):
+        with pygd._config.threads(threads):
+            f_t, grad_t, _ = _objective(X, Y, sw, rows, params, loss, l2=0.01, mean=mean, scale=scale)
+        assert f_t == f and np.array_equal(grad_t, grad)
     assert abs(S - S_ref) <= 1e-14 * S_ref
     assert abs(f - f_ref) <= 1e-12 * abs(f_ref)
     assert_close_to_scale(grad, grad_ref, np.float64)
@@ -228,7 +240,7 @@ def test_objective_grad_on_csr_at_zero_coefficients(loss, k, d, n, picked, stand
     f_other, grad_other, _ = _objective(X, Y, sw, rows, other, loss, mean=mean, scale=scale)
     f0, grad0, _ = _objective(X, Y, sw, rows, params, loss, mean=mean, scale=scale)
     np.testing.assert_allclose(f0, f_other, rtol=1e-15, atol=0)
-    np.testing.assert_allclose(grad0, grad_other, rtol=1e-14, atol=1e-300)
+    assert_close_to_scale(grad0, grad_other, np.float64)  # (class sums: another summation order)
     # One coefficient of the last output on a column a summed row stores: the kernels read it.
     order = np.arange(n) if rows is None else rows
     row = next(i for i in order if X.indptr[i + 1] > X.indptr[i])
