@@ -253,6 +253,22 @@ def test_objective_grad_on_csr_at_zero_coefficients(loss, k, d, n, picked, per_r
     assert_close_to_scale(grad_last, grad_ref, np.float64)
 
 
+@pytest.mark.parametrize("loss,k", [("multinomial", 4), ("hinge", 3), ("log_loss", 1)])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_objective_grad_at_zero_coefficients_in_float32(loss, k, index_dtype, num_threads):
+    # The same passes (by class sums where the targets are class codes) on float32 values
+    # and targets, 32- and 64-bit indices: the reference's sums to float32's tolerance.
+    X, Y, sw, rng = sparse_problem(n=45, d=11, k=k, dtype=np.float32, index_dtype=index_dtype, seed=31,
+                                   loss=loss)
+    params = np.concatenate([np.zeros(k * X.shape[1]), rng.normal(size=k)])
+    f, grad, S = _objective(X, Y, sw, None, params, loss, l2=0.01)
+    f_ref, grad_ref, S_ref = ref.objective_grad(X, Y, sw, None, params, loss=loss, epsilon=0.5, l2=0.01)
+    assert abs(f - f_ref) <= RTOL[np.dtype(np.float32)] * abs(f_ref)
+    assert abs(S - S_ref) <= RTOL[np.dtype(np.float32)] * S_ref
+    assert_close_to_scale(grad, grad_ref, np.float32)
+    assert np.any(grad[: k * X.shape[1]] != 0)
+
+
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
