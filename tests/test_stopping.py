@@ -202,10 +202,10 @@ def test_a_noise_free_problem_stops_when_solved():
 @pytest.mark.parametrize("case", ["regressor", "log_loss", "multinomial", "hinge-ovr"])
 def test_the_starting_objective_reads_no_rows_at_zero_coefficients(sparse, case):
     # A first-order fit's starting objective (the reference for divergence and the bound the
-    # result must not exceed) at coefficients 0 (here with intercepts 0, so that it has a closed
-    # form): each row predicts its intercepts, so it is
-    # computed without a pass over X (n_passes_ counts the epochs alone), and it is the
-    # objective there; from nonzero coefficients (warm_start) it still takes a pass.
+    # result must not exceed) at coefficients 0 (here with intercepts 0, so that it has a
+    # closed form): each row predicts its intercepts, so it is computed without a pass over X
+    # (n_passes_ counts the epochs alone), and it is the objective there; from nonzero
+    # coefficients (warm_start) it still takes a pass.
     import scipy.sparse as sp
 
     rng = np.random.default_rng(5)

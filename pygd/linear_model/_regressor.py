@@ -245,10 +245,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         iterations (each a line search; Newton steps included) for "lbfgs".
     n_passes_ : int
         Passes over the training data the last call made: epochs, the
-        objective's extra passes (the starting objective, unless every
-        coefficient is 0 there: then each row predicts its intercepts and no
-        row is read; the end's check against it), and for "lbfgs" every
-        function evaluation and the second-moment pass of its Newton steps.
+        objective's extra passes (the starting objective, and the final
+        check against it; none where every coefficient is 0, as each row
+        then predicts its intercepts), and for "lbfgs" every function
+        evaluation and the second-moment pass of its Newton steps.
     t_ : int
         Optimizer steps taken (L-BFGS iterations for "lbfgs").
     learning_rate_ : float
