@@ -298,15 +298,11 @@ class RunWalk {
     prefetch_line(sums_ + index_t(indices_[ahead_++]));
   }
 
-  // The cache lines of [first, last) unless they are many (a long run engages
-  // the hardware's stream prefetcher).
+  // The cache lines of [first, last) unless they are many (a long run engages the
+  // hardware's stream prefetcher).
   template <class V>
   static void prefetch_bytes(const V* first, const V* last) {
-    const auto begin = reinterpret_cast<std::uintptr_t>(first);
-    const auto end = reinterpret_cast<std::uintptr_t>(last);
-    if (end - begin > kPrefetchBytes) return;
-    for (std::uintptr_t line = begin & ~std::uintptr_t(63); line < end; line += 64)
-      prefetch_line(reinterpret_cast<const void*>(line));
+    if (std::uintptr_t(last) - std::uintptr_t(first) <= kPrefetchBytes) prefetch_lines(first, last);
   }
 
   const T* values_;

@@ -376,14 +376,15 @@ struct BatchSums {
       of[static_cast<size_t>(i)] = c;
     }
     const index_t classes = index_t(codes.first.size());
-    codes.start.assign(static_cast<size_t>(classes + 1), 0);
-    for (index_t i = 0; i < m; ++i) codes.start[static_cast<size_t>(of[static_cast<size_t>(i)] + 1)] += 1;
-    for (index_t c = 0; c < classes; ++c) codes.start[c + 1] += codes.start[c];
+    codes.start.assign(static_cast<size_t>(classes + 1), 0);  // a counting sort by class
+    index_t* start = codes.start.data();
+    for (index_t i = 0; i < m; ++i) start[of[static_cast<size_t>(i)] + 1] += 1;
+    for (index_t c = 0; c < classes; ++c) start[c + 1] += start[c];
     std::vector<index_t> next(codes.start.begin(), codes.start.end() - 1);
     codes.positions.resize(static_cast<size_t>(m));
-    for (index_t i = 0; i < m; ++i)
-      codes.positions[static_cast<size_t>(next[static_cast<size_t>(of[static_cast<size_t>(i)])]++)] =
-          first + i;
+    index_t* positions = codes.positions.data();
+    index_t* cursor = next.data();
+    for (index_t i = 0; i < m; ++i) positions[cursor[of[static_cast<size_t>(i)]]++] = first + i;
     codes.D.assign(static_cast<size_t>(classes * k), 0.0);
     codes.loss.assign(static_cast<size_t>(classes), 0.0);
     std::vector<double> sums(static_cast<size_t>(k + 2));
@@ -397,14 +398,6 @@ struct BatchSums {
     }
     return true;
   }
-  // The lines of [first, last), up to 2 KB (longer runs engage the stream prefetcher).
-  template <class V>
-  static void prefetch_span(const V* first, const V* last) {
-    const auto begin = reinterpret_cast<std::uintptr_t>(first) & ~std::uintptr_t(63);
-    const auto end = reinterpret_cast<std::uintptr_t>(last);
-    for (std::uintptr_t line = begin; line < end && line < begin + 2048; line += 64)
-      prefetch_line(reinterpret_cast<const void*>(line));
-  }
   static constexpr index_t kClassRowsAhead = 2;
   // T_cj = out[j] for every column, from class c's rows in position order; returns
   // W_c = sum_{i in c} s_i.
@@ -413,15 +406,16 @@ struct BatchSums {
                     double* out) const {
     const T* x = pb.csr.values;
     const index_t* pos = codes.positions.data();
-    const index_t p0 = codes.start[static_cast<size_t>(c)], p1 = codes.start[static_cast<size_t>(c) + 1];
+    const index_t p0 = codes.start[static_cast<size_t>(c)];
+    const index_t p1 = codes.start[static_cast<size_t>(c) + 1];
     auto row_of = [&](index_t p) { return pb.rows != nullptr ? pb.rows[pos[p]] : pos[p]; };
     double weight = 0.0;
     for (index_t p = p0; p < p1; ++p) {
       const index_t row = row_of(p);
       if (p + kClassRowsAhead < p1) {  // a row of the class ahead: anywhere in the matrix
         const index_t next = row_of(p + kClassRowsAhead);
-        prefetch_span(indices + index_t(indptr[next]), indices + index_t(indptr[next + 1]));
-        prefetch_span(x + index_t(indptr[next]), x + index_t(indptr[next + 1]));
+        prefetch_lines(indices + index_t(indptr[next]), indices + index_t(indptr[next + 1]));
+        prefetch_lines(x + index_t(indptr[next]), x + index_t(indptr[next + 1]));
       }
       const double s = pb.sample_weight != nullptr ? double(pb.sample_weight[row]) : 1.0;
       weight += s;
@@ -478,7 +472,8 @@ struct BatchSums {
       for (index_t t = 0; t < k + 2; ++t) intercept[t] = 0.0;  // then loss, weight
       for (index_t c = 0; c < classes; ++c) {
         const double Wc = W[static_cast<size_t>(c)];
-        for (index_t t = 0; t < k; ++t) intercept[t] += Wc * codes.D[static_cast<size_t>(c * k + t)];
+        const double* Dc = codes.D.data() + c * k;
+        for (index_t t = 0; t < k; ++t) intercept[t] += Wc * Dc[t];
         intercept[k] += Wc * codes.loss[static_cast<size_t>(c)];
         intercept[k + 1] += Wc;
       }
@@ -488,6 +483,11 @@ struct BatchSums {
       const double* Tp = grad.data();
       parallel_for(column_tasks, [&](index_t task) {
         const index_t j0 = task * kColumnTask, j1 = j0 + kColumnTask < d ? j0 + kColumnTask : d;
+        auto one = [&](index_t t, index_t j) {  // a single G_tj
+          double acc = 0.0;
+          for (index_t c = 0; c < classes; ++c) acc += Dp[c * k + t] * Tp[c * d + j];
+          out[t * d + j] = acc;
+        };
         index_t j = j0;
         for (; j + 4 <= j1; j += 4) {
           index_t t = 0;
@@ -503,18 +503,10 @@ struct BatchSums {
               for (int v = 0; v < 4; ++v) out[(t + u) * d + j + v] = acc[u][v];
           }
           for (; t < k; ++t)
-            for (int v = 0; v < 4; ++v) {
-              double acc = 0.0;
-              for (index_t c = 0; c < classes; ++c) acc += Dp[c * k + t] * Tp[c * d + j + v];
-              out[t * d + j + v] = acc;
-            }
+            for (index_t v = 0; v < 4; ++v) one(t, j + v);
         }
         for (; j < j1; ++j)
-          for (index_t t = 0; t < k; ++t) {
-            double acc = 0.0;
-            for (index_t c = 0; c < classes; ++c) acc += Dp[c * k + t] * Tp[c * d + j];
-            out[t * d + j] = acc;
-          }
+          for (index_t t = 0; t < k; ++t) one(t, j);
       });
       return;
     }
@@ -1099,9 +1091,8 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   std::vector<double> G(static_cast<size_t>(kd), 0.0), Gb(static_cast<size_t>(k), 0.0);
   const index_t batch_rows = spec.batch_size < spec.n_order ? spec.batch_size : spec.n_order;
   // (one output, batches of two row blocks: block 1's gradient sums, see below)
-  std::vector<double> G1(!ByColumn && batch_rows >= 2 * kLazyBlockRows ? static_cast<size_t>(kd) : 0,
-                         0.0);
-  const bool has_G1 = !G1.empty();
+  const bool has_G1 = !ByColumn && batch_rows >= 2 * kLazyBlockRows;
+  std::vector<double> G1(has_G1 ? static_cast<size_t>(kd) : 0, 0.0);
   // Hints the lines a lazy step's gather and scatter read for column j besides its clock
   // and state: its parameters, gradient sums, coefficients and scale.
   auto hint_step_lines = [&](index_t j) {
@@ -1121,12 +1112,12 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
   // A batch's sums over fixed blocks of rows (at least kLazyBlockRows each, at most
   // kLazyBlocks, set by m alone), which the threads share.  One output: csr_grad_any's
   // fused pass per block, each block's gradient into a zeroed buffer of its own (block 0's
-  // into G, block 1's into G1), added in block order where read.  Several outputs (column by column): each block
-  // writes its rows' weighted derivatives Z (kernels/train.cpp's csr_rows), then each
-  // column group (64 neighbouring columns; as many groups as threads, a power of two)
-  // adds its columns' gradient from Z (csr_columns), each column over its rows in position
-  // order.  The intercept, loss and weight sums are added in block order: the bits depend
-  // on the batch only, not on the threads.
+  // into G, block 1's into G1), added in block order where read.  Several outputs (column
+  // by column): each block writes its rows' weighted derivatives Z (kernels/train.cpp's
+  // csr_rows), then each column group (64 neighbouring columns; as many groups as threads,
+  // a power of two) adds its columns' gradient from Z (csr_columns), each column over its
+  // rows in position order.  The intercept, loss and weight sums are added in block order:
+  // the bits depend on the batch only, not on the threads.
   const TrainTable& table = active_table();
   const BatchGradBlockFn<T> kernel = table.grad<T>();
   const CsrRowsFn<T> rows_kernel = table.csr_rows<T>();

@@ -287,6 +287,20 @@ inline void row_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
   }
 }
 
+// f(ZeroCoef<pb.zero_coef>{}): the flag as a compile-time constant (no library
+// templates in ISA-compiled files, isa.hpp).
+template <bool Zero>
+struct ZeroCoef {
+  static constexpr bool value = Zero;
+};
+template <class T, class F>
+inline void with_zero_coef(const BatchProblem<T>& pb, const F& f) {
+  if (pb.zero_coef)
+    f(ZeroCoef<true>{});
+  else
+    f(ZeroCoef<false>{});
+}
+
 // The rows kColumnsAhead positions on have their columns' coefficients and gradients
 // (k values each; beyond the caches for large d, and a miss on each is what a pass waits
 // for) brought into cache while this row computes: 1.28 -> 0.50 s for a pass over 2e5
@@ -488,10 +502,10 @@ void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double*
     with_indices(pb, [&](const auto* indices, const auto* indptr) {
       for (index_t c0 = begin; c0 < end; c0 += kBlockChunkRows) {
         const index_t c1 = c0 + kBlockChunkRows < end ? c0 + kBlockChunkRows : end;
-        if (pb.zero_coef)
-          csr_rows_block<Row, true>(local, indices, indptr, c0, c1, Z, part, part + k);
-        else
-          csr_rows_block<Row, false>(local, indices, indptr, c0, c1, Z, part, part + k);
+        with_zero_coef(pb, [&](auto zero) {
+          csr_rows_block<Row, decltype(zero)::value>(local, indices, indptr, c0, c1, Z, part,
+                                                     part + k);
+        });
         for (index_t t = 0; t < k; ++t) grad_intercept[t] += part[t];
         loss += part[k];
         weight += part[k + 1];
@@ -511,10 +525,10 @@ void csr_grad_any(const BatchProblem<T>& pb, index_t begin, index_t end, double*
   if (!pb.grad_zeroed)
     for (index_t j = 0; j < kd; ++j) grad[j] = 0.0;
   with_indices(pb, [&](const auto* indices, const auto* indptr) {
-    if (pb.zero_coef)
-      csr_grad_block<Row, true>(pb, indices, indptr, begin, end, grad, grad_intercept, sums, z);
-    else
-      csr_grad_block<Row, false>(pb, indices, indptr, begin, end, grad, grad_intercept, sums, z);
+    with_zero_coef(pb, [&](auto zero) {
+      csr_grad_block<Row, decltype(zero)::value>(pb, indices, indptr, begin, end, grad,
+                                                 grad_intercept, sums, z);
+    });
   });
   if (z != stack_z) ::free(z);
 }
@@ -613,10 +627,10 @@ void csr_rows(const BatchProblem<T>& pb, index_t begin, index_t end, double* Z,
   with_row_loss(pb.loss, [&](auto row_loss) {
     using Row = typename decltype(row_loss)::Row;
     with_indices(pb, [&](const auto* indices, const auto* indptr) {
-      if (pb.zero_coef)
-        csr_rows_block<Row, true>(pb, indices, indptr, begin, end, Z, grad_intercept, sums);
-      else
-        csr_rows_block<Row, false>(pb, indices, indptr, begin, end, Z, grad_intercept, sums);
+      with_zero_coef(pb, [&](auto zero) {
+        csr_rows_block<Row, decltype(zero)::value>(pb, indices, indptr, begin, end, Z,
+                                                   grad_intercept, sums);
+      });
     });
   });
 }

@@ -25,6 +25,14 @@ __attribute__((always_inline)) inline void prefetch_line(const void* p) {
 #endif
 }
 
+// Hints every cache line of [first, last) (prefetch_line's).
+__attribute__((always_inline)) inline void prefetch_lines(const void* first, const void* last) {
+  const auto end = reinterpret_cast<std::uintptr_t>(last);
+  for (auto line = reinterpret_cast<std::uintptr_t>(first) & ~std::uintptr_t(63); line < end;
+       line += 64)
+    prefetch_line(reinterpret_cast<const void*>(line));
+}
+
 // A read-only 2-D view with strides counted in elements (not bytes).  Covers
 // C order (col_stride == 1), F order (row_stride == 1) and any strided view.
 template <class T>
