@@ -165,7 +165,9 @@ def _two_loop(q: Array, pairs: deque, h0: DiagonalGuess | None = None) -> Array:
     The initial matrix is ``gamma P``: P = h0 (the identity if None), gamma =
     s.y / y.P y of the newest pair (1 without pairs).
     """
-    q = q.copy()
+    # -q, copied: the recursion is linear and IEEE rounding is symmetric in sign, so running
+    # it on -q gives exactly -(H q) with no final pass to negate.
+    q = np.negative(q)
     # One scratch vector for the products (``q -= a * y`` would allocate, and the
     # allocator hand back, a vector of x's size per pair: each a round of page faults
     # that cost more than the arithmetic at millions of parameters); the same bits.
@@ -183,7 +185,7 @@ def _two_loop(q: Array, pairs: deque, h0: DiagonalGuess | None = None) -> Array:
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * _dot(y, q)
         q += np.multiply(s, a - b, out=work)
-    return np.negative(q, out=q)
+    return q
 
 
 def _cubic_min(a0: float, f0: float, d0: float, a1: float, f1: float, d1: float) -> float:
@@ -219,23 +221,27 @@ class _Evaluator:
 
 
 def _wolfe(ev: _Evaluator, x: Array, f: float, g: Array, d: Array,
-           a1: float) -> tuple[float, float, Array] | None:
-    """A step a along d with the strong Wolfe conditions: (a, f, g) there, or None."""
+           a1: float) -> tuple[float, float, Array, Array] | None:
+    """A step a along d with the strong Wolfe conditions: (a, f, g, x + a d) there, or None."""
     dg0 = _dot(g, d)
     a_prev, f_prev, dg_prev = 0.0, f, dg0
     a = a1
     for i in range(MAX_LINE_SEARCH):
-        fa, ga = ev(_along(x, a, d))
+        xa = None  # the last point is not held while the next is built
+        xa = _along(x, a, d)
+        fa, ga = ev(xa)
         dga = _dot(ga, d) if math.isfinite(fa) else math.inf
         if not math.isfinite(fa):
             a = 0.5 * (a_prev + a)  # back off into the finite region
             continue
         if fa > f + C1 * a * dg0 or (i > 0 and fa >= f_prev):
+            xa = None  # not held while _zoom evaluates its points (one vector fewer at the peak)
             return _zoom(ev, x, f, dg0, d, a_prev, f_prev, dg_prev, a, fa, dga,
                          MAX_LINE_SEARCH - i - 1)
         if abs(dga) <= -C2 * dg0:
-            return a, fa, ga
+            return a, fa, ga, xa
         if dga >= 0:
+            xa = None
             return _zoom(ev, x, f, dg0, d, a, fa, dga, a_prev, f_prev, dg_prev,
                          MAX_LINE_SEARCH - i - 1)
         a_prev, f_prev, dg_prev = a, fa, dga
@@ -245,7 +251,7 @@ def _wolfe(ev: _Evaluator, x: Array, f: float, g: Array, d: Array,
 
 def _zoom(ev: _Evaluator, x: Array, f: float, dg0: float, d: Array, a_lo: float, f_lo: float,
           dg_lo: float, a_hi: float, f_hi: float, dg_hi: float,
-          budget: int) -> tuple[float, float, Array] | None:
+          budget: int) -> tuple[float, float, Array, Array] | None:
     best = None
     for _ in range(max(budget, 1)):
         if math.isfinite(f_hi) and math.isfinite(dg_hi):
@@ -254,24 +260,27 @@ def _zoom(ev: _Evaluator, x: Array, f: float, dg0: float, d: Array, a_lo: float,
             a = 0.5 * (a_lo + a_hi)
         if a == a_lo or a == a_hi:
             break
-        fa, ga = ev(_along(x, a, d))
+        xa = None  # the last point is not held while the next is built
+        xa = _along(x, a, d)
+        fa, ga = ev(xa)
         if not math.isfinite(fa):
             a_hi, f_hi, dg_hi = a, fa, math.inf
             continue
         dga = _dot(ga, d)
         if fa < f and (best is None or fa < best[1]):
-            best = (a, fa, ga)
+            best = (a, fa, ga)  # its point is built again if it is the one returned
         if fa > f + C1 * a * dg0 or fa >= f_lo:
             a_hi, f_hi, dg_hi = a, fa, dga
         else:
             if abs(dga) <= -C2 * dg0:
-                return a, fa, ga
+                return a, fa, ga, xa
             if dga * (a_hi - a_lo) >= 0:
                 a_hi, f_hi, dg_hi = a_lo, f_lo, dg_lo
             a_lo, f_lo, dg_lo = a, fa, dga
     # Out of budget: any sufficient decrease found will do (the pair is checked for s.y > 0).
     if best is not None and best[1] <= f + C1 * best[0] * dg0:
-        return best
+        xa = None
+        return best + (_along(x, best[0], d),)
     return None
 
 
@@ -362,20 +371,21 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
                 pairs.clear()
                 first = True
                 d = -pg if h0 is None else np.negative(h0.scale(pg.copy()))
+            if first:  # d = -P pg here (without pairs the recursion is -P pg): |P pg|^2
+                first_norm2 = _dot(d, d)
             if l1 != 0:  # OWL-QN: no penalised entry may move against -pg
                 keep = d * pg < 0 if l1_mask is None else (d * pg < 0) | (l1_mask == 0)
                 d = np.where(keep, d, 0.0)
             if not _dot(d, pg) < 0:  # not a descent direction (numerical trouble): steepest
                 d = -pg
             if first:  # a first step of length at most 1 along -P pg (OWL-QN: before projecting)
-                scaled = pg if h0 is None else h0.scale(pg.copy())
-                a = min(1.0, 1.0 / math.sqrt(_dot(scaled, scaled)))
+                a = min(1.0, 1.0 / math.sqrt(first_norm2))
             else:
                 a = 1.0
             if l1 == 0:
                 found = _wolfe(ev, x, f, g, d, a)
                 if found is not None:
-                    step = (_along(x, found[0], d), found[1], found[2])
+                    step = (found[3], found[1], found[2])
             else:
                 step = _orthant_search(ev, x, F, pg, d, a, l1, l1_mask)
             if step is not None:

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "pygd/memory.hpp"
 #include "pygd/parallel.hpp"
 
 namespace pygd {
@@ -22,7 +23,7 @@ LossGradResult loss_grad(const LossGradProblem<T>& problem, T* grad_coef) {
   const BlockPlan plan = plan_row_blocks(n, d, d);
   const LossGradBlockFn<T> kernel = active_table().loss_grad<T>();
 
-  std::vector<double> partial(static_cast<size_t>(plan.count * d));
+  large_vector<double> partial(static_cast<size_t>(plan.count * d));
   std::vector<BlockSums> sums(static_cast<size_t>(plan.count));
   parallel_for(plan.count, [&](index_t b) {
     kernel(problem, plan.begin(b), plan.end(b), partial.data() + b * d, &sums[b]);
@@ -65,7 +66,7 @@ double multinomial_loss_grad(const MultinomialProblem<T>& problem, T* grad_coef,
   const BlockPlan plan = plan_row_blocks(n, stride, d * k);
   const MultinomialBlockFn<T> kernel = active_table().multinomial<T>();
 
-  std::vector<double> partial(static_cast<size_t>(plan.count * stride));
+  large_vector<double> partial(static_cast<size_t>(plan.count * stride));
   const index_t work_size = kMultinomialWork * k;
   std::vector<double> work(static_cast<size_t>(plan.count * work_size));
   parallel_for(plan.count, [&](index_t b) {

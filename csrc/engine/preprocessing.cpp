@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "pygd/memory.hpp"
 #include "pygd/parallel.hpp"
 
 namespace pygd {
@@ -386,7 +387,7 @@ double csr_stats(const T* values, const I* indices, const I* indptr, index_t n, 
     total = double(n);  // n additions of 1, exact
   }
   // Filled by the thread that owns each column range.
-  const std::unique_ptr<ColumnSums[]> sums(new ColumnSums[static_cast<size_t>(d)]);
+  const std::unique_ptr<ColumnSums[]> sums = large_array<ColumnSums>(static_cast<size_t>(d));
   const std::vector<index_t> bounds = stats_column_ranges(indices, indptr, n, d);
   parallel_for(index_t(bounds.size()) - 1, [&](index_t r) {
     const index_t lo = bounds[static_cast<size_t>(r)], hi = bounds[static_cast<size_t>(r) + 1];

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "pygd/engine/optim.hpp"
+#include "pygd/memory.hpp"
 #include "pygd/optim_scalars.hpp"
 #include "pygd/parallel.hpp"
 
@@ -217,7 +218,7 @@ struct BatchScratch {
   void reserve_blocks(index_t count) {
     const auto size = static_cast<size_t>(count * stride() + kLine - 1);
     if (capacity >= size) return;
-    partial.reset(new double[size]);
+    partial = large_array<double>(size);
     capacity = size;
   }
 };
@@ -445,9 +446,9 @@ struct BatchSums {
     ClassCodes codes;
     const bool by_class = pb.zero_coef && class_codes(first, m, rows_kernel, codes);
     const index_t classes = index_t(codes.first.size());
-    std::vector<double> coef(static_cast<size_t>(pb.zero_coef ? 0 : kd));
+    large_vector<double> coef(static_cast<size_t>(pb.zero_coef ? 0 : kd));
     // the gradient column by column (G[j k + t]), or the class sums (T[c d + j])
-    std::vector<double> grad(static_cast<size_t>(by_class ? d * classes : kd), 0.0);
+    large_vector<double> grad(static_cast<size_t>(by_class ? d * classes : kd), 0.0);
     const index_t column_tasks = (d + kColumnTask - 1) / kColumnTask;
     auto columns = [&](index_t c, auto&& f) {
       const index_t j1 = (c + 1) * kColumnTask < d ? (c + 1) * kColumnTask : d;
@@ -670,7 +671,7 @@ const double* pass_sums(const TrainSpec<T>& spec, const double* params, BatchScr
   std::vector<double> intercept(static_cast<size_t>(k));
   const double* v = params;
   if (spec.mean != nullptr) {
-    coef.reset(new double[static_cast<size_t>(kd)]);
+    coef = large_array<double>(static_cast<size_t>(kd));
     v = coef.get();
   }
   raw_model(params, k, d, spec.fit_intercept, spec.scale, spec.mean,
@@ -1083,16 +1084,18 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     }
     params = own.params;
   }
-  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k), 0.0);
+  large_vector<double> coef(static_cast<size_t>(kd));
+  std::vector<double> intercept(static_cast<size_t>(k), 0.0);
   auto refresh = [&](index_t j) {  // coef of column j from its current parameters
     for (index_t t = 0; t < k; ++t) coef[at(t, j)] = double(params[at(t, j)]) * inv_scale[j];
   };
   for (index_t j = 0; j < d; ++j) refresh(j);
-  std::vector<double> G(static_cast<size_t>(kd), 0.0), Gb(static_cast<size_t>(k), 0.0);
+  large_vector<double> G(static_cast<size_t>(kd), 0.0);
+  std::vector<double> Gb(static_cast<size_t>(k), 0.0);
   const index_t batch_rows = spec.batch_size < spec.n_order ? spec.batch_size : spec.n_order;
   // (one output, batches of two row blocks: block 1's gradient sums, see below)
   const bool has_G1 = !ByColumn && batch_rows >= 2 * kLazyBlockRows;
-  std::vector<double> G1(has_G1 ? static_cast<size_t>(kd) : 0, 0.0);
+  large_vector<double> G1(has_G1 ? static_cast<size_t>(kd) : 0, 0.0);
   // Hints the lines a lazy step's gather and scatter read for column j besides its clock
   // and state: its parameters, gradient sums, coefficients and scale.
   auto hint_step_lines = [&](index_t j) {
@@ -1519,7 +1522,8 @@ EpochResult train_epoch(const TrainSpec<T>& spec, const TrainState<T>& state) {
   const BatchGradBlockFn<T> kernel = active_table().grad<T>();
   DenseStep<T> dense(spec, state);
 
-  std::vector<double> coef(static_cast<size_t>(kd)), intercept(static_cast<size_t>(k), 0.0);
+  large_vector<double> coef(static_cast<size_t>(kd));
+  std::vector<double> intercept(static_cast<size_t>(k), 0.0);
   BatchScratch scratch;
   scratch.kd = kd;
   scratch.k = k;

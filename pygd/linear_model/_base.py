@@ -219,7 +219,7 @@ class BaseGD(BaseEstimator):
     def _publish(self, trainer: Trainer, X: np.ndarray) -> None:
         """The fitted attributes, from the trainer's state."""
         coef, intercept = trainer.weights(X.shape[1])
-        self.coef_ = (coef[0] if trainer.one_d else coef).astype(X.dtype)
+        self.coef_ = (coef[0] if trainer.one_d else coef).astype(X.dtype, copy=False)  # (new arrays)
         self.intercept_ = intercept.astype(X.dtype)
         self.learning_rate_ = trainer.learning_rate
         self.mean_ = trainer.mean

@@ -185,7 +185,7 @@ class Trainer:
                 b = np.asarray(intercept_init, dtype=np.float64).reshape(-1)
                 if b.size != k:
                     raise ValueError(f"intercept_init has {b.size} values, expected {k}")
-                if s.standardize:
+                if s.standardize and coef_init is not None:  # (w . mean = 0 without coef_init)
                     b = b + row_dots(params[: k * d].astype(np.float64).reshape(k, d) / self.scale, self.mean)
                 params[k * d :] = b
             elif coef_init is None:
@@ -380,12 +380,14 @@ class Trainer:
         """(coef (k, d), intercept (k,)) in X's units, float64, C order."""
         k = self.n_outputs
         source = self.average if (self.average is not None and self.counters.averaged > 0) else self.params
-        w = source[: k * d].astype(np.float64).reshape(k, d)
+        w = source[: k * d].reshape(k, d)
         b = source[k * d :].astype(np.float64) if self.settings.fit_intercept else np.zeros(k)
         if self.scale is not None:
-            w = w / self.scale
+            w = w / self.scale  # float64 (scale is): one new array, the same bits as converting first
             if self.settings.fit_intercept:
                 b = b - row_dots(w, self.mean)
+        else:
+            w = w.astype(np.float64)
         return np.ascontiguousarray(w), np.ascontiguousarray(b)
 
     def _objective(self, engine: Any, X: np.ndarray, Y: np.ndarray, sw_arg: np.ndarray | None,
@@ -733,7 +735,7 @@ class Trainer:
             x[kd:] += row_dots(x[:kd].reshape(k, d), centre)
         try:
             smooth0, grad0 = fun(x)
-            f0 = smooth0 + l1 * float(np.abs(x[:kd]).sum())
+            f0 = smooth0 + l1 * float(np.abs(x[:kd]).sum()) if l1 else smooth0
             self.best_loss = min(self.best_loss, f0)
             if not math.isfinite(f0):
                 check_finite_input(X)
