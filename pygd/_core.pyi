@@ -105,6 +105,17 @@ def nadam_scalars(
 ) -> tuple[float, float, float, float]: ...
 def grad_power_sums(arrays: _Arrays, norm_type: float) -> list[float]: ...
 def grads_scale(arrays: _Arrays, factor: float) -> None: ...
+# pygd._lbfgs: L-BFGS's vector work (float64, 1-D, C-contiguous, n values each)
+def lbfgs_direction(
+    g: npt.NDArray[np.float64], s: list[npt.NDArray[np.float64]], y: list[npt.NDArray[np.float64]],
+    rho: list[float], gamma: float, columns: npt.NDArray[np.float64] | None,
+    trailing: npt.NDArray[np.float64] | None, out: npt.NDArray[np.float64],
+) -> tuple[float, float]: ...
+def lbfgs_pair(
+    x_new: npt.NDArray[np.float64], x: npt.NDArray[np.float64], g_new: npt.NDArray[np.float64],
+    g: npt.NDArray[np.float64], columns: npt.NDArray[np.float64] | None,
+    trailing: npt.NDArray[np.float64] | None, s: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+) -> tuple[float, float, float, float]: ...
 # pygd.preprocessing (inputs validated by pygd.preprocessing)
 def column_stats_f32(
     X: npt.NDArray[np.float32],

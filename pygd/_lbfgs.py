@@ -35,8 +35,11 @@ the start), asked at every iterate including the start.  A line search
 that finds no decrease (after 20 evaluations, or a step too small to change
 x) retries once along ``-pg`` with the memory cleared; if that fails too, F
 cannot be lowered in floating point along descent directions: status
-"stalled".  Dot products are NumPy sums of products (no BLAS), so the iterates
-do not depend on the number of threads.
+"stalled".  The recursion and the pairs' differences and products run in
+``_core.lbfgs_direction`` / ``_core.lbfgs_pair`` (each pass fused with the
+next dot product; sums over fixed chunks added in chunk order; NumPy
+references in :mod:`pygd.reference`); the other dot products are NumPy sums of
+products (no BLAS).  So the iterates do not depend on the number of threads.
 
 Examples
 --------
@@ -58,6 +61,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+
+from . import _core
 
 __all__ = ["LBFGSResult", "lbfgs", "pseudo_gradient"]
 
@@ -136,6 +141,9 @@ class DiagonalGuess:
     def __init__(self, columns: Array, trailing: Array) -> None:
         self.columns = np.asarray(columns)
         self.trailing = np.asarray(trailing)
+        # _core's view (float64: the same products as NumPy's promotion of a float32 guess)
+        self.core_args = (np.ascontiguousarray(self.columns.ravel(), dtype=np.float64),
+                          np.ascontiguousarray(self.trailing.ravel(), dtype=np.float64))
 
     def _block(self, v: Array) -> tuple[Array, Array]:
         k = self.trailing.size
@@ -159,33 +167,20 @@ class DiagonalGuess:
                      + np.einsum("t,t,t->", tail, self.trailing, tail))
 
 
-def _two_loop(q: Array, pairs: deque, h0: DiagonalGuess | None = None) -> Array:
-    """-H q by the two-loop recursion over (s, y, 1 / s.y) pairs, oldest first.
+def _direction(g: Array, pairs: deque, h0: DiagonalGuess | None) -> tuple[Array, float, float]:
+    """(d, d . g, d . d) for d = -H g by the two-loop recursion over (s, y, 1 / s.y, gamma)
+    pairs, oldest first (``_core.lbfgs_direction``; reference:
+    :func:`pygd.reference.lbfgs_direction_reference`).
 
     The initial matrix is ``gamma P``: P = h0 (the identity if None), gamma =
     s.y / y.P y of the newest pair (1 without pairs).
     """
-    # -q, copied: the recursion is linear and IEEE rounding is symmetric in sign, so running
-    # it on -q gives exactly -(H q) with no final pass to negate.
-    q = np.negative(q)
-    # One scratch vector for the products (``q -= a * y`` would allocate, and the
-    # allocator hand back, a vector of x's size per pair: each a round of page faults
-    # that cost more than the arithmetic at millions of parameters); the same bits.
-    work = np.empty_like(q) if pairs else q
-    alphas = []
-    for s, y, rho in reversed(pairs):
-        a = rho * _dot(s, q)
-        alphas.append(a)
-        q -= np.multiply(y, a, out=work)
-    if h0 is not None:
-        h0.scale(q)
-    if pairs:
-        s, y, _ = pairs[-1]
-        q *= _dot(s, y) / (_dot(y, y) if h0 is None else h0.quad(y))
-    for (s, y, rho), a in zip(pairs, reversed(alphas)):
-        b = rho * _dot(y, q)
-        q += np.multiply(s, a - b, out=work)
-    return q
+    d = np.empty_like(g)
+    columns, trailing = (None, None) if h0 is None else h0.core_args
+    dg, dd = _core.lbfgs_direction(g, [p[0] for p in pairs], [p[1] for p in pairs],
+                                   [p[2] for p in pairs], pairs[-1][3] if pairs else 1.0,
+                                   columns, trailing, d)
+    return d, dg, dd
 
 
 def _cubic_min(a0: float, f0: float, d0: float, a1: float, f1: float, d1: float) -> float:
@@ -215,15 +210,20 @@ class _Evaluator:
         self.n += 1
         f, g = self.fun(x)
         f = float(f)
+        g = np.ascontiguousarray(g, dtype=np.float64)  # (_core's vectors; no copy when it is)
         if not (math.isfinite(f) and np.isfinite(g).all()):
             return math.inf, g
         return f, g
 
 
-def _wolfe(ev: _Evaluator, x: Array, f: float, g: Array, d: Array,
-           a1: float) -> tuple[float, float, Array, Array] | None:
-    """A step a along d with the strong Wolfe conditions: (a, f, g, x + a d) there, or None."""
-    dg0 = _dot(g, d)
+def _wolfe(ev: _Evaluator, x: Array, f: float, g: Array, d: Array, a1: float,
+           dg0: float | None = None) -> tuple[float, float, Array, Array] | None:
+    """A step a along d with the strong Wolfe conditions: (a, f, g, x + a d) there, or None.
+
+    ``dg0``: g . d where the caller has it.
+    """
+    if dg0 is None:
+        dg0 = _dot(g, d)
     a_prev, f_prev, dg_prev = 0.0, f, dg0
     a = a1
     for i in range(MAX_LINE_SEARCH):
@@ -342,7 +342,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
     LBFGSResult
     """
     ev = _Evaluator(fun)
-    x = np.array(x0, dtype=np.float64) if copy else np.asarray(x0, dtype=np.float64)
+    x = np.array(x0, dtype=np.float64) if copy else np.ascontiguousarray(x0, dtype=np.float64)
     lam = 0.0 if l1 == 0 else (l1 if l1_mask is None else l1 * l1_mask)
 
     def total(fx: float, xx: Array) -> float:
@@ -359,8 +359,8 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
     first = True
     while True:
         pg = pseudo_gradient(x, g, l1, l1_mask)
-        d = _two_loop(pg, pairs, h0)
-        if converged(F, pg, -0.5 * _dot(pg, d)):
+        d, dpg, dd = _direction(pg, pairs, h0)  # dpg: d . pg while d is this direction
+        if converged(F, pg, -0.5 * dpg):
             status = "converged"
             break
         if it >= max_iter:
@@ -370,20 +370,24 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
             if attempt == 1:
                 pairs.clear()
                 first = True
-                d = -pg if h0 is None else np.negative(h0.scale(pg.copy()))
+                d, dpg, dd = _direction(pg, pairs, h0)  # -P pg
             if first:  # d = -P pg here (without pairs the recursion is -P pg): |P pg|^2
-                first_norm2 = _dot(d, d)
+                first_norm2 = dd
             if l1 != 0:  # OWL-QN: no penalised entry may move against -pg
                 keep = d * pg < 0 if l1_mask is None else (d * pg < 0) | (l1_mask == 0)
                 d = np.where(keep, d, 0.0)
-            if not _dot(d, pg) < 0:  # not a descent direction (numerical trouble): steepest
+                dpg = None
+            if dpg is None:
+                dpg = _dot(d, pg)
+            if not dpg < 0:  # not a descent direction (numerical trouble): steepest
                 d = -pg
+                dpg = None
             if first:  # a first step of length at most 1 along -P pg (OWL-QN: before projecting)
                 a = min(1.0, 1.0 / math.sqrt(first_norm2))
             else:
                 a = 1.0
             if l1 == 0:
-                found = _wolfe(ev, x, f, g, d, a)
+                found = _wolfe(ev, x, f, g, d, a, dpg)  # (pg is g without L1)
                 if found is not None:
                     step = (found[3], found[1], found[2])
             else:
@@ -395,14 +399,15 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
             break
         xn, fn, gn = step
         if 0 < memory == len(pairs):  # the oldest pair's arrays take the new one (not 2 more
-            s, y, _ = pairs.popleft()  # vectors at the peak; a pair that fails the test below
-            np.subtract(xn, x, out=s)  # then leaves m - 1 pairs)
-            np.subtract(gn, g, out=y)
-        else:
-            s, y = xn - x, gn - g
-        sy = _dot(s, y)
-        if sy > 1e-10 * math.sqrt(_dot(s, s) * _dot(y, y)):
-            pairs.append((s, y, 1.0 / sy))
+            s, y = pairs.popleft()[:2]  # vectors at the peak; a pair that fails the test
+        else:  # below then leaves m - 1 pairs)
+            s, y = np.empty_like(x), np.empty_like(x)
+        # s = xn - x, y = gn - g and their products in one pass (reference:
+        # pygd.reference.lbfgs_pair_reference)
+        columns, trailing = (None, None) if h0 is None else h0.core_args
+        sy, ss, yy, yPy = _core.lbfgs_pair(xn, x, gn, g, columns, trailing, s, y)
+        if sy > 1e-10 * math.sqrt(ss * yy):
+            pairs.append((s, y, 1.0 / sy, sy / yPy))
         x, f, g = xn, fn, gn
         F = total(f, x)
         first = False

@@ -194,15 +194,16 @@ def _csr_column_stats(
     return mean_rel, var, float(total)
 
 
-def _engine_csr_column_stats(X: Any, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _engine_csr_column_stats(X: Any, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
     # sparse_column_stats on the engine's _core.CsrMatrix (pygd.linear_model's input,
     # checked and made canonical when it was built: no second check_csr, no second
-    # CsrMatrix), with weights already in X's dtype (rows left out: weight 0).
-    if not (weights > 0).any():
+    # CsrMatrix), with weights already in X's dtype (rows left out: weight 0), or None.
+    if weights is not None and not (weights > 0).any():
         raise ValueError("sample_weight must not be all zero")
     shift = _first_row(X.data, X.indices, X.indptr, X.shape[1])
     stats = getattr(_core, "csr_column_stats_" + core_suffix(X.dtype))
-    mean_rel, var, total = stats(X, np.ascontiguousarray(weights, dtype=X.dtype), shift)
+    mean_rel, var, total = stats(X, None if weights is None else np.ascontiguousarray(weights, dtype=X.dtype),
+                                 shift)
     return shift + mean_rel, var, float(total)
 
 

@@ -1136,3 +1136,63 @@ def sparse_column_stats_reference(
     mean = (s[:, None] * A).sum(axis=0) / weight
     var = (s[:, None] * (A - mean) ** 2).sum(axis=0) / weight
     return mean, var, weight
+
+
+# ---------------------------------------------------------------------------
+# L-BFGS's vector work (pygd._lbfgs; _core.lbfgs_direction and _core.lbfgs_pair)
+# ---------------------------------------------------------------------------
+
+__all__ += ["lbfgs_direction_reference", "lbfgs_pair_reference"]
+
+
+def _diagonal(n: int, columns: Any, trailing: Any) -> np.ndarray:
+    # P's n diagonal values: columns repeated over the block, then trailing (ones if None).
+    if columns is None:
+        return np.ones(n)
+    columns = np.asarray(columns, dtype=np.float64)
+    trailing = np.asarray(trailing, dtype=np.float64)
+    return np.concatenate([np.tile(columns, (n - trailing.size) // columns.size), trailing])
+
+
+def lbfgs_direction_reference(g: np.ndarray, s: list, y: list, rho: Any, gamma: float,
+                              columns: Any = None, trailing: Any = None
+                              ) -> tuple[np.ndarray, float, float]:
+    r"""``_core.lbfgs_direction``: :math:`d = -H g` by the two-loop recursion.
+
+    Over m pairs :math:`(s_i, y_i)`, oldest first, :math:`\rho_i = 1 / s_i \cdot y_i`
+    (Nocedal & Wright, Algorithm 7.4), from :math:`H_0 = \gamma P` (P the diagonal
+    of ``columns`` repeated over the block then ``trailing``, or I; :math:`\gamma = 1`
+    without pairs)::
+
+        q = g;  for i = m-1 .. 0:  a_i = rho_i s_i . q;  q -= a_i y_i
+        q = (q * P) * gamma
+        for i = 0 .. m-1:  b_i = rho_i y_i . q;  q += (a_i - b_i) s_i
+        d = -q
+
+    Returns ``(d, d . g, d . d)``; float64 throughout.
+    """
+    g = np.asarray(g, dtype=np.float64)
+    q = g.copy()
+    m = len(s)
+    alphas = [0.0] * m
+    for i in reversed(range(m)):
+        alphas[i] = float(rho[i]) * float(np.sum(s[i] * q))
+        q = q - alphas[i] * y[i]
+    q = q * _diagonal(g.size, columns, trailing) * (gamma if m else 1.0)
+    for i in range(m):
+        b = float(rho[i]) * float(np.sum(y[i] * q))
+        q = q + (alphas[i] - b) * s[i]
+    d = -q
+    return d, float(np.sum(d * g)), float(np.sum(d * d))
+
+
+def lbfgs_pair_reference(x_new: np.ndarray, x: np.ndarray, g_new: np.ndarray, g: np.ndarray,
+                         columns: Any = None, trailing: Any = None
+                         ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
+    """``_core.lbfgs_pair``: ``s = x_new - x``, ``y = g_new - g`` and
+    ``(s . y, s . s, y . y, y . P y)`` (P as in :func:`lbfgs_direction_reference`)."""
+    s = np.asarray(x_new, dtype=np.float64) - x
+    y = np.asarray(g_new, dtype=np.float64) - g
+    P = _diagonal(s.size, columns, trailing)
+    return s, y, (float(np.sum(s * y)), float(np.sum(s * s)), float(np.sum(y * y)),
+                  float(np.sum(y * P * y)))

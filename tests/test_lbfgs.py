@@ -509,3 +509,101 @@ def test_hinge_with_tol_none_still_goes_through_the_stages():
     w, b = short.coef_[0] * short.scale_, short.intercept_[0] + short.coef_[0] @ short.mean_
     hinge = np.mean(np.maximum(0, 1 - s * (Z @ w + b))) + 0.5 * short.alpha * w @ w
     assert short.best_loss_ == pytest.approx(hinge, rel=1e-10)  # not the smoothed objective
+
+
+# -- _core.lbfgs_direction / lbfgs_pair against pygd.reference ------------------------------
+# (float64 only: L-BFGS runs in float64; compiled once at the baseline ISA, so no SIMD levels)
+
+def _pairs(rng, n, m):
+    s = [rng.standard_normal(n) for _ in range(m)]
+    y = [si * rng.uniform(0.5, 2.0, n) + 0.01 * rng.standard_normal(n) for si in s]
+    rho = [1.0 / float(np.sum(si * yi)) for si, yi in zip(s, y)]
+    return s, y, rho
+
+
+# sizes: below the parallel threshold, one chunk and a bit, several chunks with a short last one
+@pytest.mark.parametrize("n", [1, 7, 16385, 3 * 16384 + 5, 100_003])
+@pytest.mark.parametrize("m", [0, 1, 2, 5])
+@pytest.mark.parametrize("guess", [None, "block"])
+def test_lbfgs_direction_matches_the_reference_on_any_thread_count(n, m, guess, threads_restored):
+    rng = np.random.default_rng(n + 10 * m)
+    g = rng.standard_normal(n)
+    s, y, rho = _pairs(rng, n, m)
+    columns = trailing = None
+    if guess == "block":
+        t = min(3, n - 1) if n > 1 else 0
+        c = max(1, (n - t) // 4) if (n - t) % 4 == 0 else n - t
+        columns, trailing = rng.uniform(0.1, 4.0, c), rng.uniform(0.1, 4.0, t)
+    gamma = 0.7 if m else 1.0
+    d_ref, dg_ref, dd_ref = ref.lbfgs_direction_reference(g, s, y, rho, gamma, columns, trailing)
+    results = []
+    for threads in (1, 2, 3):
+        pygd.set_num_threads(threads)
+        d = np.full(n, np.nan)
+        dg, dd = _core.lbfgs_direction(g, s, y, rho, gamma, columns, trailing, d)
+        results.append((d, dg, dd))
+    scale = np.abs(d_ref).max()
+    np.testing.assert_allclose(results[0][0], d_ref, rtol=0, atol=1e-12 * scale)
+    assert results[0][1] == pytest.approx(dg_ref, rel=1e-12)
+    assert results[0][2] == pytest.approx(dd_ref, rel=1e-12)
+    for d, dg, dd in results[1:]:  # the same bits for any thread count
+        assert np.array_equal(d, results[0][0]) and dg == results[0][1] and dd == results[0][2]
+    if m == 0 and guess is None:  # -g exactly
+        assert np.array_equal(results[0][0], -g)
+
+
+@pytest.mark.parametrize("n", [5, 16385, 100_003])
+@pytest.mark.parametrize("guess", [None, "block"])
+def test_lbfgs_pair_matches_the_reference_on_any_thread_count(n, guess, threads_restored):
+    rng = np.random.default_rng(n)
+    x, xn, g, gn = (rng.standard_normal(n) for _ in range(4))
+    columns = trailing = None
+    if guess == "block":
+        columns, trailing = rng.uniform(0.1, 4.0, (n - 1) // 2 if (n - 1) % 2 == 0 else n - 1), \
+            rng.uniform(0.1, 4.0, 1)
+    s_ref, y_ref, dots_ref = ref.lbfgs_pair_reference(xn, x, gn, g, columns, trailing)
+    results = []
+    for threads in (1, 2):
+        pygd.set_num_threads(threads)
+        s, y = np.empty(n), np.empty(n)
+        dots = _core.lbfgs_pair(xn, x, gn, g, columns, trailing, s, y)
+        results.append((s, y, dots))
+    s, y, dots = results[0]
+    assert np.array_equal(s, s_ref) and np.array_equal(y, y_ref)  # one subtraction each
+    np.testing.assert_allclose(dots, dots_ref, rtol=1e-12)
+    assert np.array_equal(results[1][0], s) and results[1][2] == dots
+    if guess is None:
+        assert dots[3] == dots[2]  # y . I y is y . y
+
+
+def test_lbfgs_vector_kernels_refuse_bad_arrays():
+    g = np.ones(10)
+    with pytest.raises(TypeError, match="float64"):
+        _core.lbfgs_direction(g.astype(np.float32), [], [], [], 1.0, None, None, np.empty(10))
+    with pytest.raises(ValueError, match="shape"):
+        _core.lbfgs_direction(g, [np.ones(9)], [np.ones(10)], [1.0], 1.0, None, None, np.empty(10))
+    with pytest.raises(ValueError, match="entries"):
+        _core.lbfgs_direction(g, [np.ones(10)], [], [1.0], 1.0, None, None, np.empty(10))
+    with pytest.raises(ValueError, match="overlaps"):
+        _core.lbfgs_direction(g, [], [], [], 1.0, None, None, g)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.lbfgs_direction(np.ones(20)[::2], [], [], [], 1.0, None, None, np.empty(10))
+    out = np.empty(10)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _core.lbfgs_direction(g, [], [], [], 1.0, None, None, out)
+    with pytest.raises(ValueError, match="does not fit"):
+        _core.lbfgs_direction(g, [], [], [], 1.0, np.ones(4), np.ones(1), np.empty(10))
+    with pytest.raises(ValueError, match="both"):
+        _core.lbfgs_direction(g, [], [], [], 1.0, np.ones(5), None, np.empty(10))
+    with pytest.raises(ValueError, match="overlaps"):
+        _core.lbfgs_pair(g, g, g, g, None, None, g, np.empty(10))
+    with pytest.raises(ValueError, match="s overlaps y"):
+        s = np.empty(10)
+        _core.lbfgs_pair(g, g, g, g, None, None, s, s)
+    # read-only inputs are accepted and never written
+    ro = np.arange(10.0)
+    ro.flags.writeable = False
+    d = np.empty(10)
+    _core.lbfgs_direction(ro, [ro], [ro + 1], [0.01], 1.0, None, None, d)
+    assert np.array_equal(ro, np.arange(10.0))

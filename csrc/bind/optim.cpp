@@ -1,11 +1,14 @@
 // pygd._core.optim_check_grads, *_update, adam_scalars, nadam_scalars,
-// grad_power_sums and grads_scale.
+// grad_power_sums, grads_scale, lbfgs_direction and lbfgs_pair.
 // The bindings see lists of NumPy arrays and plain numbers; they know nothing
 // of pygd.optim's classes.  Every Python object becomes a raw pointer first,
 // then the GIL is released once for all parameters.
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "bind/common.hpp"
+#include "pygd/engine/lbfgs.hpp"
 #include "pygd/engine/optim.hpp"
 #include "pygd/optim_scalars.hpp"
 
@@ -288,6 +291,108 @@ void grads_scale(const py::list& arrays, double factor) {
   }
 }
 
+// L-BFGS's vectors (pygd/_lbfgs.py): float64, 1-D, C-contiguous, n values each.
+py::array lbfgs_vector(py::handle h, index_t n, const std::string& name, bool writable) {
+  if (dtype_of(h) != Dtype::f64) throw py::type_error(name + " is not a float64 array");
+  py::array a = py::reinterpret_borrow<py::array>(h);
+  if (a.ndim() != 1 || a.shape(0) != n)
+    bind::fail(name + " has shape " + shape_str(a) + ", expected (" + std::to_string(n) + ",)");
+  if (!c_contiguous(a)) bind::fail(name + " is not C-contiguous");
+  if (writable && !a.writeable()) bind::fail(name + " is read-only");
+  return a;
+}
+
+bool overlap(const py::array& a, const py::array& b) {
+  const auto a0 = reinterpret_cast<std::uintptr_t>(a.data()), a1 = a0 + std::uintptr_t(a.nbytes());
+  const auto b0 = reinterpret_cast<std::uintptr_t>(b.data()), b1 = b0 + std::uintptr_t(b.nbytes());
+  return a0 < b1 && b0 < a1;
+}
+
+// The diagonal guess: columns (c,) and trailing (t,) float64 with (n - t) a multiple of c,
+// or both None (P = I).  The arrays are kept in `keep` while their pointers are used.
+DiagonalGuessView guess_view(const py::object& columns, const py::object& trailing, index_t n,
+                             std::vector<py::array>& keep) {
+  DiagonalGuessView P;
+  if (columns.is_none() && trailing.is_none()) return P;
+  if (columns.is_none() || trailing.is_none())
+    bind::fail("columns and trailing are both arrays or both None");
+  for (const py::object* o : {&columns, &trailing}) {
+    if (dtype_of(*o) != Dtype::f64) throw py::type_error("columns and trailing must be float64 arrays");
+    py::array a = py::reinterpret_borrow<py::array>(*o);
+    if (a.ndim() != 1 || !c_contiguous(a)) bind::fail("columns and trailing must be 1-D and C-contiguous");
+    keep.push_back(a);
+  }
+  const py::array& c = keep[keep.size() - 2];
+  const py::array& t = keep.back();
+  P.c = static_cast<index_t>(c.shape(0));
+  P.t = static_cast<index_t>(t.shape(0));
+  if (P.c < 1 || P.t > n || (n - P.t) % P.c != 0)
+    bind::fail("a diagonal guess of " + std::to_string(P.c) + " columns and " + std::to_string(P.t) +
+               " trailing values does not fit vectors of " + std::to_string(n));
+  P.columns = static_cast<const double*>(c.data());
+  P.trailing = static_cast<const double*>(t.data());
+  return P;
+}
+
+py::tuple lbfgs_direction_py(py::handle g, const py::list& s, const py::list& y,
+                             const std::vector<double>& rho, double gamma, const py::object& columns,
+                             const py::object& trailing, py::handle out) {
+  if (dtype_of(g) != Dtype::f64) throw py::type_error("g is not a float64 array");
+  const index_t n = static_cast<index_t>(py::reinterpret_borrow<py::array>(g).size());
+  std::vector<py::array> keep{lbfgs_vector(g, n, "g", false)};
+  py::array d = lbfgs_vector(out, n, "out", true);
+  if (overlap(d, keep[0])) bind::fail("out overlaps g");
+  const size_t m = s.size();
+  if (y.size() != m || rho.size() != m)
+    bind::fail("s, y and rho hold " + std::to_string(m) + ", " + std::to_string(y.size()) + " and " +
+               std::to_string(rho.size()) + " entries");
+  std::vector<const double*> sp(m), yp(m);
+  for (size_t i = 0; i < m; ++i) {
+    for (int which = 0; which < 2; ++which) {
+      py::array a = lbfgs_vector(which == 0 ? s[i] : y[i], n, at(which == 0 ? "s" : "y", i), false);
+      if (overlap(a, d)) bind::fail("out overlaps " + at(which == 0 ? "s" : "y", i));
+      (which == 0 ? sp : yp)[i] = static_cast<const double*>(a.data());
+      keep.push_back(a);
+    }
+  }
+  LbfgsPairs pairs;
+  pairs.s = sp.data();
+  pairs.y = yp.data();
+  pairs.rho = rho.data();
+  pairs.m = static_cast<index_t>(m);
+  pairs.gamma = m > 0 ? gamma : 1.0;
+  const DiagonalGuessView P = guess_view(columns, trailing, n, keep);
+  DirectionDots dots;
+  {
+    py::gil_scoped_release release;
+    dots = lbfgs_direction(static_cast<const double*>(keep[0].data()), n, pairs, P,
+                           static_cast<double*>(d.mutable_data()));
+  }
+  return py::make_tuple(dots.dg, dots.dd);
+}
+
+py::tuple lbfgs_pair_py(py::handle x_new, py::handle x, py::handle g_new, py::handle g,
+                        const py::object& columns, const py::object& trailing, py::handle s,
+                        py::handle y) {
+  if (dtype_of(x) != Dtype::f64) throw py::type_error("x is not a float64 array");
+  const index_t n = static_cast<index_t>(py::reinterpret_borrow<py::array>(x).size());
+  std::vector<py::array> keep{lbfgs_vector(x_new, n, "x_new", false), lbfgs_vector(x, n, "x", false),
+                              lbfgs_vector(g_new, n, "g_new", false), lbfgs_vector(g, n, "g", false)};
+  py::array so = lbfgs_vector(s, n, "s", true), yo = lbfgs_vector(y, n, "y", true);
+  if (overlap(so, yo)) bind::fail("s overlaps y");
+  for (const py::array& a : keep)
+    if (overlap(a, so) || overlap(a, yo)) bind::fail("s or y overlaps an input");
+  const DiagonalGuessView P = guess_view(columns, trailing, n, keep);
+  PairDots dots;
+  {
+    py::gil_scoped_release release;
+    dots = lbfgs_pair(static_cast<const double*>(keep[0].data()), static_cast<const double*>(keep[1].data()),
+                      static_cast<const double*>(keep[2].data()), static_cast<const double*>(keep[3].data()),
+                      n, P, static_cast<double*>(so.mutable_data()), static_cast<double*>(yo.mutable_data()));
+  }
+  return py::make_tuple(dots.sy, dots.ss, dots.yy, dots.yPy);
+}
+
 }  // namespace
 
 void register_optim(py::module_& m) {
@@ -341,6 +446,13 @@ void register_optim(py::module_& m) {
         "sum |x|^p of each C-contiguous array (max |x| for p = inf), fixed-order, in double.");
   m.def("grads_scale", &grads_scale, arg("arrays"), arg("factor"),
         "Multiplies each C-contiguous, writable array in place by factor.");
+  m.def("lbfgs_direction", &lbfgs_direction_py, arg("g"), arg("s"), arg("y"), arg("rho"),
+        arg("gamma"), arg("columns"), arg("trailing"), arg("out"),
+        "out = -H g by L-BFGS's two-loop recursion over the pairs (s[i], y[i], rho[i]), oldest "
+        "first, from H0 = gamma P (P: columns/trailing, or I); returns (out . g, out . out).");
+  m.def("lbfgs_pair", &lbfgs_pair_py, arg("x_new"), arg("x"), arg("g_new"), arg("g"),
+        arg("columns"), arg("trailing"), arg("s"), arg("y"),
+        "s = x_new - x, y = g_new - g; returns (s . y, s . s, y . y, y . P y).");
 }
 
 }  // namespace pygd

@@ -101,8 +101,12 @@ class BaseGD(BaseEstimator):
     def _engine_loss(self) -> tuple[str, float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _default_intercept(self, Y: np.ndarray, sw: np.ndarray) -> np.ndarray | None:
-        """The intercepts a fresh model starts from (None: the trainer's weighted mean of Y)."""
+    def _default_intercept(self, Y: np.ndarray, sw: np.ndarray,
+                           labels: np.ndarray | None = None) -> np.ndarray | None:
+        """The intercepts a fresh model starts from (None: the trainer's weighted mean of Y).
+
+        ``labels``: the rows' class positions (classifiers), else None.
+        """
         return None
 
     @staticmethod
@@ -163,7 +167,7 @@ class BaseGD(BaseEstimator):
                 if not self.fit_intercept:
                     intercept_init = None
             if coef_init is None and intercept_init is None:
-                intercept_init = self._default_intercept(Y, sw)
+                intercept_init = self._default_intercept(Y, sw, stratify)
             rng = check_random_state(self.random_state)
             trainer = Trainer(settings, X, Y, sw, rng, coef_init, intercept_init, one_d=one_d,
                               stratify=stratify)
@@ -188,7 +192,7 @@ class BaseGD(BaseEstimator):
         trainer: Trainer | None = getattr(self, "_trainer", None)
         if trainer is None:
             rng = check_random_state(self.random_state)
-            trainer = Trainer(settings, X, Y, sw, rng, None, self._default_intercept(Y, sw),
+            trainer = Trainer(settings, X, Y, sw, rng, None, self._default_intercept(Y, sw, stratify),
                               partial=True, one_d=one_d)
             self._trainer = trainer
         elif trainer.settings.optimizer != settings.optimizer:

@@ -269,11 +269,20 @@ class GDClassifier(ClassifierMixin, BaseGD):
             raise ValueError("sample_weight must have a positive sum")
         return (np.ascontiguousarray(sw) if weighted else None), sw
 
-    def _default_intercept(self, Y: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    def _default_intercept(self, Y: np.ndarray, sw: np.ndarray,
+                           labels: np.ndarray | None = None) -> np.ndarray:
         engine, k = self._outputs()
         if engine not in ("log_loss", "multinomial"):
             return np.zeros(k)
-        frequency = np.clip(weighted_mean(Y, sw), 1e-3, 1 - 1e-3)
+        if k > 1 and labels is not None and not hasattr(Y, "weighted_mean"):
+            # The class frequencies from the labels (Y one-hot: weighted_mean's sum over the
+            # rows adds each class's weights in row order, as bincount does: the same bits,
+            # without three passes over the n x k targets)
+            w = sw.astype(np.float64)
+            mean = np.bincount(labels, weights=w, minlength=k) / w.sum()
+        else:
+            mean = weighted_mean(Y, sw)
+        frequency = np.clip(mean, 1e-3, 1 - 1e-3)
         if engine == "multinomial":
             return np.log(frequency)
         return np.log(frequency) - np.log1p(-frequency)

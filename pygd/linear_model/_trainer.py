@@ -784,7 +784,7 @@ class Trainer:
             raise
         if centre is not None:  # c -> b = c - w . mu (x is lbfgs's own array, or self.params)
             x[kd:] -= row_dots(x[:kd].reshape(k, d), centre)
-        self.params = x.astype(self.params.dtype)
+        self.params = x.astype(self.params.dtype, copy=False)  # (x: lbfgs's own, or params)
         if self.params.dtype != np.float64:
             # float32 rounding of the iterate must not add what L1 removed.
             self.params[:kd][x[:kd] == 0] = 0
