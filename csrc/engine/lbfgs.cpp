@@ -27,18 +27,9 @@ void over_chunks(index_t n, const Body& body) {
     parallel_for(count, one);
 }
 
-// sum_j a_j b_j over [begin, end): four interleaved sums, then (s0 + s1) + (s2 + s3).
+// sum_j a_j b_j over [begin, end) (dot4's fixed order).
 inline double dot_span(const double* a, const double* b, index_t begin, index_t end) {
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  index_t j = begin;
-  for (; j + 4 <= end; j += 4) {
-    s0 += a[j] * b[j];
-    s1 += a[j + 1] * b[j + 1];
-    s2 += a[j + 2] * b[j + 2];
-    s3 += a[j + 3] * b[j + 3];
-  }
-  for (; j < end; ++j) s0 += a[j] * b[j];
-  return (s0 + s1) + (s2 + s3);
+  return dot4(a + begin, b + begin, end - begin);
 }
 
 double chunk_order_sum(const std::vector<double>& partial) {

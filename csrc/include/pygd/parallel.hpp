@@ -42,4 +42,19 @@ void parallel_for(index_t count, const Body& body) {
   for (index_t i = 0; i < count; ++i) body(i);
 }
 
+// sum_j a[j] b[j] over [0, n) with four partial sums, then (s0 + s1) + (s2 + s3): a fixed
+// order, for the drivers' per-block dot products (a and b may be the same array).
+inline double dot4(const double* __restrict a, const double* __restrict b, index_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  index_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    s0 += a[j] * b[j];
+    s1 += a[j + 1] * b[j + 1];
+    s2 += a[j + 2] * b[j + 2];
+    s3 += a[j + 3] * b[j + 3];
+  }
+  for (; j < n; ++j) s0 += a[j] * b[j];
+  return (s0 + s1) + (s2 + s3);
+}
+
 }  // namespace pygd
