@@ -6,6 +6,9 @@
 - ``pygd._lbfgs.lbfgs`` against scipy's L-BFGS-B on the same objective, and
   OWL-QN against Lasso / LogisticRegression(saga) (test_l1.py checks the estimators' defaults);
 - the estimators: what "auto" picks, what lbfgs refuses, warm starts, warnings.
+- ``_core.lbfgs_direction`` / ``_core.lbfgs_pair`` (the driver's vector work) against
+  ``pygd.reference`` over sizes, pair counts, diagonal guesses and 1-3 threads (the same bits),
+  and their refusals (float64 only: the driver works in float64; compiled once, at the baseline ISA).
 """
 
 from __future__ import annotations
