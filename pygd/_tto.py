@@ -174,7 +174,8 @@ def solve(problem: Problem) -> None:
     with one step of iterative refinement.  Other losses: scipy's L-BFGS-B
     with the analytic gradient, ``ftol=0``, ``gtol=1e-13``, stopped only by the
     gradient test, an iteration cap of 20000 or a line search that can no
-    longer make float64 progress.
+    longer make float64 progress; for the one-output Huber and logistic losses,
+    then Newton steps on the exact Hessian (:func:`_newton_polish`).
     """
     X, y = problem.X, problem.y
     n, d = X.shape
@@ -197,8 +198,48 @@ def solve(problem: Problem) -> None:
                                       options={"ftol": 0.0, "gtol": 1e-13, "maxiter": 20000,
                                                "maxfun": 40000, "maxcor": 20})
         W, b = res.x[:k * d].reshape(k, d), res.x[k * d:]
+        if problem.loss in ("huber", "log_loss"):
+            W, b = _newton_polish(problem, W, b)
     problem.coef, problem.intercept = W, b
     problem.optimum = objective(problem, W, b)
+
+
+def _newton_polish(problem: Problem, W: np.ndarray, b: np.ndarray,
+                   steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Newton steps on the exact Hessian (one output) from L-BFGS-B's point.
+
+    L-BFGS-B stops where its line search can make no more float64 progress. On the
+    Huber problem, with scipy 1.17.1, that was at a gradient norm of 1.7e-8. Near the
+    optimum a Newton step ends it: the Huber Hessian is constant on the residuals' side
+    of +-epsilon. A step is kept only while the gradient norm falls and the objective
+    does not rise by more than its rounding.
+    """
+    X, n, d = problem.X, problem.X.shape[0], problem.X.shape[1]
+    for _ in range(steps):
+        f, gW, gb = objective_grad(problem, W, b)
+        g = np.concatenate([gW[0], gb])
+        p = X @ W[0] + b[0]
+        if problem.loss == "huber":
+            h = (np.abs(p - problem.y) <= problem.epsilon).astype(np.float64)
+        else:
+            s = expit(p)
+            h = s * (1.0 - s)
+        H = np.empty((d + 1, d + 1))
+        H[:d, :d] = (X.T * h) @ X / n + problem.alpha * np.eye(d)
+        H[:d, d] = H[d, :d] = h @ X / n
+        H[d, d] = h.sum() / n
+        try:
+            step = scipy.linalg.solve(H, g, assume_a="sym")
+        except (np.linalg.LinAlgError, ValueError):
+            break
+        W2, b2 = W - step[:d][None, :], b - step[d:]
+        f2, gW2, gb2 = objective_grad(problem, W2, b2)
+        # (the objective at the two points may differ by its rounding, a few ulps)
+        if not (f2 <= f + 8 * np.spacing(abs(f))
+                and np.sqrt(np.sum(gW2 * gW2) + np.sum(gb2 * gb2)) < np.sqrt(np.sum(g * g))):
+            break
+        W, b = W2, b2
+    return W, b
 
 
 def gradient_norm(problem: Problem) -> float:
