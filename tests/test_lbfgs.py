@@ -599,8 +599,13 @@ def test_lbfgs_vector_kernels_refuse_bad_arrays():
         _core.lbfgs_direction(g, [], [], [], 1.0, np.ones(4), np.ones(1), np.empty(10))
     with pytest.raises(ValueError, match="both"):
         _core.lbfgs_direction(g, [], [], [], 1.0, np.ones(5), None, np.empty(10))
+    guess = np.ones(12)  # out over the guess's columns
+    with pytest.raises(ValueError, match="overlaps"):
+        _core.lbfgs_direction(g, [], [], [], 1.0, guess[:9], guess[9:10], guess[2:12])
     with pytest.raises(ValueError, match="overlaps"):
         _core.lbfgs_pair(g, g, g, g, None, None, g, np.empty(10))
+    with pytest.raises(ValueError, match="overlaps"):
+        _core.lbfgs_pair(g, g, g, g, guess[:9], guess[9:10], guess[:10], np.empty(10))
     with pytest.raises(ValueError, match="s overlaps y"):
         s = np.empty(10)
         _core.lbfgs_pair(g, g, g, g, None, None, s, s)

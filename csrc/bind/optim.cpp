@@ -341,7 +341,6 @@ py::tuple lbfgs_direction_py(py::handle g, const py::list& s, const py::list& y,
   const index_t n = static_cast<index_t>(py::reinterpret_borrow<py::array>(g).size());
   std::vector<py::array> keep{lbfgs_vector(g, n, "g", false)};
   py::array d = lbfgs_vector(out, n, "out", true);
-  if (overlap(d, keep[0])) bind::fail("out overlaps g");
   const size_t m = s.size();
   if (y.size() != m || rho.size() != m)
     bind::fail("s, y and rho hold " + std::to_string(m) + ", " + std::to_string(y.size()) + " and " +
@@ -350,7 +349,6 @@ py::tuple lbfgs_direction_py(py::handle g, const py::list& s, const py::list& y,
   for (size_t i = 0; i < m; ++i) {
     for (int which = 0; which < 2; ++which) {
       py::array a = lbfgs_vector(which == 0 ? s[i] : y[i], n, at(which == 0 ? "s" : "y", i), false);
-      if (overlap(a, d)) bind::fail("out overlaps " + at(which == 0 ? "s" : "y", i));
       (which == 0 ? sp : yp)[i] = static_cast<const double*>(a.data());
       keep.push_back(a);
     }
@@ -362,6 +360,8 @@ py::tuple lbfgs_direction_py(py::handle g, const py::list& s, const py::list& y,
   pairs.m = static_cast<index_t>(m);
   pairs.gamma = m > 0 ? gamma : 1.0;
   const DiagonalGuessView P = guess_view(columns, trailing, n, keep);
+  for (const py::array& a : keep)  // g, the pairs, the guess: read while out is written
+    if (overlap(a, d)) bind::fail("out overlaps an input (g, a pair or the guess)");
   DirectionDots dots;
   {
     py::gil_scoped_release release;
@@ -380,9 +380,9 @@ py::tuple lbfgs_pair_py(py::handle x_new, py::handle x, py::handle g_new, py::ha
                               lbfgs_vector(g_new, n, "g_new", false), lbfgs_vector(g, n, "g", false)};
   py::array so = lbfgs_vector(s, n, "s", true), yo = lbfgs_vector(y, n, "y", true);
   if (overlap(so, yo)) bind::fail("s overlaps y");
-  for (const py::array& a : keep)
-    if (overlap(a, so) || overlap(a, yo)) bind::fail("s or y overlaps an input");
   const DiagonalGuessView P = guess_view(columns, trailing, n, keep);
+  for (const py::array& a : keep)  // the four vectors and the guess
+    if (overlap(a, so) || overlap(a, yo)) bind::fail("s or y overlaps an input");
   PairDots dots;
   {
     py::gil_scoped_release release;
