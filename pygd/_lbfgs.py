@@ -133,38 +133,23 @@ class DiagonalGuess:
     --------
     >>> import numpy as np
     >>> P = DiagonalGuess(np.array([1.0, 2.0]), np.array([3.0]))
-    >>> q = np.ones(3)
-    >>> P.scale(q).tolist(), P.quad(np.ones(3))
-    ([1.0, 2.0, 3.0], 6.0)
+    >>> d, dg, dd = _direction(np.ones(3), deque(), P)  # without pairs: d = -P g
+    >>> d.tolist(), dg, dd
+    ([-1.0, -2.0, -3.0], -6.0, 14.0)
     """
 
     def __init__(self, columns: Array, trailing: Array) -> None:
         self.columns = np.asarray(columns)
         self.trailing = np.asarray(trailing)
-        # _core's view (float64: the same products as NumPy's promotion of a float32 guess)
+        # _core's view (float64: the same products as NumPy's promotion of a float32 guess);
+        # _core refuses a vector the layout does not fit
         self.core_args = (np.ascontiguousarray(self.columns.ravel(), dtype=np.float64),
                           np.ascontiguousarray(self.trailing.ravel(), dtype=np.float64))
 
-    def _block(self, v: Array) -> tuple[Array, Array]:
-        k = self.trailing.size
-        kd = v.size - k
-        if kd % self.columns.size or (k == 0 and kd != self.columns.size):
-            raise ValueError(f"a DiagonalGuess of {self.columns.size} columns and {k} trailing "
-                             f"entries does not fit a vector of {v.size}")
-        return v[:kd].reshape(-1, self.columns.size), v[kd:]
 
-    def scale(self, q: Array) -> Array:
-        """q <- P q, in place (q float64); returns q."""
-        block, tail = self._block(q)
-        block *= self.columns
-        tail *= self.trailing
-        return q
-
-    def quad(self, y: Array) -> float:
-        """y . P y (one pass, no temporary, one thread)."""
-        block, tail = self._block(y)
-        return float(np.einsum("td,d,td->", block, self.columns, block)
-                     + np.einsum("t,t,t->", tail, self.trailing, tail))
+def _guess_args(h0: DiagonalGuess | None) -> tuple[Array | None, Array | None]:
+    """(columns, trailing) for _core's L-BFGS kernels: (None, None) for P = I."""
+    return (None, None) if h0 is None else h0.core_args
 
 
 def _direction(g: Array, pairs: deque, h0: DiagonalGuess | None) -> tuple[Array, float, float]:
@@ -176,10 +161,9 @@ def _direction(g: Array, pairs: deque, h0: DiagonalGuess | None) -> tuple[Array,
     s.y / y.P y of the newest pair (1 without pairs).
     """
     d = np.empty_like(g)
-    columns, trailing = (None, None) if h0 is None else h0.core_args
     dg, dd = _core.lbfgs_direction(g, [p[0] for p in pairs], [p[1] for p in pairs],
                                    [p[2] for p in pairs], pairs[-1][3] if pairs else 1.0,
-                                   columns, trailing, d)
+                                   *_guess_args(h0), d)
     return d, dg, dd
 
 
@@ -404,8 +388,7 @@ def lbfgs(fun: Callable[[Array], tuple[float, Array]], x0: Array, *,
             s, y = np.empty_like(x), np.empty_like(x)
         # s = xn - x, y = gn - g and their products in one pass (reference:
         # pygd.reference.lbfgs_pair_reference)
-        columns, trailing = (None, None) if h0 is None else h0.core_args
-        sy, ss, yy, yPy = _core.lbfgs_pair(xn, x, gn, g, columns, trailing, s, y)
+        sy, ss, yy, yPy = _core.lbfgs_pair(xn, x, gn, g, *_guess_args(h0), s, y)
         if sy > 1e-10 * math.sqrt(ss * yy):
             pairs.append((s, y, 1.0 / sy, sy / yPy))
         x, f, g = xn, fn, gn

@@ -215,9 +215,9 @@ def _newton_polish(problem: Problem, W: np.ndarray, b: np.ndarray,
     does not rise by more than its rounding.
     """
     X, n, d = problem.X, problem.X.shape[0], problem.X.shape[1]
+    f, gW, gb = objective_grad(problem, W, b)
+    g = np.concatenate([gW[0], gb])
     for _ in range(steps):
-        f, gW, gb = objective_grad(problem, W, b)
-        g = np.concatenate([gW[0], gb])
         p = X @ W[0] + b[0]
         if problem.loss == "huber":
             h = (np.abs(p - problem.y) <= problem.epsilon).astype(np.float64)
@@ -234,11 +234,11 @@ def _newton_polish(problem: Problem, W: np.ndarray, b: np.ndarray,
             break
         W2, b2 = W - step[:d][None, :], b - step[d:]
         f2, gW2, gb2 = objective_grad(problem, W2, b2)
+        g2 = np.concatenate([gW2[0], gb2])
         # (the objective at the two points may differ by its rounding, a few ulps)
-        if not (f2 <= f + 8 * np.spacing(abs(f))
-                and np.sqrt(np.sum(gW2 * gW2) + np.sum(gb2 * gb2)) < np.sqrt(np.sum(g * g))):
+        if not (f2 <= f + 8 * np.spacing(abs(f)) and np.sqrt(np.sum(g2 * g2)) < np.sqrt(np.sum(g * g))):
             break
-        W, b = W2, b2
+        W, b, f, g = W2, b2, f2, g2
     return W, b
 
 

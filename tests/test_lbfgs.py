@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import deque
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from test_core_train import OPTIMIZERS, train_options
 import pygd
 from pygd import _core
 from pygd import reference as ref
-from pygd._lbfgs import DiagonalGuess, lbfgs, pseudo_gradient
+from pygd._lbfgs import DiagonalGuess, _direction, lbfgs, pseudo_gradient
 from pygd.linear_model import GDClassifier, GDRegressor
 
 SMOOTH = ["squared_error", "huber", "squared_epsilon_insensitive", "log_loss", "squared_hinge",
@@ -216,10 +217,11 @@ def test_diagonal_guess_is_one_vector_for_k_outputs():
     P = DiagonalGuess(np.array([1.0, 2.0, 4.0], dtype=np.float32), np.array([0.5, 0.25]))
     q = np.arange(8.0)
     full = np.array([1, 2, 4, 1, 2, 4, 0.5, 0.25])
-    np.testing.assert_array_equal(P.scale(q.copy()), full * q)
-    assert P.quad(q) == pytest.approx(float(np.sum(q * full * q)), rel=1e-15)
+    d, dq, _ = _direction(q, deque(), P)  # without pairs: d = -P q, d . q = -q . P q
+    np.testing.assert_array_equal(-d, full * q)
+    assert -dq == pytest.approx(float(np.sum(q * full * q)), rel=1e-15)
     with pytest.raises(ValueError, match="does not fit"):
-        P.scale(np.ones(7))
+        _direction(np.ones(7), deque(), P)
 
 
 def test_lbfgs_copy_false_never_writes_into_x0():

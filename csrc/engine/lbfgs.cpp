@@ -5,27 +5,11 @@
 
 #include <vector>
 
-#include "pygd/engine/optim.hpp"
+#include "pygd/engine/chunks.hpp"
 #include "pygd/parallel.hpp"
 
 namespace pygd {
 namespace {
-
-// Chunks of kOptimChunk values; in parallel from kOptimParallelMin values.
-index_t chunks_of(index_t n) { return n > 0 ? (n + kOptimChunk - 1) / kOptimChunk : 0; }
-
-template <class Body>
-void over_chunks(index_t n, const Body& body) {
-  const index_t count = chunks_of(n);
-  auto one = [&](index_t c) {
-    const index_t begin = c * kOptimChunk;
-    body(c, begin, begin + kOptimChunk < n ? begin + kOptimChunk : n);
-  };
-  if (n < kOptimParallelMin)
-    for (index_t c = 0; c < count; ++c) one(c);
-  else
-    parallel_for(count, one);
-}
 
 // sum_j a_j b_j over [begin, end) (dot4's fixed order).
 inline double dot_span(const double* a, const double* b, index_t begin, index_t end) {
@@ -38,19 +22,22 @@ double chunk_order_sum(const std::vector<double>& partial) {
   return total;
 }
 
+// f(j, P_j) for j in [begin, end) (P as DiagonalGuessView lays it out; P.columns set).
+template <class F>
+void each_guess(const DiagonalGuessView& P, index_t n, index_t begin, index_t end, const F& f) {
+  const index_t block = n - P.t;
+  index_t j = begin;
+  for (index_t col = j < block ? j % P.c : 0; j < end && j < block; ++j) {
+    f(j, P.columns[col]);
+    if (++col == P.c) col = 0;
+  }
+  for (; j < end; ++j) f(j, P.trailing[j - block]);
+}
+
 // q[j] = (q[j] * P_j) * gamma over [begin, end).
 void scale_span(double* q, index_t begin, index_t end, index_t n, const DiagonalGuessView& P,
                 double gamma) {
-  if (P.columns != nullptr) {
-    const index_t block = n - P.t;
-    index_t j = begin;
-    index_t col = j < block ? j % P.c : 0;
-    for (; j < end && j < block; ++j) {
-      q[j] *= P.columns[col];
-      if (++col == P.c) col = 0;
-    }
-    for (; j < end; ++j) q[j] *= P.trailing[j - block];
-  }
+  if (P.columns != nullptr) each_guess(P, n, begin, end, [&](index_t j, double p) { q[j] *= p; });
   if (gamma != 1.0)
     for (index_t j = begin; j < end; ++j) q[j] *= gamma;
 }
@@ -60,7 +47,7 @@ void scale_span(double* q, index_t begin, index_t end, index_t n, const Diagonal
 DirectionDots lbfgs_direction(const double* g, index_t n, const LbfgsPairs& pairs,
                               const DiagonalGuessView& P, double* d) {
   const index_t m = pairs.m;
-  std::vector<double> partial(static_cast<size_t>(chunks_of(n)));
+  std::vector<double> partial(static_cast<size_t>(chunk_count(n)));
   std::vector<double> partial2(partial.size());
   std::vector<double> alpha(static_cast<size_t>(m));
   double* q = d;
@@ -80,7 +67,7 @@ DirectionDots lbfgs_direction(const double* g, index_t n, const LbfgsPairs& pair
   // After the first loop's last update (or with no pairs, at once): the scaling.
   auto scaled = [&](index_t begin, index_t end) { scale_span(q, begin, end, n, P, pairs.gamma); };
   // Pass 0: q = -g (then, without pairs, the scaling).
-  over_chunks(n, [&](index_t c, index_t begin, index_t end) {
+  for_each_chunk(n, [&](index_t c, index_t begin, index_t end) {
     for (index_t j = begin; j < end; ++j) q[j] = -g[j];
     if (m == 0) scaled(begin, end);
     finish(c, begin, end, m - 1, -1);
@@ -89,7 +76,7 @@ DirectionDots lbfgs_direction(const double* g, index_t n, const LbfgsPairs& pair
     const double a = pairs.rho[i] * chunk_order_sum(partial);
     alpha[static_cast<size_t>(i)] = a;
     const double* y = pairs.y[i];
-    over_chunks(n, [&](index_t c, index_t begin, index_t end) {
+    for_each_chunk(n, [&](index_t c, index_t begin, index_t end) {
       for (index_t j = begin; j < end; ++j) q[j] -= a * y[j];
       if (i == 0) scaled(begin, end);
       finish(c, begin, end, i - 1, i == 0 ? 0 : -1);
@@ -99,7 +86,7 @@ DirectionDots lbfgs_direction(const double* g, index_t n, const LbfgsPairs& pair
     const double b = pairs.rho[i] * chunk_order_sum(partial);
     const double step = alpha[static_cast<size_t>(i)] - b;
     const double* s = pairs.s[i];
-    over_chunks(n, [&](index_t c, index_t begin, index_t end) {
+    for_each_chunk(n, [&](index_t c, index_t begin, index_t end) {
       for (index_t j = begin; j < end; ++j) q[j] += step * s[j];
       finish(c, begin, end, -1, i + 1 < m ? i + 1 : -1);
     });
@@ -112,9 +99,9 @@ DirectionDots lbfgs_direction(const double* g, index_t n, const LbfgsPairs& pair
 
 PairDots lbfgs_pair(const double* x_new, const double* x, const double* g_new, const double* g,
                     index_t n, const DiagonalGuessView& P, double* s, double* y) {
-  const size_t count = static_cast<size_t>(chunks_of(n));
+  const size_t count = static_cast<size_t>(chunk_count(n));
   std::vector<double> sy(count), ss(count), yy(count), yPy(count);
-  over_chunks(n, [&](index_t c, index_t begin, index_t end) {
+  for_each_chunk(n, [&](index_t c, index_t begin, index_t end) {
     for (index_t j = begin; j < end; ++j) {
       s[j] = x_new[j] - x[j];
       y[j] = g_new[j] - g[j];
@@ -123,15 +110,8 @@ PairDots lbfgs_pair(const double* x_new, const double* x, const double* g_new, c
     ss[c] = dot_span(s, s, begin, end);
     yy[c] = dot_span(y, y, begin, end);
     if (P.columns != nullptr) {
-      const index_t block = n - P.t;
       double acc = 0.0;
-      index_t j = begin;
-      index_t col = j < block ? j % P.c : 0;
-      for (; j < end && j < block; ++j) {
-        acc += y[j] * P.columns[col] * y[j];
-        if (++col == P.c) col = 0;
-      }
-      for (; j < end; ++j) acc += y[j] * P.trailing[j - block] * y[j];
+      each_guess(P, n, begin, end, [&](index_t j, double p) { acc += y[j] * p * y[j]; });
       yPy[c] = acc;
     }
   });

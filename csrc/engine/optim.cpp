@@ -4,18 +4,13 @@
 
 #include <vector>
 
+#include "pygd/engine/chunks.hpp"
 #include "pygd/parallel.hpp"
 
 namespace pygd {
 namespace {
 
 const OptimTable& active_table() { return PYGD_ACTIVE_TABLE(OptimTable, optim_table); }
-
-index_t chunk_count(index_t n) { return (n + kOptimChunk - 1) / kOptimChunk; }
-index_t chunk_end(index_t c, index_t n) {
-  const index_t e = (c + 1) * kOptimChunk;
-  return e < n ? e : n;
-}
 
 // body(begin, end) over [0, n): one call when n is small, else fixed chunks.
 template <class Body>
@@ -74,13 +69,10 @@ bool all_finite(const T* x, index_t n) {
 template <class T>
 double power_sum(const T* x, index_t n, double p) {
   const PowerSumFn<T> kernel = active_table().kernels<T>().power_sum;
-  const index_t count = chunk_count(n);
-  std::vector<double> partial(static_cast<size_t>(count));
-  auto body = [&](index_t c) { partial[c] = kernel(x, c * kOptimChunk, chunk_end(c, n), p); };
-  if (n < kOptimParallelMin)
-    for (index_t c = 0; c < count; ++c) body(c);
-  else
-    parallel_for(count, body);
+  std::vector<double> partial(static_cast<size_t>(chunk_count(n)));
+  for_each_chunk(n, [&](index_t c, index_t begin, index_t end) {
+    partial[c] = kernel(x, begin, end, p);
+  });
   const bool is_max = p == __builtin_inf();
   double total = 0.0;
   for (double v : partial) {  // chunk order, whatever the threads did
