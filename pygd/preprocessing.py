@@ -14,6 +14,7 @@ specification) and the transforms scale the stored values only.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -144,13 +145,20 @@ def _scale_from_var(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.nda
     return scale
 
 
-def _first_row(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_features: int) -> np.ndarray:
-    # Row 0 as a dense float64 vector: the shift a sparse chunk's statistics
-    # are taken around (a value of every column stored in every row, where
-    # the size of the mean matters; 0 or a sample elsewhere).
-    row = np.zeros(n_features)
-    row[indices[indptr[0]:indptr[1]]] = data[indptr[0]:indptr[1]]
-    return row
+def _sample_shift(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_features: int) -> np.ndarray:
+    # The shift a sparse chunk's statistics are taken around: every column's mean
+    # over the first m = min(n, 2 sqrt(n)) rows (implicit zeros included), a
+    # dense float64 vector.  Near the column's mean compared with its spread,
+    # it lets the C++ kernel finish nearly every column in one pass (a rare
+    # column that the sample holds once: (mean - c)^2 <= var / (1 + 4 count)).
+    # Only the speed depends on it: a column whose mean is far from its shift
+    # takes the kernel's exact second pass.  Each value is divided before the
+    # sum, so the shift is finite (at most the largest |x|).
+    n = len(indptr) - 1
+    m = min(n, max(1, math.ceil(2.0 * math.sqrt(n))))
+    first, last = int(indptr[0]), int(indptr[m])
+    return np.bincount(indices[first:last], weights=np.asarray(data[first:last], dtype=np.float64) / m,
+                       minlength=n_features)
 
 
 def _csr_column_stats(
@@ -173,15 +181,19 @@ def _csr_column_stats(
     #   M2_j   = sum_{stored} s_i (y_ij - m_j)^2 + Z_j (c_j + m_j)^2
     #   S1_j   = sum_{stored} s_i (y_ij - m_j)   - Z_j (c_j + m_j)
     #   var_j  = (M2_j - S1_j^2 / W) / W
-    # Two passes over the stored values in C++ (_core.csr_column_stats_*: each thread
-    # sums a range of columns, every column over its values in storage order, so the
-    # bits do not depend on the thread count; O(d) memory, no per-entry temporaries;
-    # _core.csr_column_stats_ranges_* gives the split).  S1 is 0 in exact
-    # arithmetic: subtracting S1^2 / W removes the first-order rounding error of
-    # m_j (the corrected two-pass algorithm of Chan, Golub and LeVeque 1983).  The
-    # shift keeps a column stored in every row at the size of its spread (as the
-    # dense path's shift does), so that merging chunks does not square the rounding
-    # of a large mean into the variance.
+    # In C++ (_core.csr_column_stats_*: each thread sums a range of columns, every
+    # column over its values in storage order, so the bits do not depend on the
+    # thread count; O(d) memory, no per-entry temporaries;
+    # _core.csr_column_stats_ranges_* gives the split).  One pass sums y and y^2:
+    # with Q_j = sum_{stored} s_i y_ij^2 + Z_j c_j^2, var_j = (Q_j - W m_j^2) / W
+    # where W m_j^2 <= Q_j / 2 (at most one bit lost to the subtraction).  Columns
+    # whose shift is too far from their mean for that take a second pass with the
+    # formula above: S1 is 0 in exact arithmetic, and subtracting S1^2 / W removes
+    # the first-order rounding error of m_j (the corrected two-pass algorithm of
+    # Chan, Golub and LeVeque 1983).  The shift (_sample_shift) is near each
+    # column's mean, so a second pass is rare; it also keeps a column stored in
+    # every row at the size of its spread (as the dense path's shift does), so that
+    # merging chunks does not square the rounding of a large mean into the variance.
     dtype = np.float32 if data.dtype == np.float32 else np.float64
     data = np.ascontiguousarray(data, dtype=dtype)
     wide = indices.dtype.itemsize == 8 or indptr.dtype.itemsize == 8
@@ -200,7 +212,7 @@ def _engine_csr_column_stats(X: Any, weights: np.ndarray | None) -> tuple[np.nda
     # CsrMatrix), with weights already in X's dtype (rows left out: weight 0), or None.
     if weights is not None and not (weights > 0).any():
         raise ValueError("sample_weight must not be all zero")
-    shift = _first_row(X.data, X.indices, X.indptr, X.shape[1])
+    shift = _sample_shift(X.data, X.indices, X.indptr, X.shape[1])
     stats = getattr(_core, "csr_column_stats_" + core_suffix(X.dtype))
     mean_rel, var, total = stats(X, None if weights is None else np.ascontiguousarray(weights, dtype=X.dtype),
                                  shift)
@@ -233,9 +245,12 @@ def sparse_column_stats(
         \mu_j = rac{1}{W} \sum_i s_i x_{ij}, \qquad
         \sigma^2_j = rac{1}{W} \sum_i s_i (x_{ij} - \mu_j)^2
 
-    computed in O(nnz) time and memory, by two passes in float64 (the second
-    subtracts the mean before squaring, each implicit zero adding
-    :math:`s_i \mu_j^2`), with the corrected two-pass formula.
+    computed in O(nnz) time and memory in float64, about a sample mean
+    :math:`c_j` of the column: one pass sums :math:`y = x - c_j` and
+    :math:`y^2` (each implicit zero adding :math:`s_i c_j^2`), which gives the
+    variance wherever :math:`c_j` is close enough to the mean for the
+    subtraction to lose at most one bit; the other columns take a second pass
+    that subtracts the mean before squaring (the corrected two-pass formula).
 
     Parameters
     ----------
@@ -273,7 +288,7 @@ def sparse_column_stats(
     X_csr = check_csr(X_csr)
     data, indices, indptr, shape = csr_kernel_arrays(X_csr)
     weights = _sparse_weights(sample_weight, X_csr)
-    shift = _first_row(data, indices, indptr, shape[1])
+    shift = _sample_shift(data, indices, indptr, shape[1])
     mean_rel, var, weight_sum = _csr_column_stats(data, indices, indptr, shape, weights, shift)
     return shift + mean_rel, var, weight_sum
 
@@ -569,11 +584,11 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return
         data, indices, indptr, shape = csr_kernel_arrays(X)
         if first_call:
-            shift = _first_row(data, indices, indptr, n_features)
+            shift = _sample_shift(data, indices, indptr, n_features)
             exponent = np.zeros(n_features, dtype=np.int64)
         else:
             seen_a = np.broadcast_to(np.asarray(self.n_samples_seen_, dtype=np.float64), (n_features,))
-            shift = np.where(seen_a > 0, self._shift, _first_row(data, indices, indptr, n_features))
+            shift = np.where(seen_a > 0, self._shift, _sample_shift(data, indices, indptr, n_features))
             exponent = self._exponent
         mean_b, var_b, total = _csr_column_stats(data, indices, indptr, shape, weights, shift)
         weight_b = np.full(n_features, total)

@@ -215,6 +215,36 @@ def test_stats_same_bits_for_any_thread_count(dtype, index_dtype, weights, threa
     assert np.all(mean[[100, d - 1]] == 0.0) and np.all(var[[100, d - 1]] == 0.0)
 
 
+@pytest.mark.parametrize("weights", [None, "floats"])
+def test_stats_exact_where_the_shift_is_far_from_the_mean(weights, threads_restored):
+    # The kernel's one pass (sums of y = x - c and y^2) would lose the spread of a
+    # column whose shift c is far from its mean (here 100 times its largest value
+    # away, or 1e3 from 1e6 + N(0, 1): var / (var + (mean - c)^2) ~ 1e-5 and 1e-6,
+    # one-pass errors ~1e-11 and 1e-10 of the variance); those columns take the
+    # exact second pass, which subtracts the mean first.  The bound is relative to
+    # the variance alone, tighter than _assert_stats_close's.
+    from pygd.preprocessing import _csr_column_stats
+
+    X = _split_X(np.float64, np.int32)
+    w = _weights(weights, X.shape[0])
+    d = X.shape[1]
+    largest = np.asarray(abs(X).max(axis=0).todense()).ravel()
+    shift = 100.0 * largest
+    shift[[0, d - 2]] = 1e6 + 1e3
+    data, indices, indptr, shape = csr_kernel_arrays(check_csr(X))
+    mean_ref, var_ref, _ = reference.sparse_column_stats_reference(X, sample_weight=w)
+    results = {}
+    for threads in (1, 2):
+        pygd.set_num_threads(threads)
+        results[threads] = _csr_column_stats(data, indices, indptr, shape, w, shift)
+    mean_rel, var, _ = results[1]
+    np.testing.assert_array_equal(results[2][0].view(np.int64), mean_rel.view(np.int64))
+    np.testing.assert_array_equal(results[2][1].view(np.int64), var.view(np.int64))
+    # (the mean is relative to the shift: its rounding is the shift's)
+    assert np.all(np.abs(shift + mean_rel - mean_ref) <= STATS_RTOL * np.abs(mean_ref) + 1e-15 * shift)
+    np.testing.assert_allclose(var, var_ref, rtol=STATS_RTOL, atol=0)
+
+
 def test_small_stats_stay_on_one_thread(threads_restored):
     # Too few stored values (the 200 x 8 corner cases), or too few per row, for a split to pay.
     pygd.set_num_threads(2)

@@ -118,7 +118,8 @@ void def_for(py::module_& m, const char* suffix) {
   m.def(("csr_column_stats_" + s).c_str(), &csr_column_stats<T>, py::arg("X"),
         py::arg("sample_weight").noconvert(), py::arg("shift").noconvert(),
         "(mean - shift, var, weight_sum) of a canonical CSR matrix's columns (a _core.CsrMatrix; "
-        "rows not storing a column count as 0 there), in two passes over the stored values; "
+        "rows not storing a column count as 0 there), in one pass over the stored values (two "
+        "for a column whose shift is far from its mean); "
         "inputs validated by pygd.preprocessing.");
   m.def(("csr_column_stats_ranges_" + s).c_str(), &csr_column_stats_ranges<T>, py::arg("X"),
         "Column bounds [0, ..., n_cols] of the ranges csr_column_stats_* gives one thread each "

@@ -132,24 +132,43 @@ bool unstandardize(const MatrixView<T>& X, const MutableMatrixView<T>& out,
 
 namespace {
 
-// The sums of one column in csr_column_stats, all in one 32-byte record (one
-// cache line per stored value and pass, instead of four arrays' lines).
-struct StoredSums {  // pass 1
-  double weight;     // sum_{stored} s_i; unused without sample weights (then it is `count`)
-  index_t count;     // stored values (== n: no implicit zero)
-};
-struct DeviationSums {  // pass 2
-  double m2;            // sum_{stored} s_i (y_ij - m_j)^2
-  double s1;            // sum_{stored} s_i (y_ij - m_j)
-};
-struct alignas(32) ColumnSums {
+// The sums of one column in csr_column_stats, all in one record (one cache line
+// per stored value and pass, instead of four or five arrays' lines): 32 bytes
+// without sample weights, 64 with.
+//   pass 1:  sum = sum_{stored} s_i y_ij,  sq = sum_{stored} s_i y_ij^2  (y = x - c)
+//   pass 2 (only the columns pass 1 cannot finish):
+//            sum = sum_{stored} s_i (y_ij - m_j),  sq = sum_{stored} s_i (y_ij - m_j)^2
+template <bool Weighted>
+struct ColumnSums;
+template <>
+struct alignas(32) ColumnSums<false> {
   double shift;  // c_j, copied in
-  double mean;   // pass 1: sum_{stored} s_i y_ij; then m_j
+  double sum;    // see above
+  double sq;     // see above
   union {
-    StoredSums stored;
-    DeviationSums dev;
+    index_t count;  // pass 1: stored values (== n: no implicit zero), the stored weight
+    double mean;    // pass 2: m_j
   };
 };
+template <>
+struct alignas(64) ColumnSums<true> {
+  double shift, sum, sq;
+  double weight;  // pass 1: sum_{stored} s_i
+  union {
+    index_t count;
+    double mean;
+  };
+};
+
+// Pass 1's one-pass variance (Q - S^2 / W) / W, with Q = sum_i s_i y_ij^2 and
+// S = W m_j over every row, is kept where S^2 / W <= Q / 2: the subtraction
+// loses at most one bit, so its error stays a small multiple of the sums'
+// rounding (as the two-pass formula's).  A column whose mean is far from its
+// shift compared with its spread (S^2 / W close to Q), or whose Q overflowed,
+// takes the exact second pass.  With the shift a sample mean of the column
+// (pygd.preprocessing), that is rare: rows sorted so that the sample misses a
+// column that most rows store.
+constexpr double kOnePassCancellation = 0.5;
 
 // A column range per thread pays when its share of the stored values outweighs
 // what it costs to find its part of every row: at least kMinStoredPerRange
@@ -222,13 +241,15 @@ std::vector<index_t> stats_column_ranges(const I* indices, const I* indptr, inde
 // column records those values update lie anywhere in 32 d bytes: a cursor
 // running kPrefetchAhead values ahead of the visits prefetches them, and the
 // runs it finds wait in a small queue for the visits (each row is searched once).
-template <class T, class I>
+// `wanted(j)` says which columns' records the cursor prefetches (the second
+// pass visits every value but updates only the columns pass 1 left).
+template <class T, class I, class Sums, class Wanted>
 class RunWalk {
  public:
   RunWalk(const T* values, const I* indices, const I* indptr, index_t n, index_t d, index_t lo,
-          index_t hi, const ColumnSums* sums)
+          index_t hi, const Sums* sums, const Wanted& wanted)
       : values_(values), indices_(indices), indptr_(indptr), n_(n), d_(d), lo_(lo), hi_(hi),
-        sums_(sums), partial_(lo > 0 || hi < d) {}
+        sums_(sums), wanted_(wanted), partial_(lo > 0 || hi < d) {}
 
   // visit(i, e, j) for each stored value e (column j) of row i in the range.
   template <class Visit>
@@ -296,7 +317,8 @@ class RunWalk {
       if (!push_run()) return;
       start_prefetching(tail_ - 1);
     }
-    prefetch_line(sums_ + index_t(indices_[ahead_++]));
+    const index_t j = index_t(indices_[ahead_++]);
+    if (wanted_(j)) prefetch_line(sums_ + j);
   }
 
   // The cache lines of [first, last) unless they are many (a long run engages the
@@ -310,7 +332,8 @@ class RunWalk {
   const I* indices_;
   const I* indptr_;
   index_t n_, d_, lo_, hi_;
-  const ColumnSums* sums_;
+  const Sums* sums_;
+  const Wanted& wanted_;
   bool partial_;  // [lo, hi) is not every column: rows are searched, their data prefetched
   Run queue_[kQueue];
   index_t head_ = 0, tail_ = 0;        // runs [head_, tail_) queued (modulo kQueue)
@@ -318,63 +341,108 @@ class RunWalk {
   index_t ahead_ = 0, ahead_end_ = 0;  // the cursor, in the last queued run
 };
 
-// Both passes over the columns [lo, hi); `total` is W.  Each column sees its
-// stored values in storage order whatever the range, hence the same bits for
-// any split.  Without sample weights s_i = 1 is left out of the products
-// (1 * x == x exactly) and the stored weight is the count (exact below 2^53).
+// Pass 1 over the columns [lo, hi), and pass 2 for those it cannot finish;
+// `total` is W.  Each column sees its stored values in storage order whatever
+// the range, and whether it takes pass 2 depends on its own sums alone, hence
+// the same bits for any split.  Without sample weights s_i = 1 is left out of
+// the products (1 * x == x exactly) and the stored weight is the count (exact
+// below 2^53).
 template <bool Weighted, class T, class I>
 void csr_stats_columns(const T* values, const I* indices, const I* indptr, index_t n, index_t d,
                        const T* sw, const double* shift, double total, index_t lo, index_t hi,
-                       ColumnSums* sums, double* mean_rel, double* var) {
-  using Walk = RunWalk<T, I>;
+                       ColumnSums<Weighted>* sums, double* mean_rel, double* var) {
+  const auto every = [](index_t) { return true; };
   for (index_t j = lo; j < hi; ++j) {
+    sums[j] = ColumnSums<Weighted>{};
     sums[j].shift = shift[j];
-    sums[j].mean = 0.0;
-    sums[j].stored = StoredSums{0.0, 0};
   }
-  Walk(values, indices, indptr, n, d, lo, hi, sums).run([&](index_t i, index_t e, index_t j) {
-    ColumnSums& c = sums[j];  // pass 1: weights and weighted sums of y = x - c
+  RunWalk(values, indices, indptr, n, d, lo, hi, sums, every).run([&](index_t i, index_t e, index_t j) {
+    ColumnSums<Weighted>& c = sums[j];  // pass 1: weights, sums of y = x - c and of y^2
     const double y = double(values[e]) - c.shift;
-    if (Weighted) {
+    if constexpr (Weighted) {
       const double s = double(sw[i]);
-      c.stored.weight += s;
-      c.mean += s * y;
+      const double sy = s * y;
+      c.weight += s;
+      c.sum += sy;
+      c.sq += sy * y;
     } else {
-      c.mean += y;
+      c.sum += y;
+      c.sq += y * y;
     }
-    c.stored.count += 1;
+    c.count += 1;
   });
+  // The columns pass 2 revisits, as bits over [lo, hi).
+  std::vector<std::uint64_t> second((static_cast<size_t>(hi - lo) + 63) / 64, 0);
+  bool any_second = false;
   for (index_t j = lo; j < hi; ++j) {
-    ColumnSums& c = sums[j];
-    const double stored_weight = Weighted ? c.stored.weight : double(c.stored.count);
-    const double z = c.stored.count == n ? 0.0 : total - stored_weight;
-    const double implicit = z > 0 ? z : 0.0;
-    c.mean = (c.mean - implicit * c.shift) / total;
-    mean_rel[j] = c.mean;
+    ColumnSums<Weighted>& c = sums[j];
+    double stored_weight;
+    if constexpr (Weighted)
+      stored_weight = c.weight;
+    else
+      stored_weight = double(c.count);
+    const double z = c.count == n ? 0.0 : total - stored_weight;
+    const double implicit = z > 0 ? z : 0.0;  // each implicit zero: y = -c
+    const double S = c.sum - implicit * c.shift;
+    const double Q = c.sq + implicit * c.shift * c.shift;
+    const double m = S / total;
+    mean_rel[j] = m;
+    if (S * S <= kOnePassCancellation * Q * total) {  // false for an infinite Q or S
+      const double v = (Q - S * m) / total;
+      var[j] = v > 0 ? v : 0.0;
+      continue;
+    }
+    const index_t o = j - lo;
+    second[static_cast<size_t>(o >> 6)] |= std::uint64_t(1) << (o & 63);
+    any_second = true;
+    c.sum = 0.0;  // pass 2's sums from here
+    c.sq = 0.0;
+    c.mean = m;
     var[j] = implicit;  // held here until the end
-    c.dev = DeviationSums{0.0, 0.0};
   }
-  Walk(values, indices, indptr, n, d, lo, hi, sums).run([&](index_t i, index_t e, index_t j) {
-    ColumnSums& c = sums[j];  // pass 2: deviations from the mean, subtracted first
-    const double dev = (double(values[e]) - c.shift) - c.mean;
-    if (Weighted) {
-      const double s = double(sw[i]);
-      c.dev.m2 += s * dev * dev;
-      c.dev.s1 += s * dev;
-    } else {
-      c.dev.m2 += dev * dev;
-      c.dev.s1 += dev;
-    }
-  });
+  if (!any_second) return;
+  const auto revisited = [&](index_t j) {
+    const index_t o = j - lo;
+    return ((second[static_cast<size_t>(o >> 6)] >> (o & 63)) & 1) != 0;
+  };
+  RunWalk(values, indices, indptr, n, d, lo, hi, sums, revisited)
+      .run([&](index_t i, index_t e, index_t j) {
+        if (!revisited(j)) return;
+        ColumnSums<Weighted>& c = sums[j];  // pass 2: deviations from the mean, subtracted first
+        const double dev = (double(values[e]) - c.shift) - c.mean;
+        if constexpr (Weighted) {
+          const double s = double(sw[i]);
+          c.sq += s * dev * dev;
+          c.sum += s * dev;
+        } else {
+          c.sq += dev * dev;
+          c.sum += dev;
+        }
+      });
   for (index_t j = lo; j < hi; ++j) {
-    const ColumnSums& c = sums[j];
+    if (!revisited(j)) continue;
+    const ColumnSums<Weighted>& c = sums[j];
     const double implicit = var[j];
     const double zero_dev = c.shift + c.mean;
-    const double m2 = c.dev.m2 + implicit * zero_dev * zero_dev;
-    const double first = c.dev.s1 - implicit * zero_dev;
+    const double m2 = c.sq + implicit * zero_dev * zero_dev;
+    const double first = c.sum - implicit * zero_dev;
     const double v = (m2 - first * first / total) / total;
     var[j] = std::isinf(m2) ? m2 : (v > 0 ? v : 0.0);
   }
+}
+
+template <bool Weighted, class T, class I>
+void csr_stats_in_ranges(const T* values, const I* indices, const I* indptr, index_t n, index_t d,
+                         const T* sw, const double* shift, double total, double* mean_rel,
+                         double* var) {
+  // Filled by the thread that owns each column range.
+  const auto sums = large_array<ColumnSums<Weighted>>(static_cast<size_t>(d));
+  const std::vector<index_t> bounds = stats_column_ranges(indices, indptr, n, d);
+  parallel_for(index_t(bounds.size()) - 1, [&](index_t r) {
+    const index_t lo = bounds[static_cast<size_t>(r)], hi = bounds[static_cast<size_t>(r) + 1];
+    csr_stats_columns<Weighted>(values, indices, indptr, n, d, sw, shift, total, lo, hi, sums.get(),
+                                mean_rel, var);
+  });
 }
 
 template <class T, class I>
@@ -383,21 +451,11 @@ double csr_stats(const T* values, const I* indices, const I* indptr, index_t n, 
   double total = 0.0;
   if (sw) {
     for (index_t i = 0; i < n; ++i) total += double(sw[i]);
+    csr_stats_in_ranges<true>(values, indices, indptr, n, d, sw, shift, total, mean_rel, var);
   } else {
     total = double(n);  // n additions of 1, exact
+    csr_stats_in_ranges<false>(values, indices, indptr, n, d, sw, shift, total, mean_rel, var);
   }
-  // Filled by the thread that owns each column range.
-  const std::unique_ptr<ColumnSums[]> sums = large_array<ColumnSums>(static_cast<size_t>(d));
-  const std::vector<index_t> bounds = stats_column_ranges(indices, indptr, n, d);
-  parallel_for(index_t(bounds.size()) - 1, [&](index_t r) {
-    const index_t lo = bounds[static_cast<size_t>(r)], hi = bounds[static_cast<size_t>(r) + 1];
-    if (sw)
-      csr_stats_columns<true>(values, indices, indptr, n, d, sw, shift, total, lo, hi,
-                              sums.get(), mean_rel, var);
-    else
-      csr_stats_columns<false>(values, indices, indptr, n, d, sw, shift, total, lo, hi,
-                               sums.get(), mean_rel, var);
-  });
   return total;
 }
 

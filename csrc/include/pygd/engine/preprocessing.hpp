@@ -34,7 +34,11 @@ bool column_stats(const MatrixView<T>& X, const T* sample_weight, const double* 
 //   S1_j = sum_{stored} s_i (y_ij - m_j) - Z_j (c_j + m_j)
 //   var_j = max((M2_j - S1_j^2 / W) / W, 0)        (inf where M2 overflows)
 // (reference: pygd.reference.sparse_column_stats_reference; the corrected two-pass
-// formula).  Two passes over the stored values; each thread takes a range of columns
+// formula).  One pass over the stored values sums y and y^2, which gives
+// var_j = (Q_j - W m_j^2) / W (Q_j = sum_i s_i y_ij^2, implicit zeros included) where
+// W m_j^2 <= Q_j / 2 (at most one bit lost to the subtraction: c_j near the mean, e.g. a
+// sample mean); a second pass takes the formula above for the other columns only (none,
+// no second pass).  Each thread takes a range of columns
 // (csr_column_stats_ranges), reads every row and sums only its columns' values, so every
 // column's sums run over its stored values in storage order, in one thread: the same bits
 // for any thread count.  O(d) memory.  sample_weight may be nullptr (all ones).  Returns W.
