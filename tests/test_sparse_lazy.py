@@ -288,6 +288,24 @@ def test_lazy_shrink_factor_not_positive(k):
     assert_rel(params, dense, 1e-12)
 
 
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lazy_shrink_factor_multiplied_in_before_it_underflows(k, dtype):
+    # SGD's L2 shrink is one factor omega for every coefficient (the stored values are
+    # w / omega).  At 0.25 a step, 600 one-row steps take it to 0.25^600 = 1e-361, far
+    # below the smallest double: the engine multiplies it into the stored values whenever
+    # it falls below 1e-20 (the stored values of float32 stay in range) and goes on.
+    X, Y, sw, rng = sparse_problem(n=600, seed=7, k=k, dtype=dtype)
+    orders = [rng.permutation(X.shape[0])]
+    opt = dict(OPTIMIZERS["sgd"], lr=0.02, weight_decay=37.5)  # 1 - lr * weight_decay = 0.25
+    params, _ = run_engine(X, Y, sw, orders, 1, opt, l2=0.0)
+    expected = np.zeros_like(params, dtype=np.float64)
+    ref.lazy_train_reference(X, Y, sw, orders, 1, expected, optimizer=opt,
+                             weight_per_row=float(sw.astype(np.float64).mean()))
+    assert np.all(np.isfinite(params))
+    assert_rel(params, expected, RTOL[dtype])
+
+
 @pytest.mark.parametrize("optimizer,penalty", [("sgd", "l2"), ("sgd_wd", "elasticnet"), ("adam", "l2"),
                                                ("rmsprop_momentum", "none")])
 @pytest.mark.parametrize("schedule", [dict(kind="invscaling", power_t=0.5),

@@ -356,7 +356,8 @@ void csr_stats_columns(const T* values, const I* indices, const I* indptr, index
     sums[j] = ColumnSums<Weighted>{};
     sums[j].shift = shift[j];
   }
-  RunWalk(values, indices, indptr, n, d, lo, hi, sums, every).run([&](index_t i, index_t e, index_t j) {
+  RunWalk walk(values, indices, indptr, n, d, lo, hi, sums, every);
+  walk.run([&](index_t i, index_t e, index_t j) {
     ColumnSums<Weighted>& c = sums[j];  // pass 1: weights, sums of y = x - c and of y^2
     const double y = double(values[e]) - c.shift;
     if constexpr (Weighted) {

@@ -801,8 +801,8 @@ double optimality(const TrainSpec<T>& spec, const Weight& weight, const Gradient
 // intercepts):
 //   1. each j in J first catches up on the steps it missed since it was last current,
 //      where their effect has a closed form (the batch gradient was 0 there):
-//        SGD without momentum: w_j *= prod_s (1 - lr_s (l2 + weight_decay))   (the L2 shrink,
-//                                  through a running sum of logs)
+//        SGD without momentum: w_j *= prod_s (1 - lr_s (l2 + weight_decay))   (the L2 shrink:
+//                                  for every column at once, see LazyColumns::omega)
 //        running averages: Adam/NAdam m *= beta1^m, v *= beta2^m; RMSprop a, ga *= alpha^m,
 //                          its momentum buffer *= momentum^m; Adadelta a, u *= rho^m;
 //                          SGD's momentum buffer *= momentum^m            (m missed steps)
@@ -811,10 +811,14 @@ double optimality(const TrainSpec<T>& spec, const Weight& weight, const Gradient
 //      columns (plus l2 w_j) and of the intercepts;
 //   3. the optimizer's own kernel on the gathered (w_J, b), state and gradient; the L1
 //      step on them; scattered back; J's entries of the buffer cleared.
-// Only the shrink changes parameters (what step 2 reads), so only it catches up before
-// step 2; the running averages catch up in step 3, which runs in chunks of J (the decays
-// read from the clocks and applied as the state is gathered, step, scatter), each chunk's
-// lines still in cache when it is scattered.
+// The shrink multiplies every parameter by the same factor, so it is kept apart, as
+// scikit-learn's SGD keeps its `wscale`: the stored parameters are w / omega, with omega
+// the product of the factors since they were last multiplied in; the kernel of step 2
+// scales each row's product by omega, and a step gathers omega times the stored values
+// and scatters its results divided by the new omega.  The running averages catch up in
+// step 3, which runs in chunks of J (the decays read from the clocks and applied as the
+// state is gathered, step, scatter), each chunk's lines still in cache when it is
+// scattered.
 // Every column is brought up to date before an epoch's last batch (so its optimality
 // measure sees current weights) and at the end of the epoch (or an interruption): between
 // epochs the state is the dense one's shape, nothing lazy carries over.
@@ -850,9 +854,8 @@ inline void used_states(const OptimizerOptions& o, bool used[3]) {
   }
 }
 
-// Columns ahead that the lazy loops hint into cache (the catch-up loop, little work a
-// column, further: 64 ahead measured 7% faster than 16 on a 256-row epoch at 2^18).
-constexpr index_t kLazyAhead = 16;
+// Columns ahead that the lazy step's clock loop hints into cache (little work a column:
+// 64 ahead measured 7% faster than 16 on a 256-row epoch at 2^18).
 constexpr index_t kClockAhead = 64;
 // Values (columns times outputs) per chunk of a lazy step, and the fewest columns.  (With
 // the chunks shared by two threads, 1024 against 2048: 256-row Adam epoch at 2^18 182-183
@@ -879,12 +882,14 @@ struct LazyColumns {
   index_t d = 0, k = 0;
   T* params = nullptr;
   T* state[3] = {nullptr, nullptr, nullptr};  // only the arrays the optimizer reads
-  // A column's clock: the step count when it was last current (8 columns a cache line),
-  // and with the shrink its running log then (kept apart: the other optimizers' catch-up
-  // reads only `last`).
+  // A column's clock: the step count when it was last current (8 columns a cache line).
   std::vector<std::int64_t> last;
-  std::vector<double> log_at;
-  double log_now = 0.0;            // sum of log(shrink factor) over the steps taken
+  // SGD's L2 shrink: every parameter is omega times its stored value (1 where no shrink).
+  // Multiplied into the stored values when omega leaves [kOmegaMin, 1 / kOmegaMin] (the
+  // stored values of float32 parameters stay within its range), before the epoch's last
+  // batch and at its end.
+  double omega = 1.0;
+  static constexpr double kOmegaMin = 1e-20;
   bool shrink = false;
   bool decays[3] = {false, false, false};
   std::vector<double> power[3];    // power[s][m] = decay_s^m, m = 0 .. max_missed
@@ -930,18 +935,14 @@ struct LazyColumns {
       power[s][0] = 1.0;
       for (size_t m = 1; m < power[s].size(); ++m) power[s][m] = power[s][m - 1] * factor[s];
     }
-    if (shrink) log_at.assign(static_cast<size_t>(d), 0.0);
   }
 
   // Column j made current at `now` steps (its missed steps' closed-form effect).
   void bring(index_t j, std::int64_t now) {
     const std::int64_t missed = now - last[static_cast<size_t>(j)];
     if (missed <= 0) return;
-    double scale = 1.0;
-    if (shrink) scale = std::exp(log_now - log_at[static_cast<size_t>(j)]);
     for (index_t t = 0; t < k; ++t) {
       const index_t i = at(t, j);
-      if (shrink) params[i] = T(double(params[i]) * scale);
       for (int s = 0; s < 3; ++s) {
         if (!decays[s]) continue;
         const std::vector<double>& p = power[s];
@@ -954,8 +955,7 @@ struct LazyColumns {
   }
   // The decay factors column j missed up to `now` (1 where it is current: x * 1 is x),
   // for the step's gather to apply to the state it reads: the values bring() would store,
-  // without a pass over the state lines of their own.  Only where nothing but the state
-  // has to catch up (no shrink, or the shrink's bring() already done).
+  // without a pass over the state lines of their own.
   void missed_decay(index_t j, std::int64_t now, double f[3]) const {
     const std::int64_t missed = now - last[static_cast<size_t>(j)];
     for (int s = 0; s < 3; ++s) {
@@ -965,52 +965,62 @@ struct LazyColumns {
       f[s] = missed < std::int64_t(p.size()) ? p[size_t(missed)] : std::pow(p[1], double(missed));
     }
   }
-  // Hints column j's lines (its clock, parameters and state) into cache: the lazy loops
-  // run over the batch's columns, each a miss.
-  void prefetch(index_t j) const {
-    prefetch_line(&last[static_cast<size_t>(j)]);
-    if (shrink) prefetch_line(&log_at[static_cast<size_t>(j)]);
-    for (index_t t = 0; t < k; ++t) {
-      const index_t i = at(t, j);
-      prefetch_line(params + i);
-      for (int s = 0; s < 3; ++s)
-        if (state[s] != nullptr) prefetch_line(state[s] + i);
-    }
-  }
   // Hints column j's clock and its first output's state lines (what bring reads first).
   void prefetch_clock(index_t j) const {
     prefetch_line(&last[static_cast<size_t>(j)]);
     for (int s = 0; s < 3; ++s)
       if (decays[s]) prefetch_line(state[s] + at(0, j));
   }
-  void mark(index_t j, std::int64_t now) {
-    last[static_cast<size_t>(j)] = now;
-    if (shrink) log_at[static_cast<size_t>(j)] = log_now;
-  }
+  void mark(index_t j, std::int64_t now) { last[static_cast<size_t>(j)] = now; }
+  // Every column current, omega multiplied into the stored parameters (omega = 1).
   void bring_all(std::int64_t now) {
     for (index_t j = 0; j < d; ++j) bring(j, now);
+    scale_untouched(omega, nullptr, 0);
   }
-  // After a step at rate lr: the shrink factor untouched columns missed.  A factor <= 0 (a
-  // rate the L2 term makes diverge) has no logarithm: every column is brought up to date
-  // and takes it at once (O(d), and only then).
-  void after_step(double lr, double l2, std::int64_t now, const std::vector<index_t>& touched) {
-    if (!shrink) return;
-    const double f = 1.0 - lr * l2;
-    if (f > 0) {
-      log_now += std::log(f);
-      for (index_t j : touched) log_at[static_cast<size_t>(j)] = log_now;
-      return;
+  // A step's shrink: the factor 1 - lr l2 every parameter takes, and the omega its columns'
+  // results are stored divided by: omega times the factor, or 1 (`rescale`) where that
+  // leaves [kOmegaMin, 1 / kOmegaMin] or the factor is <= 0 (a rate the L2 term makes
+  // diverge): the step then stores its columns' own values, and finish_step multiplies
+  // the others' by omega times the factor.
+  struct Shrink {
+    double factor = 1.0, next = 1.0;
+    bool rescale = false;
+  };
+  Shrink shrink_step(double lr, double l2) const {
+    Shrink s;
+    if (!shrink) return s;
+    s.factor = 1.0 - lr * l2;
+    s.next = omega * s.factor;
+    s.rescale = !(s.factor > 0 && s.next >= kOmegaMin && s.next <= 1.0 / kOmegaMin);
+    if (s.rescale) s.next = 1.0;
+    return s;
+  }
+  // After a step whose columns `touched` (increasing) were stored divided by s.next.
+  // Returns whether the others' stored values changed (O(d), only with s.rescale: the
+  // caller's coefficients of them are then stale).
+  bool finish_step(const Shrink& s, const std::vector<index_t>& touched) {
+    if (!shrink) return false;
+    if (!s.rescale) {
+      omega = s.next;
+      return false;
     }
-    std::vector<char> is_touched(static_cast<size_t>(d), 0);
-    for (index_t j : touched) is_touched[j] = 1;
-    for (index_t j = 0; j < d; ++j) {
-      if (is_touched[j]) continue;
-      bring(j, now - 1);
-      for (index_t t = 0; t < k; ++t) params[at(t, j)] = T(double(params[at(t, j)]) * f);
-      last[static_cast<size_t>(j)] = now;
+    scale_untouched(omega * s.factor, touched.data(), index_t(touched.size()));
+    return true;
+  }
+  // Stored values of the columns not in touched[0 .. n) (increasing) times `factor`;
+  // omega = 1 after.
+  void scale_untouched(double factor, const index_t* touched, index_t n) {
+    if (factor != 1.0) {
+      index_t a = 0;
+      for (index_t j = 0; j < d; ++j) {
+        if (a < n && touched[a] == j) {
+          ++a;
+          continue;
+        }
+        for (index_t t = 0; t < k; ++t) params[at(t, j)] = T(double(params[at(t, j)]) * factor);
+      }
     }
-    log_now = 0.0;
-    std::fill(log_at.begin(), log_at.end(), 0.0);
+    omega = 1.0;
   }
 };
 
@@ -1184,23 +1194,11 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     if (last_batch) {
       columns.bring_all(now);
       for (index_t j = 0; j < d; ++j) refresh(j);
-    } else if (columns.shrink) {
-      // SGD's L2 shrink changes the parameters in the steps a column misses: the batch's
-      // columns are brought up to date before the kernel reads them.  (Without a shrink
-      // the parameters, and so coef, do not change between a column's steps: its state
-      // catches up in the chunked step below, where its lines are read anyway.)
-      const index_t nJ = index_t(touched.size());
-      for (index_t a = 0; a < nJ; ++a) {
-        if (a + kLazyAhead < nJ) {
-          const index_t ahead = touched[a + kLazyAhead];
-          columns.prefetch(ahead);
-          for (index_t t = 0; t < k; ++t) prefetch_line(&coef[at(t, ahead)]);
-        }
-        const index_t j = touched[a];
-        columns.bring(j, now);
-        refresh(j);
-      }
     }
+    // (The stored parameters, and so coef, change between a column's steps only by the
+    // shrink's omega, which the kernel applies: a column's state catches up in the
+    // chunked step below, where its lines are read anyway.)
+    pb.coef_scale = columns.omega;
     for (index_t t = 0; t < k; ++t) intercept[t] = spec.fit_intercept ? double(params[kd + t]) : 0.0;
 
     const index_t blocks = m >= 2 * kLazyBlockRows ? kLazyBlocks : 1;
@@ -1267,6 +1265,9 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     // (below).  Each chunk's call starts from the step's counters (the momentum and NAdam
     // scalars advance once per step).
     const TrainCounters before = counters;
+    // SGD's shrink: the step reads omega w, stores its results divided by step_shrink.next.
+    const auto step_shrink = columns.shrink_step(lr, l2 + optimizer.weight_decay);
+    const double omega = columns.omega;
     T* const* st = columns.state;  // the arrays this optimizer reads
     const index_t nJ = index_t(touched.size());
     // (k outputs: about kLazyChunk values a chunk; each output's columns read in order.)
@@ -1297,8 +1298,14 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       for (index_t t = 0; t < k; ++t) {
         for (index_t a = 0; a < nC; ++a) {
           const index_t j = touched[a0 + a], i = at(t, j), c = t * nC + a;
-          cparam[c] = params[i];
-          cgrad[c] = T(gradient(t, j, double(params[i])));
+          if (columns.shrink) {
+            const double w = omega * double(params[i]);
+            cparam[c] = T(w);
+            cgrad[c] = T(gradient(t, j, w));
+          } else {
+            cparam[c] = params[i];
+            cgrad[c] = T(gradient(t, j, double(params[i])));
+          }
           for (int s = 0; s < 3; ++s)
             if (st[s]) cstate[s][c] = T(double(st[s][i]) * decay[static_cast<size_t>(3 * a + s)]);
         }
@@ -1333,7 +1340,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       for (index_t t = 0; t < k; ++t) {
         for (index_t a = 0; a < nC; ++a) {
           const index_t j = touched[a0 + a], i = at(t, j), c = t * nC + a;
-          params[i] = cparam[c];
+          params[i] = columns.shrink ? T(double(cparam[c]) / step_shrink.next) : cparam[c];
           for (int s = 0; s < 3; ++s)
             if (st[s]) st[s][i] = cstate[s][c];
           coef[i] = double(params[i]) * inv_scale[j];
@@ -1370,7 +1377,8 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       none.size = 0;
       optimizer_step(optimizer, none, step, lr, counters);
     }
-    columns.after_step(lr, l2 + optimizer.weight_decay, counters.steps, touched);
+    if (columns.finish_step(step_shrink, touched))
+      for (index_t j = 0; j < d; ++j) refresh(j);
     if (last_batch) {  // columns the last batch did not store missed its step only
       for (index_t j = 0; j < d; ++j) columns.bring(j, counters.steps);
     }

@@ -213,7 +213,7 @@ inline void csr_prefetch(const BatchProblem<T>& pb, const I* __restrict indices,
   }
 }
 
-// z[t0 + u] = x_row . v_{t0 + u} + c_{t0 + u}, u < N, in the column-by-column layout (see
+// z[t0 + u] = s (x_row . v_{t0 + u}) + c_{t0 + u}, u < N, in the column-by-column layout (see
 // csr_logits): N sums in registers over one sweep of the entries, each in entry order.
 template <int N, class T, class I>
 inline void column_sums(const BatchProblem<T>& pb, const I* __restrict indices, index_t a,
@@ -227,12 +227,13 @@ inline void column_sums(const BatchProblem<T>& pb, const I* __restrict indices, 
     const double xv = double(x[e]);
     for (int u = 0; u < N; ++u) acc[u] += v[u] * xv;
   }
-  for (int u = 0; u < N; ++u) z[t0 + u] = acc[u] + pb.intercept[t0 + u];
+  for (int u = 0; u < N; ++u) z[t0 + u] = acc[u] * pb.coef_scale + pb.intercept[t0 + u];
 }
 
-// z[t] = x_row . v_t + c_t over the row's stored entries [a, b).  ByColumn: v is stored
-// column by column (v[j k + t], the k values of column j side by side; csr_grad_any's
-// layout for several outputs), else output by output (v[t d + j], BatchProblem::coef).
+// z[t] = s (x_row . v_t) + c_t over the row's stored entries [a, b), s = pb.coef_scale.
+// ByColumn: v is stored column by column (v[j k + t], the k values of column j side by
+// side; csr_grad_any's layout for several outputs), else output by output (v[t d + j],
+// BatchProblem::coef).
 template <bool ByColumn = false, class T, class I>
 inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, index_t a,
                        index_t b, double* __restrict z) {
@@ -246,7 +247,7 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
       vdouble acc = vdouble{};
       for (index_t e = a; e < b; ++e)
         acc += load_vd(pb.coef + index_t(indices[e]) * k + t) * splat_vd(double(x[e]));
-      store_vd(z + t, acc + load_vd(pb.intercept + t));
+      store_vd(z + t, acc * splat_vd(pb.coef_scale) + load_vd(pb.intercept + t));
     }
     // The rest (fewer than kW) in sweeps of up to 4 outputs, summed in registers.
     for (; t + 4 <= k; t += 4) column_sums<4>(pb, indices, a, b, t, z);
@@ -270,7 +271,7 @@ inline void csr_logits(const BatchProblem<T>& pb, const I* __restrict indices, i
       p1 += v[indices[e + 1]] * double(x[e + 1]);
     }
     if (e < b) p0 += v[indices[e]] * double(x[e]);
-    z[t] = (p0 + p1) + pb.intercept[t];
+    z[t] = (p0 + p1) * pb.coef_scale + pb.intercept[t];
   }
 }
 

@@ -203,8 +203,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         ignore it).  "lazy": a step costs what the batch's rows store, not
         ``n_features``: it updates the columns those rows store (and the
         intercepts); a column catches up on the steps it missed where their
-        effect has a closed form — SGD's L2 shrink, the decay of the
-        optimizers' running averages — and every column is brought up to date
+        effect has a closed form (the decay of the optimizers' running
+        averages), SGD's L2 shrink is one factor for every coefficient (as
+        scikit-learn's ``wscale``), and every column is brought up to date
         at the end of each epoch.  This is exactly the dense step for SGD
         without momentum (L2 included) and, without a penalty, for Adagrad,
         RMSprop without momentum and Adadelta; for Adam, AdamW, NAdam, momentum

@@ -42,6 +42,10 @@ struct BatchProblem {
   // intercepts and the gather of coef over the row's entries is skipped: the same values,
   // as products with 0 sum to a zero that adds nothing to the intercept.
   bool zero_coef = false;
+  // CSR only: each row's products with coef are multiplied by coef_scale before the
+  // intercept is added (the engine's lazy SGD keeps its L2 shrink as one factor for every
+  // coefficient).  1: the products as they are (x * 1 == x).
+  double coef_scale = 1.0;
 
   bool sparse() const { return csr.active; }
   // Elements a row holds on average: d for dense X, nnz / n for CSR (the block planner's width).
