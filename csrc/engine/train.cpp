@@ -1267,6 +1267,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
     const TrainCounters before = counters;
     // SGD's shrink: the step reads omega w, stores its results divided by step_shrink.next.
     const auto step_shrink = columns.shrink_step(lr, l2 + optimizer.weight_decay);
+    const bool shrinking = columns.shrink;
     const double omega = columns.omega;
     T* const* st = columns.state;  // the arrays this optimizer reads
     const index_t nJ = index_t(touched.size());
@@ -1298,7 +1299,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       for (index_t t = 0; t < k; ++t) {
         for (index_t a = 0; a < nC; ++a) {
           const index_t j = touched[a0 + a], i = at(t, j), c = t * nC + a;
-          if (columns.shrink) {
+          if (shrinking) {
             const double w = omega * double(params[i]);
             cparam[c] = T(w);
             cgrad[c] = T(gradient(t, j, w));
@@ -1340,7 +1341,7 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       for (index_t t = 0; t < k; ++t) {
         for (index_t a = 0; a < nC; ++a) {
           const index_t j = touched[a0 + a], i = at(t, j), c = t * nC + a;
-          params[i] = columns.shrink ? T(double(cparam[c]) / step_shrink.next) : cparam[c];
+          params[i] = shrinking ? T(double(cparam[c]) / step_shrink.next) : cparam[c];
           for (int s = 0; s < 3; ++s)
             if (st[s]) st[s][i] = cstate[s][c];
           coef[i] = double(params[i]) * inv_scale[j];
