@@ -139,7 +139,8 @@ def _scale_from_var(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.nda
     # The bound overflows only for a mean beyond ~1e292, whose column is then
     # constant to rounding (a spread that large would have been scaled).
     with np.errstate(invalid="ignore", over="ignore"):
-        constant = var <= n * eps * var + (n * mean * eps) ** 2
+        # (var == 0 also where the mean is not finite: sparse sums that overflowed)
+        constant = (var <= n * eps * var + (n * mean * eps) ** 2) | (var == 0)
         scale = np.sqrt(var)
     scale[constant] = 1.0
     return scale
@@ -560,7 +561,7 @@ class StandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         # column count the implicit zeros as samples.  The running statistics
         # live in the dense path's representation (self._shift, _mean_rel,
         # _var_rel, _exponent: a sparse first chunk fixes the shift to its
-        # first row and exponent 0), so that dense and sparse chunks may
+        # sample mean and exponent 0), so that dense and sparse chunks may
         # alternate.
         if self.with_mean:
             raise ValueError(_SPARSE_CENTER_MESSAGE)

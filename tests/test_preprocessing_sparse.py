@@ -154,6 +154,26 @@ def test_stats_of_a_large_offset_are_exact_to_rounding():
     _assert_stats_close(mean, var, mean_ref, var_ref)
 
 
+@pytest.mark.parametrize("weights", [None, "floats"])
+def test_stats_whose_squares_overflow_are_inf(weights):
+    # Finite values whose squares overflow float64: the one-pass sum of squares is
+    # infinite, so those columns take the second pass, which finds the variance
+    # beyond float64 (inf), not 0; an ordinary column beside them is unaffected.
+    rng = np.random.default_rng(8)
+    n = 300
+    D = np.zeros((n, 3))
+    D[:, 0] = rng.normal(size=n) * 1e160
+    D[::2, 1] = 1e300 * (1.0 + rng.random(n // 2))
+    D[:, 2] = rng.normal(size=n) * (rng.random(n) < 0.5)
+    X = sp.csr_matrix(D)
+    w = _weights(weights, n)
+    mean, var, _ = sparse_column_stats(X, sample_weight=w)
+    assert np.all(np.isinf(var[:2])) and np.all(np.isfinite(mean[:2]))
+    mean_ref, var_ref, _ = reference.sparse_column_stats_reference(X[:, 2:], sample_weight=w)
+    _assert_stats_close(mean[2:], var[2:], mean_ref, var_ref)
+    assert np.all(StandardScaler(with_mean=False).fit(X, sample_weight=w).scale_ > 0)
+
+
 def test_stats_refuse_nan():
     X = _sparse_X()
     X.data[0] = np.nan

@@ -160,8 +160,8 @@ struct alignas(64) ColumnSums<true> {
   };
 };
 
-// Pass 1's one-pass variance (Q - S^2 / W) / W, with Q = sum_i s_i y_ij^2 and
-// S = W m_j over every row, is kept where S^2 / W <= Q / 2: the subtraction
+// Pass 1's one-pass variance (Q - S m_j) / W, with Q = sum_i s_i y_ij^2 and
+// S = W m_j over every row, is kept where S m_j <= Q / 2 (Q finite): the subtraction
 // loses at most one bit, so its error stays a small multiple of the sums'
 // rounding (as the two-pass formula's).  A column whose mean is far from its
 // shift compared with its spread (S^2 / W close to Q), or whose Q overflowed,
@@ -388,7 +388,9 @@ void csr_stats_columns(const T* values, const I* indices, const I* indptr, index
     const double Q = c.sq + implicit * c.shift * c.shift;
     const double m = S / total;
     mean_rel[j] = m;
-    if (S * S <= kOnePassCancellation * Q * total) {  // false for an infinite Q or S
+    // (S m overflowing, or S NaN, fails the test; an infinite Q is left to pass 2, whose
+    // sum of squared deviations decides whether the variance overflows.)
+    if (std::isfinite(Q) && S * m <= kOnePassCancellation * Q) {
       const double v = (Q - S * m) / total;
       var[j] = v > 0 ? v : 0.0;
       continue;
