@@ -151,7 +151,8 @@ def _sample_shift(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_f
     # over the first m = min(n, 2 sqrt(n)) rows (implicit zeros included), a
     # dense float64 vector.  Near the column's mean compared with its spread,
     # it lets the C++ kernel finish nearly every column in one pass (a rare
-    # column that the sample holds once: (mean - c)^2 <= var / (1 + 4 count)).
+    # column of `count` values that the sample holds once: (mean - c)^2 is
+    # about var / (4 count)).
     # Only the speed depends on it: a column whose mean is far from its shift
     # takes the kernel's exact second pass.  Each value is divided before the
     # sum, so the shift is finite (at most the largest |x|).

@@ -5,9 +5,10 @@
 # fixture also switches levels inside each run).
 #
 #   scripts/sanitize.sh            tests/test_core_*.py, tests/test_linear*.py, tests/test_sparse*.py,
-#                                  tests/test_lbfgs.py
+#                                  tests/test_preprocessing_sparse.py, tests/test_lbfgs.py
 #   scripts/sanitize.sh --quick    tests/test_core_train.py, the CSR input/kernel tests and the lazy
-#                                  steps' threaded parts, L-BFGS's vector kernels (for CI)
+#                                  steps' threaded parts and shrink, the CSR column statistics,
+#                                  L-BFGS's vector kernels (for CI)
 #
 # Environment: PYTHON (default python3), SANITIZE_WORK (default: a temp dir,
 # removed at exit unless KEEP=1).  Needs gcc's libasan/libubsan (LD_PRELOADed
@@ -59,13 +60,16 @@ if [ "$quick" = 1 ]; then
   # The engine's kernels, and CSR input: the bad structures, values and shapes, and one
   # pass of every CSR kernel (tests/test_sparse.py's kernel and input tests); the lazy
   # steps' threaded parts (chunks shared by the threads, two row blocks per batch); the
-  # passes at coefficients 0 (by class: rows read in class order); L-BFGS's vector kernels.
+  # passes at coefficients 0 (by class: rows read in class order); L-BFGS's vector kernels;
+  # the lazy SGD shrink's factor (kept apart, multiplied in); the CSR column statistics
+  # (one pass, and the second over the columns it leaves).
   tests=("$repo/tests/test_core_train.py" "$repo/tests/test_sparse_input.py" "$repo/tests/test_sparse.py"
-         "$repo/tests/test_sparse_lazy.py" "$repo/tests/test_lbfgs.py")
-  quick_filter=" and (test_core_train or test_sparse_input or csr_matrix or duplicates or non_finite or input_checks or linear_predict or lazy_option or look_ahead or two_row_blocks or parallel_same_bits or zero_coefficients or lbfgs_direction or lbfgs_pair or lbfgs_vector_kernels)"
+         "$repo/tests/test_sparse_lazy.py" "$repo/tests/test_lbfgs.py"
+         "$repo/tests/test_preprocessing_sparse.py")
+  quick_filter=" and (test_core_train or test_sparse_input or csr_matrix or duplicates or non_finite or input_checks or linear_predict or lazy_option or look_ahead or two_row_blocks or parallel_same_bits or zero_coefficients or lbfgs_direction or lbfgs_pair or lbfgs_vector_kernels or lazy_shrink or test_stats_)"
 else
   tests=("$repo"/tests/test_core_*.py "$repo"/tests/test_linear*.py "$repo"/tests/test_sparse*.py
-         "$repo/tests/test_lbfgs.py")
+         "$repo/tests/test_preprocessing_sparse.py" "$repo/tests/test_lbfgs.py")
   quick_filter=""
 fi
 
