@@ -238,7 +238,7 @@ std::vector<index_t> stats_column_ranges(const I* indices, const I* indptr, inde
 
 // Visits, row by row in storage order, the stored values whose column lies in
 // [lo, hi): in each row one run, contiguous as the columns are sorted.  The
-// column records those values update lie anywhere in 32 d bytes: a cursor
+// column records those values update lie anywhere in 32 d (64 d) bytes: a cursor
 // running kPrefetchAhead values ahead of the visits prefetches them, and the
 // runs it finds wait in a small queue for the visits (each row is searched once).
 // `wanted(j)` says which columns' records the cursor prefetches (the second

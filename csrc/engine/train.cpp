@@ -1299,14 +1299,9 @@ EpochResult train_epoch_lazy(const TrainSpec<T>& spec, const TrainState<T>& stat
       for (index_t t = 0; t < k; ++t) {
         for (index_t a = 0; a < nC; ++a) {
           const index_t j = touched[a0 + a], i = at(t, j), c = t * nC + a;
-          if (shrinking) {
-            const double w = omega * double(params[i]);
-            cparam[c] = T(w);
-            cgrad[c] = T(gradient(t, j, w));
-          } else {
-            cparam[c] = params[i];
-            cgrad[c] = T(gradient(t, j, double(params[i])));
-          }
+          const double w = omega * double(params[i]);  // (omega 1 without a shrink: exact)
+          cparam[c] = T(w);
+          cgrad[c] = T(gradient(t, j, w));
           for (int s = 0; s < 3; ++s)
             if (st[s]) cstate[s][c] = T(double(st[s][i]) * decay[static_cast<size_t>(3 * a + s)]);
         }
